@@ -1,0 +1,1 @@
+"""JSON API resources, one module each."""

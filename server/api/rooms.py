@@ -1,0 +1,131 @@
+"""``/api/rooms``: create a canvas, read it, rotate its share links."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from pycrdt import Doc, Map
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from sync import doc_schema as schema
+from sync.errors import CapabilityError, CapabilityReason, RoomNotFoundError
+from sync.fanout import KIND_CONTROL
+
+from ..capabilities import (
+    ROOM_ID,
+    Role,
+    bearer,
+    hash_token,
+    new_room_id,
+    new_token,
+    role_for,
+)
+
+if TYPE_CHECKING:
+    from sync.store import RoomRecord
+
+    from ..app import Services
+
+MAX_TITLE = 200
+ROTATE = b"rotate"
+
+
+def initial_document(title: str) -> bytes:
+    doc: Doc = Doc()
+    meta = doc.get(schema.META, type=Map)
+    doc.get(schema.BLOCKS, type=Map)
+    doc.get(schema.EDGES, type=Map)
+    with doc.transaction():
+        meta["title"] = title
+        meta["createdAt"] = float(int(time.time() * 1000))
+        meta["schemaVersion"] = float(schema.SCHEMA_VERSION)
+    return doc.get_update()
+
+
+def _base(request: Request, services: Services) -> str:
+    if services.settings.public_url:
+        return services.settings.public_url
+    return str(request.base_url).rstrip("/")
+
+
+def _links(base: str, room: str, edit: str, view: str) -> dict[str, str]:
+    return {
+        "room": room,
+        "edit_token": edit,
+        "view_token": view,
+        "edit_url": f"{base}/r/{room}#token={edit}",
+        "view_url": f"{base}/r/{room}#token={view}",
+    }
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    import json
+
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ValueError("the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object")
+    return data
+
+
+async def authorize(request: Request, room_id: str, need: Role) -> RoomRecord:
+    """The room, if the request's bearer token grants ``need`` (edit implies view)."""
+    services: Services = request.app.state.services
+    if not ROOM_ID.match(room_id):
+        raise RoomNotFoundError(room_id)
+    record = await services.store.get_room(room_id)
+    if record is None:
+        raise RoomNotFoundError(room_id)
+    role = role_for(record, bearer(request.headers.get("authorization")))
+    if need is Role.EDIT and role is not Role.EDIT:
+        raise CapabilityError(CapabilityReason.READ_ONLY, "this needs the edit link")
+    return record
+
+
+async def create_room(request: Request) -> JSONResponse:
+    services: Services = request.app.state.services
+    body = await _body(request)
+    title = body.get("title", "Untitled canvas")
+    if not isinstance(title, str) or len(title) > MAX_TITLE:
+        raise ValueError(f"title must be a string of at most {MAX_TITLE} characters")
+    room, edit, view = new_room_id(), new_token(), new_token()
+    await services.store.create_room(room, hash_token(edit), hash_token(view),
+                                     initial_document(title.strip() or "Untitled canvas"))
+    return JSONResponse(_links(_base(request, services), room, edit, view), status_code=201)
+
+
+async def get_room(request: Request) -> JSONResponse:
+    room_id = request.path_params["room"]
+    record = await authorize(request, room_id, Role.VIEW)
+    token = bearer(request.headers.get("authorization"))
+    return JSONResponse({"room": record.id, "role": role_for(record, token).value,
+                         "created_at": record.created_at.isoformat()})
+
+
+async def rotate_links(request: Request) -> JSONResponse:
+    services: Services = request.app.state.services
+    room_id = request.path_params["room"]
+    await authorize(request, room_id, Role.EDIT)
+    edit, view = new_token(), new_token()
+    record = await services.store.rotate_room_tokens(room_id, hash_token(edit), hash_token(view))
+    if record is None:
+        raise RoomNotFoundError(room_id)
+    room = services.rooms.rooms.get(room_id)
+    if room is not None:
+        close_rotated(room, record)
+    if services.fanout is not None:
+        await services.fanout.publish_now(room_id, KIND_CONTROL, ROTATE)
+    return JSONResponse(_links(_base(request, services), room_id, edit, view))
+
+
+def close_rotated(room: Any, record: RoomRecord) -> int:
+    valid = (record.edit_token_hash, record.view_token_hash)
+    return int(room.close_peers(4401, "the share links were rotated; ask for a new link",
+                                lambda peer: getattr(peer, "token_hash", None) not in valid))

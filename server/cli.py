@@ -1,0 +1,134 @@
+"""The ``arbor`` command: ``dev``, ``serve``, ``migrate``.
+
+This is an entry point: the only place (with ``worker/main.py``) that reads the
+environment, builds :class:`~sync.settings.Settings`, and configures logging.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import uvicorn
+
+from sync.logs import configure
+from sync.services import EmbeddedServices, start_embedded
+from sync.settings import Secret, Settings
+from sync.store import migrate
+
+from .app import create_app
+
+
+def uvicorn_config(app: Any, settings: Settings, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        ws_max_size=settings.max_message_bytes * 2 + 1024,
+        ws_ping_interval=settings.ping_interval,
+        ws_ping_timeout=settings.ping_interval,
+        ws_per_message_deflate=False,
+        log_config=None,
+        lifespan="on",
+        timeout_graceful_shutdown=30,
+        proxy_headers=False,
+    )
+
+
+def with_embedded(settings: Settings) -> tuple[Settings, EmbeddedServices]:
+    """Start embedded PostgreSQL / Redis for whichever URL is unset."""
+    services = start_embedded(settings.data_dir, postgres=not settings.database_url,
+                              redis=not settings.redis_url)
+    if services.database_url:
+        settings = settings.replace(database_url=Secret(services.database_url))
+        os.environ["DATABASE_URL"] = services.database_url  # for child processes
+    if services.redis_url:
+        settings = settings.replace(redis_url=Secret(services.redis_url))
+        os.environ["REDIS_URL"] = services.redis_url
+    return settings, services
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    settings = settings.replace(host=host, port=port)
+    server = uvicorn.Server(uvicorn_config(create_app(settings), settings, host, port))
+    server.run()
+
+
+def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
+    settings, services = with_embedded(settings)
+    try:
+        asyncio.run(migrate(settings.database_url.reveal()))
+        host, port = args.host or settings.host, args.port or settings.port
+        settings = settings.replace(host=host, port=port)
+        print(f"\n  Arbor is running: open {settings.base_url}/\n", flush=True)
+        workers = _start_workers(args.workers)
+        try:
+            serve(settings, host, port)
+        finally:
+            for w in workers:
+                w.terminate()
+            for w in workers:
+                w.wait(timeout=30)
+    finally:
+        services.stop()
+    return 0
+
+
+def _start_workers(count: int) -> list[subprocess.Popen[bytes]]:
+    """Worker processes, once the worker package provides one (``worker.main``)."""
+    try:
+        import worker.main  # noqa: F401
+    except ImportError:
+        return []
+    return [subprocess.Popen([sys.executable, "-m", "server.cli", "worker"])
+            for _ in range(count)]
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.database_url or not settings.redis_url:
+        print("arbor serve needs DATABASE_URL and REDIS_URL; `arbor dev` starts embedded "
+              "ones instead", file=sys.stderr)
+        return 2
+    serve(settings, args.host or settings.host, args.port or settings.port)
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    services = None
+    if not settings.database_url:
+        settings, services = with_embedded(settings.replace(redis_url=Secret("unused")))
+    try:
+        applied = asyncio.run(migrate(settings.database_url.reveal()))
+        print("applied: " + (", ".join(applied) or "nothing (up to date)"))
+    finally:
+        if services is not None:
+            services.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="arbor", description="Arbor canvas server")
+    sub = parser.add_subparsers(dest="command", required=True)
+    dev = sub.add_parser("dev", help="run everything locally (embedded services if unset)")
+    dev.add_argument("--host")
+    dev.add_argument("--port", type=int)
+    dev.add_argument("--workers", type=int, default=1)
+    srv = sub.add_parser("serve", help="run one server process")
+    srv.add_argument("--host")
+    srv.add_argument("--port", type=int)
+    sub.add_parser("migrate", help="apply database migrations")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    configure(settings.log_level, settings.log_format)
+    commands = {"dev": cmd_dev, "serve": cmd_serve, "migrate": cmd_migrate}
+    return commands[args.command](settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

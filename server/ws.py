@@ -1,0 +1,217 @@
+"""The websocket endpoint ``/sync/{room}``: y-websocket protocol over one Starlette socket.
+
+Why not pycrdt-websocket's ASGI adapter: a text frame raises ``KeyError`` in it, random
+bytes can stop the whole server, and a disconnect surfaces as "Exception in ASGI
+application". Here each connection has its own bounded send queue drained by its own
+task, so a slow or vanished client costs nobody else anything; every bad frame closes
+that one connection with a code that says why (see ``CLOSE_CODES`` and
+docs/architecture.md), and an ordinary disconnect is not an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from typing import TYPE_CHECKING
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from sync import protocol
+from sync.doc_schema import PROTOCOL_VERSION
+from sync.errors import (
+    CapabilityError,
+    CapabilityReason,
+    DocumentTooLargeError,
+    ProtocolError,
+    RoomLoadError,
+    StoreError,
+)
+from sync.persistence import BacklogFullError
+
+from .capabilities import ROOM_ID, Role, hash_token, role_for
+
+if TYPE_CHECKING:
+    from sync.room import Room
+
+    from .app import Services
+
+log = logging.getLogger(__name__)
+
+CLOSE_CODES = {
+    1003: "text frames are not part of the protocol",
+    1009: "message too large",
+    1011: "the canvas could not be loaded",
+    1012: "server restarting",
+    1013: "try again later (client too slow, or storage backlog full)",
+    4099: "protocol version mismatch (do not retry)",
+    4400: "malformed protocol message",
+    4401: "missing, invalid or rotated link",
+    4403: "not allowed (view link write, or origin not allowed)",
+    4404: "no such canvas",
+    4413: "the canvas is full",
+}
+
+
+class SocketPeer:
+    """One websocket in a room. ``send`` and ``close`` only enqueue; never raise."""
+
+    def __init__(self, ws: WebSocket, role: Role, token_hash: bytes, queue_max: int) -> None:
+        self.ws = ws
+        self.role = role
+        self.token_hash = token_hash
+        self.queue_max = queue_max
+        self._queue: deque[bytes] = deque()
+        self._wake = asyncio.Event()
+        self.closing = asyncio.Event()
+        self.close_code = 1000
+        self.close_reason = ""
+
+    @property
+    def can_write(self) -> bool:
+        return self.role is Role.EDIT
+
+    def send(self, message: bytes) -> None:
+        if self.closing.is_set():
+            return
+        if len(self._queue) >= self.queue_max:
+            log.warning("dropping a client that stopped reading (%d messages queued)",
+                        len(self._queue))
+            self.close(1013, "too slow: messages piled up; reconnect")
+            return
+        self._queue.append(message)
+        self._wake.set()
+
+    def close(self, code: int, reason: str) -> None:
+        if self.closing.is_set():
+            return
+        self.close_code = code
+        self.close_reason = reason.encode()[:120].decode(errors="ignore")
+        self._queue.clear()
+        self.closing.set()
+
+    async def run_sender(self) -> None:
+        ws = self.ws
+        queue = self._queue
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while queue:
+                await ws.send_bytes(queue.popleft())
+
+
+def origin_allowed(ws: WebSocket, allowed: tuple[str, ...], public_url: str) -> bool:
+    origin = ws.headers.get("origin")
+    if origin is None:
+        return True  # not a browser: browsers always send Origin on websockets
+    origin = origin.rstrip("/")
+    if "*" in allowed or origin in allowed:
+        return True
+    if public_url and origin == _origin_of(public_url):
+        return True
+    host = ws.headers.get("host", "")
+    return origin in (f"http://{host}", f"https://{host}")
+
+
+def _origin_of(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+async def _refuse(ws: WebSocket, code: int, reason: str) -> None:
+    await ws.accept()
+    await ws.close(code, reason)
+
+
+async def sync_endpoint(ws: WebSocket) -> None:
+    services: Services = ws.app.state.services
+    s = services.settings
+    room_id = ws.path_params["room"]
+    if not origin_allowed(ws, s.allowed_origins, s.public_url):
+        await _refuse(ws, 4403, "origin not allowed")
+        return
+    version = ws.query_params.get("protocol")
+    if version is not None and version != str(PROTOCOL_VERSION):
+        newer = version.isdigit() and int(version) > PROTOCOL_VERSION
+        await _refuse(ws, 4099, "server_too_old" if newer else "client_too_old")
+        return
+    if not ROOM_ID.match(room_id):
+        await _refuse(ws, 4404, "no such canvas")
+        return
+    token = ws.query_params.get("token")
+    try:
+        record = await services.store.get_room(room_id)
+        if record is None:
+            await _refuse(ws, 4404, "no such canvas")
+            return
+        role = role_for(record, token)
+    except CapabilityError as exc:
+        await _refuse(ws, 4401, str(exc))
+        return
+    except StoreError:
+        await _refuse(ws, 1011, "the canvas could not be loaded; retrying")
+        return
+    await ws.accept()
+    try:
+        room = await services.rooms.acquire(room_id)
+    except RoomLoadError as exc:
+        log.error("room %s could not be loaded: %s", room_id, exc, extra={"room": room_id})
+        await ws.close(1011, "the canvas could not be loaded; retrying")
+        return
+    peer = SocketPeer(ws, role, hash_token(token or ""), s.send_queue_max)
+    try:
+        await _serve(ws, room, peer, s.max_message_bytes)
+    finally:
+        room.leave(peer)
+        await services.rooms.release(room)
+
+
+async def _serve(ws: WebSocket, room: Room, peer: SocketPeer, max_bytes: int) -> None:
+    room.join(peer)
+    loop = asyncio.get_running_loop()
+    reader = loop.create_task(_read(ws, room, peer, max_bytes))
+    sender = loop.create_task(peer.run_sender())
+    closer = loop.create_task(peer.closing.wait())
+    tasks = {reader, sender, closer}
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, OSError,
+                                     RuntimeError):
+                await t
+    if peer.closing.is_set():
+        with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError, TimeoutError):
+            await asyncio.wait_for(ws.close(peer.close_code, peer.close_reason), 2)
+
+
+async def _read(ws: WebSocket, room: Room, peer: SocketPeer, max_bytes: int) -> None:
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        data = message.get("bytes")
+        if data is None:
+            peer.close(1003, "text frames are not part of the protocol")
+            return
+        if len(data) > max_bytes:
+            peer.close(1009, f"message of {len(data)} bytes; the limit is {max_bytes}")
+            return
+        try:
+            room.receive(peer, protocol.decode(data))
+        except ProtocolError as exc:
+            peer.close(4400, f"{exc.reason.value}: {exc.detail}")
+            return
+        except CapabilityError as exc:
+            code = 4403 if exc.reason is CapabilityReason.READ_ONLY else 4401
+            peer.close(code, str(exc))
+            return
+        except DocumentTooLargeError as exc:
+            peer.close(4413, str(exc))
+            return
+        except BacklogFullError as exc:
+            peer.close(1013, str(exc))
+            return

@@ -1,0 +1,209 @@
+"""Server-owned awareness (presence) of one room.
+
+Why not the stock ``pycrdt.Awareness`` relay: pycrdt-websocket forwards awareness frames
+before parsing them, so invalid JSON reaches every client; any socket can overwrite or
+remove another client's entry; a late joiner waits up to 15 s for peers' presence; and
+stock y-websocket clients echo every change they see back, so a blind relay grows traffic
+with the cube of the number of people. Here the server:
+
+- parses every update and drops malformed ones (the caller closes that connection);
+- binds a client id to the connection that first claimed it: a connection claims one id
+  (its own, in its first awareness message); entries for ids owned by someone else, which
+  stock clients echo as a matter of course, are ignored and never relayed;
+- keeps the current state of every peer and hands it to a joiner at once;
+- coalesces changes: at most one message per recipient per tick, never echoing a
+  person's own entry back to them;
+- removes a connection's entries when it leaves, and any entry not renewed in time.
+
+Clocks: the server keeps the clock it announces (``out``) apart from the owner's clock
+(``in``). When a person reconnects, their client resumes with its old clock, lower than
+the removal the others saw; the announced clock jumps past that removal so the others
+accept the returning presence at once instead of after two renewals.
+
+Awareness is never stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Hashable
+
+from .protocol import AwarenessEntry, write_bytes, write_uint
+
+NULL = b"null"
+
+
+@dataclasses.dataclass(slots=True)
+class _State:
+    in_clock: int
+    out_clock: int
+    raw: bytes  # JSON text; b"null" once removed
+    owner: Hashable | None  # None once released
+    seen: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Changes:
+    """One tick's changes: encoded entries with their owners."""
+
+    entries: list[tuple[bytes, Hashable | None]]
+
+    def message_for(self, recipient: Hashable | None) -> bytes | None:
+        """The awareness update ``recipient`` should get (never its own entries)."""
+        parts = [enc for enc, owner in self.entries if owner is None or owner != recipient]
+        if not parts:
+            return None
+        return write_uint(len(parts)) + b"".join(parts)
+
+    def owned_by(self, owners: Callable[[Hashable | None], bool]) -> bytes | None:
+        parts = [enc for enc, owner in self.entries if owners(owner)]
+        if not parts:
+            return None
+        return write_uint(len(parts)) + b"".join(parts)
+
+    def owners(self) -> set[Hashable]:
+        return {owner for _, owner in self.entries if owner is not None}
+
+
+def _encode(cid: int, st: _State) -> bytes:
+    return write_uint(cid) + write_uint(st.out_clock) + write_bytes(st.raw)
+
+
+class AwarenessRegistry:
+    def __init__(self, *, timeout: float, now: Callable[[], float] = time.monotonic) -> None:
+        self.timeout = timeout
+        self._now = now
+        self._states: dict[int, _State] = {}
+        self._owned: dict[Hashable, set[int]] = {}
+        self._dirty: set[int] = set()
+
+    # --- input ------------------------------------------------------------------------
+
+    def apply(self, owner: Hashable, entries: list[AwarenessEntry], *,
+              max_ids: int | None = 1) -> bool:
+        """Apply entries sent by ``owner``; returns whether anything changed.
+
+        ``max_ids`` is how many ids this owner may claim (one for a browser connection,
+        ``None`` for another server process relaying its own clients).
+        """
+        changed = False
+        now = self._now()
+        owned = self._owned.setdefault(owner, set())
+        for e in entries:
+            raw = NULL if e.state is None else e.raw
+            st = self._states.get(e.client_id)
+            if st is None or st.owner is None:
+                if raw == NULL or (max_ids is not None and len(owned) >= max_ids):
+                    continue
+                owned.add(e.client_id)
+                if st is None:
+                    self._states[e.client_id] = _State(e.clock, e.clock, raw, owner, now)
+                else:
+                    st.owner = owner
+                    st.in_clock = e.clock
+                    st.out_clock = max(st.out_clock + 1, e.clock)
+                    st.raw = raw
+                    st.seen = now
+                self._dirty.add(e.client_id)
+                changed = True
+                continue
+            if st.owner != owner or e.clock < st.in_clock:
+                continue  # an echo of someone else's presence, a forgery, or stale
+            if e.clock == st.in_clock and raw == st.raw:
+                continue  # a duplicate: nothing to tell anyone
+            st.seen = now
+            st.out_clock += max(1, e.clock - st.in_clock)
+            st.in_clock = e.clock
+            st.raw = raw
+            if raw == NULL:  # the owner withdrew its presence: the id is free again
+                st.owner = None
+                owned.discard(e.client_id)
+            self._dirty.add(e.client_id)
+            changed = True
+        if not owned:
+            del self._owned[owner]
+        return changed
+
+    def set_own(self, owner: Hashable, client_id: int, raw: bytes) -> None:
+        """Set an entry this process owns outright (the server's own presence)."""
+        st = self._states.get(client_id)
+        now = self._now()
+        if st is None:
+            self._states[client_id] = _State(0, 0, raw, owner, now)
+            self._owned.setdefault(owner, set()).add(client_id)
+        else:
+            st.in_clock += 1
+            st.out_clock += 1
+            st.raw = raw
+            st.seen = now
+        self._dirty.add(client_id)
+
+    def remove_owner(self, owner: Hashable) -> bool:
+        """A connection left: its entries become ``null`` for everyone."""
+        ids = self._owned.pop(owner, set())
+        for cid in ids:
+            st = self._states.get(cid)
+            if st is not None:
+                self._release(cid, st)
+        return bool(ids)
+
+    def _release(self, cid: int, st: _State) -> None:
+        if st.raw != NULL:
+            st.out_clock += 1
+            st.raw = NULL
+            self._dirty.add(cid)
+        if st.owner is not None:
+            owned = self._owned.get(st.owner)
+            if owned is not None:
+                owned.discard(cid)
+                if not owned:
+                    del self._owned[st.owner]
+        st.owner = None
+
+    def expire(self) -> bool:
+        """Release entries not renewed within the timeout (a peer that died silently)."""
+        now = self._now()
+        deadline = now - self.timeout
+        changed = False
+        for cid, st in list(self._states.items()):
+            if st.owner is not None and st.seen < deadline:
+                self._release(cid, st)
+                changed = True
+            elif st.owner is None and st.seen < deadline - self.timeout and cid not in self._dirty:
+                del self._states[cid]  # long-released tombstone
+        return changed
+
+    # --- output -----------------------------------------------------------------------
+
+    def has_changes(self) -> bool:
+        return bool(self._dirty)
+
+    def take_changes(self) -> Changes | None:
+        if not self._dirty:
+            return None
+        entries = []
+        for cid in self._dirty:
+            st = self._states.get(cid)
+            if st is not None:
+                entries.append((_encode(cid, st), st.owner))
+        self._dirty.clear()
+        return Changes(entries) if entries else None
+
+    def full_state(self, recipient: Hashable | None = None) -> bytes | None:
+        parts = [_encode(cid, st) for cid, st in self._states.items()
+                 if st.raw != NULL and st.owner != recipient]
+        if not parts:
+            return None
+        return write_uint(len(parts)) + b"".join(parts)
+
+    def states(self) -> dict[int, bytes]:
+        return {cid: st.raw for cid, st in self._states.items() if st.raw != NULL}
+
+    def owner_of(self, client_id: int) -> Hashable | None:
+        st = self._states.get(client_id)
+        return None if st is None else st.owner
+
+    def remote_owned(self, is_remote: Callable[[Hashable], bool]) -> list[int]:
+        return [cid for cid, st in self._states.items()
+                if st.owner is not None and is_remote(st.owner)]

@@ -1,0 +1,259 @@
+"""Fan-out between processes over one Redis stream per room.
+
+Every update a process accepts (from its peers, the API, or a worker) and every local
+awareness change is appended to the room's stream; every process holding the room reads
+the stream and applies what it did not produce. Control entries (``rotate``) travel the
+same way, so they reach exactly the processes that hold the room.
+
+The stream is trimmed by age (``retention``): an entry older than that has long been
+written to PostgreSQL by the process that accepted it. A process that joins a room reads
+the stream's backlog before loading PostgreSQL, so nothing falls between the two. When
+Redis is unreachable, or a process stalled past the retention, the room is resynchronised:
+reloaded from PostgreSQL, its full state republished, and its peers asked for what the
+process lacks (sync step 1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .errors import ArborError
+from .room import LOAD, REMOTE, SERVER
+
+if TYPE_CHECKING:
+    from .awareness import Changes
+    from .room import Room
+
+log = logging.getLogger(__name__)
+
+KIND_UPDATE = b"u"
+KIND_AWARENESS = b"a"
+KIND_CONTROL = b"c"
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+@dataclasses.dataclass(slots=True)
+class _Watch:
+    room: Room
+    last_id: bytes
+
+
+def is_remote(owner: object) -> bool:
+    return isinstance(owner, tuple) and len(owner) == 2 and owner[0] == "remote"
+
+
+class Fanout:
+    def __init__(self, redis: aioredis.Redis, reader: aioredis.Redis, *, prefix: str,
+                 process_id: str, retention: float) -> None:
+        self.redis = redis
+        self._reader = reader
+        self.prefix = prefix
+        self.process_id = process_id.encode()
+        self.retention_ms = int(retention * 1000)
+        self._watches: dict[bytes, _Watch] = {}
+        self._outbox: list[tuple[bytes, dict[bytes, bytes]]] = []
+        self._outbox_ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._reader_id: int | None = None
+        self._blocked = False
+        self.on_control: Callable[[Room, bytes], None] = lambda room, data: None
+        self.on_resync: Callable[[Room], Any] = lambda room: None
+        self.healthy = True
+        self.published = 0
+        self.received = 0
+        self.resyncs = 0
+        self._last_read = time.monotonic()
+
+    @classmethod
+    def from_url(cls, url: str, **kw: Any) -> Fanout:
+        opts: dict[str, Any] = {"socket_connect_timeout": 5, "health_check_interval": 15}
+        redis = aioredis.Redis.from_url(url, **opts)
+        reader = aioredis.Redis.from_url(url, single_connection_client=True, **opts)
+        return cls(redis, reader, **kw)
+
+    def key(self, room_id: str) -> bytes:
+        return f"{self.prefix}room:{room_id}".encode()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._read_loop()), loop.create_task(self._write_loop())]
+
+    async def stop(self) -> None:
+        await self.drain()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks = []
+        await self._reader.aclose()
+        await self.redis.aclose()
+
+    # --- rooms ------------------------------------------------------------------------
+
+    async def backlog(self, room_id: str) -> tuple[list[tuple[bytes, bytes, bytes]], bytes]:
+        """Entries now in the room's stream, as (origin, kind, data), and the last id."""
+        try:
+            rows = await self.redis.xrange(self.key(room_id))
+        except REDIS_DOWN as exc:
+            log.warning("Redis unreachable while loading room %s: %s", room_id, exc)
+            self.healthy = False
+            return [], b"0-0"
+        entries = [(f[b"o"], f[b"k"], f[b"d"]) for _, f in rows]
+        return entries, (rows[-1][0] if rows else b"0-0")
+
+    def watch(self, room: Room, last_id: bytes) -> None:
+        self._watches[self.key(room.id)] = _Watch(room, last_id)
+        self._unblock()
+
+    def unwatch(self, room_id: str) -> None:
+        self._watches.pop(self.key(room_id), None)
+
+    def publish(self, room_id: str, kind: bytes, data: bytes) -> None:
+        self._outbox.append((self.key(room_id), {b"o": self.process_id, b"k": kind, b"d": data}))
+        self._outbox_ready.set()
+
+    async def publish_now(self, room_id: str, kind: bytes, data: bytes) -> None:
+        await self.redis.xadd(self.key(room_id),
+                              {b"o": self.process_id, b"k": kind, b"d": data}, **self._trim())
+
+    async def drain(self) -> None:
+        """Wait until everything published so far has been sent (or given up on)."""
+        while self._outbox and self._tasks and not self._tasks[1].done():
+            await asyncio.sleep(0.005)
+
+    # --- room extension hooks ------------------------------------------------------------
+
+    def on_update(self, room: Room, update: bytes, origin: object) -> None:
+        if origin is not REMOTE and origin is not LOAD:
+            self.publish(room.id, KIND_UPDATE, update)
+
+    def on_awareness(self, room: Room, changes: Changes) -> None:
+        local = changes.owned_by(lambda owner: owner is not SERVER and not is_remote(owner))
+        if local is not None:
+            self.publish(room.id, KIND_AWARENESS, local)
+
+    def before_write(self, room: Room, size: int) -> None:
+        pass
+
+    # --- loops ------------------------------------------------------------------------
+
+    def _trim(self) -> dict[str, Any]:
+        minid = int(time.time() * 1000) - self.retention_ms
+        return {"minid": f"{max(minid, 0)}-0", "approximate": True}
+
+    async def _write_loop(self) -> None:
+        backoff = 0.1
+        while True:
+            await self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            batch, self._outbox = self._outbox, []
+            if not batch:
+                continue
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    trim = self._trim()
+                    keys = set()
+                    for key, fields in batch:
+                        pipe.xadd(key, fields, **trim)
+                        keys.add(key)
+                    for key in keys:
+                        pipe.pexpire(key, self.retention_ms * 2)
+                    await pipe.execute()
+                self.published += len(batch)
+                backoff = 0.1
+            except REDIS_DOWN as exc:
+                # Dropped on purpose: other processes recover these updates from PostgreSQL
+                # and from their clients when they resynchronise after the outage.
+                self._mark_down(exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+            except RedisError as exc:
+                log.error("Redis refused a fan-out batch of %d entries: %s", len(batch), exc)
+
+    def _mark_down(self, exc: BaseException) -> None:
+        if self.healthy:
+            log.warning("Redis unreachable for fan-out: %s", exc)
+        self.healthy = False
+
+    def _unblock(self) -> None:
+        if self._blocked and self._reader_id is not None:
+            asyncio.get_running_loop().create_task(self._send_unblock(self._reader_id))
+
+    async def _send_unblock(self, client_id: int) -> None:
+        with contextlib.suppress(*REDIS_DOWN, RedisError):
+            await self.redis.client_unblock(client_id)
+
+    async def _read_loop(self) -> None:
+        backoff = 0.1
+        while True:
+            if not self._watches:
+                self._last_read = time.monotonic()
+                await asyncio.sleep(0.05)
+                continue
+            streams = {k: w.last_id for k, w in self._watches.items()}
+            try:
+                if self._reader_id is None:
+                    self._reader_id = await self._reader.client_id()
+                self._blocked = True
+                try:
+                    resp = await self._reader.xread(streams, block=2000, count=1000)
+                finally:
+                    self._blocked = False
+            except REDIS_DOWN as exc:
+                self._reader_id = None
+                self._mark_down(exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            backoff = 0.1
+            now = time.monotonic()
+            stalled = now - self._last_read > self.retention_ms / 2000
+            self._last_read = now
+            for key, entries in resp or []:
+                watch = self._watches.get(key)
+                if watch is None:
+                    continue
+                for entry_id, fields in entries:
+                    watch.last_id = entry_id
+                    if fields.get(b"o") == self.process_id:
+                        continue
+                    self.received += 1
+                    self._dispatch(watch.room, fields)
+            if not self.healthy or stalled:
+                self.healthy = True
+                log.warning("fan-out %s; resynchronising %d rooms",
+                            "resumed after stalling" if stalled else "reconnected to Redis",
+                            len(self._watches))
+                await self._resync_all()
+
+    def _dispatch(self, room: Room, fields: dict[bytes, bytes]) -> None:
+        kind = fields.get(b"k")
+        data = fields.get(b"d", b"")
+        try:
+            if kind == KIND_UPDATE:
+                room.apply_remote(data)
+            elif kind == KIND_AWARENESS:
+                room.apply_remote_awareness(("remote", fields.get(b"o", b"").decode()), data)
+            elif kind == KIND_CONTROL:
+                self.on_control(room, data)
+        except ArborError as exc:
+            log.error("dropped a malformed fan-out entry for room %s: %s", room.id, exc)
+
+    async def _resync_all(self) -> None:
+        for watch in list(self._watches.values()):
+            self.resyncs += 1
+            result = self.on_resync(watch.room)
+            if asyncio.iscoroutine(result):
+                await result

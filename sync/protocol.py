@@ -1,0 +1,225 @@
+"""The y-websocket wire protocol: decode a peer's frame into one typed message, encode ours.
+
+A frame is ``varuint type`` followed by the type's payload:
+
+- ``0`` sync: ``varuint step`` (0 step 1, 1 step 2, 2 update) + ``varbytes`` payload
+- ``1`` awareness: ``varbytes`` awareness update
+- ``2`` auth: ``varuint`` (0 = permission denied) + ``varstring`` reason (server to client)
+- ``3`` query awareness: no payload
+
+Decoding is strict: anything else (empty, truncated, trailing bytes, unknown types) raises
+:class:`~sync.errors.ProtocolError`, and the connection that sent it is closed alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from .errors import ProtocolError, ProtocolReason
+
+MSG_SYNC = 0
+MSG_AWARENESS = 1
+MSG_AUTH = 2
+MSG_QUERY_AWARENESS = 3
+
+SYNC_STEP1 = 0
+SYNC_STEP2 = 1
+SYNC_UPDATE = 2
+
+EMPTY_UPDATE = b"\x00\x00"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SyncStep1:
+    state_vector: bytes
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SyncStep2:
+    update: bytes
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SyncUpdate:
+    update: bytes
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AwarenessMessage:
+    payload: bytes
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class QueryAwareness:
+    pass
+
+
+Message = SyncStep1 | SyncStep2 | SyncUpdate | AwarenessMessage | QueryAwareness
+
+
+class Reader:
+    """Bounds-checked reader of lib0 variable-length encodings."""
+
+    __slots__ = ("buf", "pos")
+
+    def __init__(self, buf: bytes) -> None:
+        self.buf = buf
+        self.pos = 0
+
+    def uint(self) -> int:
+        result = 0
+        shift = 0
+        buf = self.buf
+        while True:
+            if self.pos >= len(buf):
+                raise ProtocolError(ProtocolReason.TRUNCATED, "message ends inside a number")
+            byte = buf[self.pos]
+            self.pos += 1
+            result |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return result
+            shift += 7
+            if shift > 63:
+                raise ProtocolError(ProtocolReason.TRUNCATED, "number longer than 64 bits")
+
+    def bytes_(self) -> bytes:
+        length = self.uint()
+        end = self.pos + length
+        if end > len(self.buf):
+            raise ProtocolError(
+                ProtocolReason.TRUNCATED,
+                f"message announces {length} bytes but has {len(self.buf) - self.pos}",
+            )
+        data = self.buf[self.pos:end]
+        self.pos = end
+        return data
+
+    def string(self) -> str:
+        raw = self.bytes_()
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError(ProtocolReason.BAD_AWARENESS, "string is not UTF-8") from None
+
+    def done(self) -> bool:
+        return self.pos == len(self.buf)
+
+    def end(self) -> None:
+        if self.pos != len(self.buf):
+            raise ProtocolError(
+                ProtocolReason.TRUNCATED, f"{len(self.buf) - self.pos} unexpected trailing bytes"
+            )
+
+
+def write_uint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def write_bytes(data: bytes) -> bytes:
+    return write_uint(len(data)) + data
+
+
+def decode(frame: bytes) -> Message:
+    """Decode one binary frame from a peer."""
+    if not frame:
+        raise ProtocolError(ProtocolReason.EMPTY, "empty message")
+    r = Reader(frame)
+    kind = r.uint()
+    msg: Message
+    if kind == MSG_SYNC:
+        step = r.uint()
+        payload = r.bytes_()
+        if step == SYNC_STEP1:
+            msg = SyncStep1(payload)
+        elif step == SYNC_STEP2:
+            msg = SyncStep2(payload)
+        elif step == SYNC_UPDATE:
+            msg = SyncUpdate(payload)
+        else:
+            raise ProtocolError(ProtocolReason.UNKNOWN_TYPE, f"unknown sync step {step}")
+    elif kind == MSG_AWARENESS:
+        msg = AwarenessMessage(r.bytes_())
+    elif kind == MSG_QUERY_AWARENESS:
+        msg = QueryAwareness()
+    else:
+        raise ProtocolError(ProtocolReason.UNKNOWN_TYPE, f"unknown message type {kind}")
+    r.end()
+    return msg
+
+
+def sync_step1(state_vector: bytes) -> bytes:
+    return bytes((MSG_SYNC, SYNC_STEP1)) + write_bytes(state_vector)
+
+
+def sync_step2(update: bytes) -> bytes:
+    return bytes((MSG_SYNC, SYNC_STEP2)) + write_bytes(update)
+
+
+def sync_update(update: bytes) -> bytes:
+    return bytes((MSG_SYNC, SYNC_UPDATE)) + write_bytes(update)
+
+
+def awareness(payload: bytes) -> bytes:
+    return bytes((MSG_AWARENESS,)) + write_bytes(payload)
+
+
+def query_awareness() -> bytes:
+    return bytes((MSG_QUERY_AWARENESS,))
+
+
+def permission_denied(reason: str) -> bytes:
+    return bytes((MSG_AUTH, 0)) + write_bytes(reason.encode())
+
+
+# --- awareness updates ----------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AwarenessEntry:
+    client_id: int
+    clock: int
+    state: dict[str, Any] | None
+    raw: bytes  # the JSON text as sent, relayed as is once validated
+
+
+def decode_awareness(payload: bytes, *, max_state_bytes: int = 64 * 1024,
+                     max_entries: int = 1024) -> list[AwarenessEntry]:
+    """Parse an awareness update; every state must be a JSON object or ``null``."""
+    r = Reader(payload)
+    count = r.uint()
+    if count > max_entries:
+        raise ProtocolError(ProtocolReason.BAD_AWARENESS, f"{count} awareness entries")
+    entries = []
+    for _ in range(count):
+        client_id = r.uint()
+        clock = r.uint()
+        raw = r.bytes_()
+        if len(raw) > max_state_bytes:
+            raise ProtocolError(ProtocolReason.BAD_AWARENESS, "awareness state too large")
+        try:
+            state = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise ProtocolError(ProtocolReason.BAD_AWARENESS,
+                                "awareness state is not JSON") from None
+        if state is not None and not isinstance(state, dict):
+            raise ProtocolError(ProtocolReason.BAD_AWARENESS,
+                                "awareness state is not an object")
+        entries.append(AwarenessEntry(client_id, clock, state, raw))
+    r.end()
+    return entries
+
+
+def encode_awareness(entries: list[tuple[int, int, bytes]]) -> bytes:
+    """Encode (client id, clock, JSON text) triples as one awareness update."""
+    parts = [write_uint(len(entries))]
+    for client_id, clock, raw in entries:
+        parts.append(write_uint(client_id))
+        parts.append(write_uint(clock))
+        parts.append(write_bytes(raw))
+    return b"".join(parts)

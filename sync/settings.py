@@ -1,0 +1,157 @@
+"""One frozen settings object, built once at each entry point from the environment.
+
+Nothing below an entry point reads ``os.environ``: components receive the slice they need.
+Every variable starts with ``ARBOR_`` except the names the ecosystem already uses
+(``DATABASE_URL``, ``REDIS_URL``, ``OPENAI_*``, ``GEMINI_API_KEY``, ``AWS_*``).
+The README lists every variable; ``tests/unit/test_settings.py`` checks that it does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+class Secret:
+    """A string that never shows itself in ``repr`` or ``str`` (so never in a log line)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+# name -> (field, parser, default, help). The README table is generated from this list.
+VARIABLES: list[tuple[str, str, str]] = [
+    ("DATABASE_URL", "", "PostgreSQL URL; unset: `arbor dev` starts an embedded PostgreSQL"),
+    ("REDIS_URL", "", "Redis URL; unset: `arbor dev` starts an embedded Redis"),
+    ("ARBOR_DATA_DIR", ".arbor", "local data folder (embedded services, blobs on disk)"),
+    ("ARBOR_HOST", "127.0.0.1", "address `arbor serve` binds"),
+    ("ARBOR_PORT", "8000", "port `arbor serve` binds"),
+    ("ARBOR_PUBLIC_URL", "", "base URL used in share links (default http://HOST:PORT)"),
+    ("ARBOR_ALLOWED_ORIGINS", "", "comma-separated browser origins allowed on the websocket "
+     "(default: same origin only; `*` allows any)"),
+    ("ARBOR_REDIS_PREFIX", "arbor:", "prefix of every Redis key this deployment uses"),
+    ("ARBOR_FLUSH_INTERVAL_MS", "250", "longest wait before accepted updates are written to "
+     "PostgreSQL"),
+    ("ARBOR_COMPACT_AFTER_UPDATES", "200", "compact a room's update log into one snapshot past "
+     "this many rows"),
+    ("ARBOR_ROOM_GRACE_SECONDS", "10", "how long an empty room stays in memory"),
+    ("ARBOR_MAX_MESSAGE_BYTES", "1048576", "largest websocket message accepted (else close 1009)"),
+    ("ARBOR_MAX_DOC_BYTES", "16777216", "largest document a room may grow to"),
+    ("ARBOR_SEND_QUEUE_MAX", "512", "messages queued for one slow client before it is dropped"),
+    ("ARBOR_PING_INTERVAL_SECONDS", "10", "websocket ping interval (dead peers leave within "
+     "twice this)"),
+    ("ARBOR_AWARENESS_TIMEOUT_SECONDS", "30", "presence not renewed for this long is removed"),
+    ("ARBOR_AWARENESS_TICK_MS", "50", "awareness changes are coalesced and sent once per tick"),
+    ("ARBOR_STREAM_RETENTION_SECONDS", "120", "how long updates stay in a room's Redis stream"),
+    ("ARBOR_PERSIST_BUFFER_MAX_BYTES", "67108864", "unsaved updates one process holds while "
+     "PostgreSQL is down before it logs and refuses further writes"),
+    ("ARBOR_LOG_FORMAT", "text", "`text` or `json`"),
+    ("ARBOR_LOG_LEVEL", "INFO", "log level"),
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    database_url: Secret = dataclasses.field(default_factory=lambda: Secret(""))
+    redis_url: Secret = dataclasses.field(default_factory=lambda: Secret(""))
+    data_dir: Path = Path(".arbor")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""
+    allowed_origins: tuple[str, ...] = ()
+    redis_prefix: str = "arbor:"
+    flush_interval: float = 0.25
+    compact_after_updates: int = 200
+    room_grace: float = 10.0
+    max_message_bytes: int = 1 << 20
+    max_doc_bytes: int = 16 << 20
+    send_queue_max: int = 512
+    ping_interval: float = 10.0
+    awareness_timeout: float = 30.0
+    awareness_tick: float = 0.05
+    stream_retention: float = 120.0
+    persist_buffer_max_bytes: int = 64 << 20
+    log_format: str = "text"
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        e = os.environ if env is None else env
+
+        def get(name: str) -> str:
+            for var, default, _ in VARIABLES:
+                if var == name:
+                    return e.get(name, default).strip()
+            raise KeyError(name)
+
+        def num(name: str, kind: type[int] | type[float]) -> Any:
+            raw = get(name)
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise ConfigError(name, f"expected a number, got {raw!r}") from None
+            if value < 0:
+                raise ConfigError(name, "must not be negative")
+            return value
+
+        log_format = get("ARBOR_LOG_FORMAT")
+        if log_format not in ("text", "json"):
+            raise ConfigError("ARBOR_LOG_FORMAT", "expected text or json")
+        origins = tuple(o.strip().rstrip("/") for o in get("ARBOR_ALLOWED_ORIGINS").split(",")
+                        if o.strip())
+        values: dict[str, Any] = dict(
+            database_url=Secret(get("DATABASE_URL")),
+            redis_url=Secret(get("REDIS_URL")),
+            data_dir=Path(get("ARBOR_DATA_DIR")),
+            host=get("ARBOR_HOST"),
+            port=num("ARBOR_PORT", int),
+            public_url=get("ARBOR_PUBLIC_URL").rstrip("/"),
+            allowed_origins=origins,
+            redis_prefix=get("ARBOR_REDIS_PREFIX"),
+            flush_interval=num("ARBOR_FLUSH_INTERVAL_MS", int) / 1000,
+            compact_after_updates=num("ARBOR_COMPACT_AFTER_UPDATES", int),
+            room_grace=num("ARBOR_ROOM_GRACE_SECONDS", float),
+            max_message_bytes=num("ARBOR_MAX_MESSAGE_BYTES", int),
+            max_doc_bytes=num("ARBOR_MAX_DOC_BYTES", int),
+            send_queue_max=num("ARBOR_SEND_QUEUE_MAX", int),
+            ping_interval=num("ARBOR_PING_INTERVAL_SECONDS", float),
+            awareness_timeout=num("ARBOR_AWARENESS_TIMEOUT_SECONDS", float),
+            awareness_tick=num("ARBOR_AWARENESS_TICK_MS", int) / 1000,
+            stream_retention=num("ARBOR_STREAM_RETENTION_SECONDS", float),
+            persist_buffer_max_bytes=num("ARBOR_PERSIST_BUFFER_MAX_BYTES", int),
+            log_format=log_format,
+            log_level=get("ARBOR_LOG_LEVEL").upper(),
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"

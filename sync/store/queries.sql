@@ -1,0 +1,39 @@
+-- create_room --
+INSERT INTO rooms (id, edit_token_hash, view_token_hash)
+VALUES ($1, $2, $3)
+RETURNING id, edit_token_hash, view_token_hash, links_rotated_at, created_at;
+
+-- get_room --
+SELECT id, edit_token_hash, view_token_hash, links_rotated_at, created_at
+FROM rooms WHERE id = $1;
+
+-- rotate_room_tokens --
+UPDATE rooms SET edit_token_hash = $2, view_token_hash = $3, links_rotated_at = now()
+WHERE id = $1
+RETURNING id, edit_token_hash, view_token_hash, links_rotated_at, created_at;
+
+-- get_snapshot --
+SELECT data FROM room_snapshots WHERE room_id = $1;
+
+-- get_updates --
+SELECT seq, data FROM room_updates WHERE room_id = $1 ORDER BY seq;
+
+-- append_update --
+INSERT INTO room_updates (room_id, data) VALUES ($1, $2) RETURNING seq;
+
+-- count_updates --
+SELECT count(*) FROM room_updates WHERE room_id = $1;
+
+-- lock_room_for_compaction --
+SELECT id FROM rooms WHERE id = $1 FOR NO KEY UPDATE;
+
+-- upsert_snapshot --
+INSERT INTO room_snapshots (room_id, data, updates_merged, updated_at)
+VALUES ($1, $2, $3, now())
+ON CONFLICT (room_id) DO UPDATE
+SET data = EXCLUDED.data,
+    updates_merged = room_snapshots.updates_merged + EXCLUDED.updates_merged,
+    updated_at = now();
+
+-- delete_updates --
+DELETE FROM room_updates WHERE room_id = $1 AND seq = ANY($2::bigint[]);

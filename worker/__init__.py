@@ -1,0 +1,3 @@
+"""Arbor's background workers (arq): tools, model providers, image processing."""
+
+from __future__ import annotations
