@@ -71,6 +71,23 @@ VARIABLES: list[tuple[str, str, str]] = [
      "PostgreSQL is down before it logs and refuses further writes"),
     ("ARBOR_LOG_FORMAT", "text", "`text` or `json`"),
     ("ARBOR_LOG_LEVEL", "INFO", "log level"),
+    ("OPENAI_API_KEY", "", "OpenAI API key; unset: OpenAI models are not offered"),
+    ("OPENAI_BASE_URL", "", "OpenAI-compatible endpoint, ending in /v1 (default: OpenAI's own)"),
+    ("GEMINI_API_KEY", "", "Gemini API key; unset: Gemini models are not offered"),
+    ("ARBOR_GEMINI_BASE_URL", "", "Gemini endpoint without the API version (default: Google's)"),
+    ("ARBOR_OFFLINE_DELAY_MS", "30", "pause between chunks streamed by the offline provider"),
+    ("ARBOR_DEFAULT_TEXT_MODEL", "", "model id for text tools (default: the first configured "
+     "provider's, else offline)"),
+    ("ARBOR_DEFAULT_IMAGE_MODEL", "", "model id for image tools (default: the first configured "
+     "provider's, else offline)"),
+    ("ARBOR_RATE_JOBS_PER_MIN_IP", "20", "jobs one client address may start per minute"),
+    ("ARBOR_RATE_JOBS_BURST_IP", "5", "jobs one client address may start at once"),
+    ("ARBOR_RATE_JOBS_PER_MIN_ROOM", "60", "jobs one room may start per minute"),
+    ("ARBOR_RATE_JOBS_BURST_ROOM", "20", "jobs one room may start at once"),
+    ("ARBOR_RATE_ROOMS_PER_MIN_IP", "10", "rooms one client address may create per minute"),
+    ("ARBOR_RATE_ROOMS_BURST_IP", "3", "rooms one client address may create at once"),
+    ("ARBOR_TRUSTED_PROXIES", "", "comma-separated proxy addresses (or CIDR ranges) whose "
+     "X-Forwarded-For is believed"),
 ]
 
 
@@ -97,6 +114,20 @@ class Settings:
     persist_buffer_max_bytes: int = 64 << 20
     log_format: str = "text"
     log_level: str = "INFO"
+    openai_api_key: Secret = dataclasses.field(default_factory=lambda: Secret(""))
+    openai_base_url: str = ""
+    gemini_api_key: Secret = dataclasses.field(default_factory=lambda: Secret(""))
+    gemini_base_url: str = ""
+    offline_delay: float = 0.03
+    default_text_model: str = ""
+    default_image_model: str = ""
+    rate_jobs_per_min_ip: float = 20.0
+    rate_jobs_burst_ip: int = 5
+    rate_jobs_per_min_room: float = 60.0
+    rate_jobs_burst_room: int = 20
+    rate_rooms_per_min_ip: float = 10.0
+    rate_rooms_burst_ip: int = 3
+    trusted_proxies: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -145,6 +176,21 @@ class Settings:
             persist_buffer_max_bytes=num("ARBOR_PERSIST_BUFFER_MAX_BYTES", int),
             log_format=log_format,
             log_level=get("ARBOR_LOG_LEVEL").upper(),
+            openai_api_key=Secret(get("OPENAI_API_KEY")),
+            openai_base_url=get("OPENAI_BASE_URL").rstrip("/"),
+            gemini_api_key=Secret(get("GEMINI_API_KEY")),
+            gemini_base_url=get("ARBOR_GEMINI_BASE_URL").rstrip("/"),
+            offline_delay=num("ARBOR_OFFLINE_DELAY_MS", int) / 1000,
+            default_text_model=get("ARBOR_DEFAULT_TEXT_MODEL"),
+            default_image_model=get("ARBOR_DEFAULT_IMAGE_MODEL"),
+            rate_jobs_per_min_ip=num("ARBOR_RATE_JOBS_PER_MIN_IP", float),
+            rate_jobs_burst_ip=num("ARBOR_RATE_JOBS_BURST_IP", int),
+            rate_jobs_per_min_room=num("ARBOR_RATE_JOBS_PER_MIN_ROOM", float),
+            rate_jobs_burst_room=num("ARBOR_RATE_JOBS_BURST_ROOM", int),
+            rate_rooms_per_min_ip=num("ARBOR_RATE_ROOMS_PER_MIN_IP", float),
+            rate_rooms_burst_ip=num("ARBOR_RATE_ROOMS_BURST_IP", int),
+            trusted_proxies=frozenset(p.strip() for p in get("ARBOR_TRUSTED_PROXIES").split(",")
+                                      if p.strip()),
         )
         values.update(overrides)
         return cls(**values)
