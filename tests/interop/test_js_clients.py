@@ -12,6 +12,7 @@ import httpx
 import pytest
 from pycrdt import Doc, Map, Text
 
+from sync import protocol as p
 from tests.conftest import RunningServer, run_server
 from tests.interop.node import JSClient
 from tests.yclient import YClient, eventually
@@ -135,3 +136,221 @@ async def _has_block(c: JSClient, block: str) -> bool:
 
 async def _stored_is(srv: RunningServer, room: dict[str, str], state: str) -> bool:
     return canon(await stored_json(srv, room)) == state
+
+
+# --- late joiners and restarts -------------------------------------------------------------
+
+
+async def test_late_js_joiner_gets_everything_and_state_survives_restart(settings, node):
+    proc = await node()
+    a, late, after = proc.client("a"), proc.client("late"), proc.client("after")
+    async with run_server(settings) as srv:
+        room = await create_room(srv.base_url, "Restart me")
+        await a.connect(srv.ws_url, room["room"], room["edit_token"])
+        py = await YClient.connect(ws_url(srv, room))
+        try:
+            await a.create_block("ja", "typed in node", x=10, y=20)
+            py.add_text_block("pa", "typed in python", x=1.5, y=2.5)
+            for i in range(20):
+                await a.insert("ja", 0, f"{i},")
+            await a.set("author", "someone", block="ja")
+            want = await eventually(lambda: all_equal([a], py), message="a and py equal")
+            assert "pa" in json.loads(want)["blocks"]
+
+            await late.connect(srv.ws_url, room["room"], room["edit_token"])
+            assert canon(await late.doc_json()) == want  # synced means: everything
+        finally:
+            await py.close()
+        await late.destroy()
+        closes_before = len(a.events("close"))
+    # The server stopped with ``a`` still connected: it was told why (1012) and is offline.
+    close = await a.wait_event("close", lambda e: e["code"] == 1012)
+    assert len(a.events("close")) > closes_before, close
+    await a.insert("ja", 0, "offline;")  # an edit made while no server runs
+    async with run_server(settings) as srv:
+        await after.connect(srv.ws_url, room["room"], room["view_token"])
+        restored = json.loads(canon(await after.doc_json()))
+        assert restored == json.loads(want), "the restarted server lost state"
+        assert restored["meta"]["title"] == "Restart me"
+        # ``a`` comes back (to the new address) and its offline edit reaches everyone.
+        await a.reconnect(srv.ws_url)
+        await a.wait_synced()
+        await eventually(lambda: _text_is(after, "ja", lambda t: t.startswith("offline;")),
+                         message="offline edit reaches the new server")
+        final = await eventually(lambda: all_equal([a, after]), message="a and after equal")
+        await eventually(lambda: _stored_is(srv, room, final), message="offline edit stored")
+
+
+async def _text_is(c: JSClient, block: str, pred: Any) -> bool:
+    d = await c.dump()
+    return block in d["blocks"] and bool(pred(d["blocks"][block]["text"]))
+
+
+# --- awareness ------------------------------------------------------------------------------
+
+USER_A = {"id": "u-a", "name": "Ann", "color": "#f00"}
+USER_B = {"id": "u-b", "name": "Bo", "color": "#0f0"}
+USER_P = {"id": "u-p", "name": "Py", "color": "#00f"}
+
+
+def py_peers(py: YClient) -> dict[int, Any]:
+    return {cid: st for cid, st in py.awareness.items()
+            if cid != py.doc.client_id and not (isinstance(st, dict) and "arbor" in st)}
+
+
+def users(states: dict[int, Any]) -> list[Any]:
+    return sorted((st.get("user") or {}).get("name", "") for st in states.values()
+                  if isinstance(st, dict))
+
+
+async def test_late_js_joiner_sees_current_awareness_within_a_second(settings, node):
+    async with run_server(settings) as srv:
+        room = await create_room(srv.base_url)
+        proc = await node()
+        a, b = proc.client("a"), proc.client("b")
+        await a.connect(srv.ws_url, room["room"], room["edit_token"],
+                        awareness={"user": USER_A, "cursor": {"x": 1, "y": 2}})
+        py = await YClient.connect(ws_url(srv, room))
+        try:
+            await py.set_awareness({"user": USER_P, "cursor": {"x": 5, "y": 6}})
+            await eventually(lambda: users(py_peers(py)) == ["Ann"], message="py sees a")
+            await eventually(lambda: _users_seen(a, ["Py"]), message="a sees py")
+            # Nobody changes anything now: b can only learn of them from the server.
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            await b.connect(srv.ws_url, room["room"], room["edit_token"], wait=False)
+            await eventually(lambda: _users_seen(b, ["Ann", "Py"]), timeout=1.0,
+                             interval=0.01, message="late joiner sees a's and py's presence")
+            assert loop.time() - start < 1.0
+            seen = await b.peers_awareness()
+            by_name = {st["user"]["name"]: st for st in seen.values()}
+            assert by_name["Ann"]["cursor"] == {"x": 1, "y": 2}
+            assert by_name["Py"]["cursor"] == {"x": 5, "y": 6}
+        finally:
+            await py.close()
+
+
+async def _users_seen(c: JSClient, names: list[str]) -> bool:
+    return users(await c.peers_awareness()) == names
+
+
+async def test_js_awareness_reaches_others_and_leaves_with_its_client(settings, node):
+    async with run_server(settings) as srv:
+        room = await create_room(srv.base_url)
+        proc, other_proc = await node(), await node()
+        a, b, crash = proc.client("a"), proc.client("b"), other_proc.client("crash")
+        await a.connect(srv.ws_url, room["room"], room["edit_token"],
+                        awareness={"user": USER_A})
+        await b.connect(srv.ws_url, room["room"], room["edit_token"],
+                        awareness={"user": USER_B})
+        await crash.connect(srv.ws_url, room["room"], room["edit_token"],
+                            awareness={"user": {"id": "u-c", "name": "Cy"}})
+        py = await YClient.connect(ws_url(srv, room))
+        try:
+            await eventually(lambda: users(py_peers(py)) == ["Ann", "Bo", "Cy"],
+                             message="py sees the three JS clients")
+            # A change of a JS client's state reaches the JS and the Python peers.
+            await a.set_awareness(cursor={"x": 42, "y": 7}, selection=["b1"])
+            a_id = (await a.dump())["client_id"]
+            await eventually(lambda: py.awareness.get(a_id, {}).get("cursor") == {"x": 42, "y": 7},
+                             message="py sees a's cursor")
+            await eventually(lambda: _state_of(b, a_id, "selection", ["b1"]),
+                             message="b sees a's selection")
+            # A client that disconnects cleanly is removed from everyone's awareness.
+            b_id = (await b.dump())["client_id"]
+            await b.disconnect()
+            await eventually(lambda: b_id not in py.awareness, message="b gone for py")
+            await eventually(lambda: _users_seen(a, ["Cy"]), message="b gone for a")
+            # So is one whose process dies without a word (socket closed by the OS).
+            await other_proc.close()
+            await eventually(lambda: users(py_peers(py)) == ["Ann"], timeout=5,
+                             message="crashed client gone for py")
+            await eventually(lambda: _users_seen(a, []), timeout=5,
+                             message="crashed client gone for a")
+        finally:
+            await py.close()
+
+
+async def _state_of(c: JSClient, cid: int, key: str, value: Any) -> bool:
+    st = (await c.dump())["awareness"].get(str(cid))
+    return isinstance(st, dict) and st.get(key) == value
+
+
+async def test_forged_awareness_for_another_client_id_is_ignored(settings, node):
+    async with run_server(settings) as srv:
+        room = await create_room(srv.base_url)
+        proc = await node()
+        a, b = proc.client("a"), proc.client("b")
+        await a.connect(srv.ws_url, room["room"], room["edit_token"],
+                        awareness={"user": USER_A, "cursor": {"x": 1, "y": 1}})
+        await b.connect(srv.ws_url, room["room"], room["edit_token"],
+                        awareness={"user": USER_B})
+        a_id = (await a.dump())["client_id"]
+        await eventually(lambda: _users_seen(b, ["Ann"]), message="b sees a")
+        forger = await YClient.connect(ws_url(srv, room))
+        try:
+            await eventually(lambda: users(py_peers(forger)) == ["Ann", "Bo"],
+                             message="forger sees a and b")
+            clock = forger.awareness_clocks[a_id]
+            evil = json.dumps({"user": {"id": "u-a", "name": "Mallory"},
+                               "cursor": {"x": 666, "y": 666}}).encode()
+            # Overwrite a's entry (a newer clock, as its first message), then remove it.
+            await forger.send(p.awareness(p.encode_awareness([(a_id, clock + 10, evil)])))
+            await forger.send(p.awareness(p.encode_awareness([(a_id, clock + 20, b"null")])))
+            # Both at once with a legitimate entry of its own, and once more after it.
+            await forger.set_awareness({"user": USER_P})
+            await forger.send(p.awareness(p.encode_awareness(
+                [(a_id, clock + 30, evil),
+                 (forger.doc.client_id, 50, b'{"user":{"name":"Py2"}}')])))
+            await forger.send(p.awareness(p.encode_awareness([(a_id, clock + 40, b"null")])))
+            # A marker sent last on the same socket: once b has it, the forgeries were handled.
+            await forger.send(p.awareness(p.encode_awareness(
+                [(forger.doc.client_id, 60, b'{"user":{"name":"Py3"}}')])))
+            await eventually(lambda: _users_seen(b, ["Ann", "Py3"]),
+                             message="b sees the forger's own last state")
+            for viewer in (a, b):
+                d = await viewer.dump()
+                st = d["awareness"].get(str(a_id))
+                assert st == {"user": USER_A, "cursor": {"x": 1, "y": 1}}, (viewer.name, st)
+            assert forger.closed is None or forger.closed.code is None
+        finally:
+            await forger.close()
+
+
+async def test_invalid_awareness_json_closes_only_the_sender(settings, node):
+    async with run_server(settings) as srv:
+        room = await create_room(srv.base_url)
+        proc = await node()
+        a, b = proc.client("a"), proc.client("b")
+        await a.connect(srv.ws_url, room["room"], room["edit_token"],
+                        awareness={"user": USER_A})
+        await b.connect(srv.ws_url, room["room"], room["edit_token"],
+                        awareness={"user": USER_B})
+        await a.create_block("b1", "before")
+        bad = await YClient.connect(ws_url(srv, room))
+        watcher = await YClient.connect(ws_url(srv, room))
+        try:
+            await eventually(lambda: users(py_peers(bad)) == ["Ann", "Bo"], message="bad sees")
+            await bad.send(p.awareness(p.encode_awareness(
+                [(bad.doc.client_id, 1, b'{"user": {"name": "Eve"')])))
+            closed = await bad.wait_closed()
+            assert closed.code == 4400, closed
+            # Everyone else is still connected, never saw the garbage, and still works.
+            await a.set_awareness(cursor={"x": 3, "y": 4})
+            await b.insert("b1", 0, "after;")
+            await eventually(lambda: watcher.block_text("b1") == "after;before",
+                             message="edit after the bad frame reaches py")
+            await eventually(lambda: _text_is(a, "b1", lambda t: t == "after;before"),
+                             message="edit after the bad frame reaches a")
+            a_id = (await a.dump())["client_id"]
+            await eventually(lambda: _state_of(b, a_id, "cursor", {"x": 3, "y": 4}),
+                             message="awareness after the bad frame reaches b")
+            for c in (a, b):
+                d = await c.dump()
+                assert d["status"] == "connected" and d["closes"] == [], (c.name, d["closes"])
+                assert str(bad.doc.client_id) not in d["awareness"]
+            assert watcher.closed is None
+            assert bad.doc.client_id not in watcher.awareness
+        finally:
+            await bad.close()
+            await watcher.close()
