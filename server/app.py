@@ -112,7 +112,8 @@ async def value_error(request: Request, exc: Exception) -> Response:
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return problem(exc.status_code, str(exc.detail), headers=exc.headers)
+    return problem(exc.status_code, str(exc.detail),
+                   headers=dict(exc.headers) if exc.headers else None)
 
 
 def _web_routes(dist: Path) -> list[Any]:

@@ -83,7 +83,7 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
 def _start_workers(count: int) -> list[subprocess.Popen[bytes]]:
     """Worker processes, once the worker package provides one (``worker.main``)."""
     try:
-        import worker.main  # noqa: F401
+        import worker.main  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
     except ImportError:
         return []
     return [subprocess.Popen([sys.executable, "-m", "server.cli", "worker"])

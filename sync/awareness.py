@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 
 from .protocol import AwarenessEntry, write_bytes, write_uint
 
@@ -39,7 +39,7 @@ class _State:
     in_clock: int
     out_clock: int
     raw: bytes  # JSON text; b"null" once removed
-    owner: Hashable | None  # None once released
+    owner: object  # None once released
     seen: float
 
 
@@ -47,22 +47,22 @@ class _State:
 class Changes:
     """One tick's changes: encoded entries with their owners."""
 
-    entries: list[tuple[bytes, Hashable | None]]
+    entries: list[tuple[bytes, object]]
 
-    def message_for(self, recipient: Hashable | None) -> bytes | None:
+    def message_for(self, recipient: object) -> bytes | None:
         """The awareness update ``recipient`` should get (never its own entries)."""
         parts = [enc for enc, owner in self.entries if owner is None or owner != recipient]
         if not parts:
             return None
         return write_uint(len(parts)) + b"".join(parts)
 
-    def owned_by(self, owners: Callable[[Hashable | None], bool]) -> bytes | None:
+    def owned_by(self, owners: Callable[[object], bool]) -> bytes | None:
         parts = [enc for enc, owner in self.entries if owners(owner)]
         if not parts:
             return None
         return write_uint(len(parts)) + b"".join(parts)
 
-    def owners(self) -> set[Hashable]:
+    def owners(self) -> set[object]:
         return {owner for _, owner in self.entries if owner is not None}
 
 
@@ -75,12 +75,12 @@ class AwarenessRegistry:
         self.timeout = timeout
         self._now = now
         self._states: dict[int, _State] = {}
-        self._owned: dict[Hashable, set[int]] = {}
+        self._owned: dict[object, set[int]] = {}
         self._dirty: set[int] = set()
 
     # --- input ------------------------------------------------------------------------
 
-    def apply(self, owner: Hashable, entries: list[AwarenessEntry], *,
+    def apply(self, owner: object, entries: list[AwarenessEntry], *,
               max_ids: int | None = 1) -> bool:
         """Apply entries sent by ``owner``; returns whether anything changed.
 
@@ -125,7 +125,7 @@ class AwarenessRegistry:
             del self._owned[owner]
         return changed
 
-    def set_own(self, owner: Hashable, client_id: int, raw: bytes) -> None:
+    def set_own(self, owner: object, client_id: int, raw: bytes) -> None:
         """Set an entry this process owns outright (the server's own presence)."""
         st = self._states.get(client_id)
         now = self._now()
@@ -139,7 +139,7 @@ class AwarenessRegistry:
             st.seen = now
         self._dirty.add(client_id)
 
-    def remove_owner(self, owner: Hashable) -> bool:
+    def remove_owner(self, owner: object) -> bool:
         """A connection left: its entries become ``null`` for everyone."""
         ids = self._owned.pop(owner, set())
         for cid in ids:
@@ -190,7 +190,7 @@ class AwarenessRegistry:
         self._dirty.clear()
         return Changes(entries) if entries else None
 
-    def full_state(self, recipient: Hashable | None = None) -> bytes | None:
+    def full_state(self, recipient: object = None) -> bytes | None:
         parts = [_encode(cid, st) for cid, st in self._states.items()
                  if st.raw != NULL and st.owner != recipient]
         if not parts:
@@ -200,10 +200,10 @@ class AwarenessRegistry:
     def states(self) -> dict[int, bytes]:
         return {cid: st.raw for cid, st in self._states.items() if st.raw != NULL}
 
-    def owner_of(self, client_id: int) -> Hashable | None:
+    def owner_of(self, client_id: int) -> object:
         st = self._states.get(client_id)
         return None if st is None else st.owner
 
-    def remote_owned(self, is_remote: Callable[[Hashable], bool]) -> list[int]:
+    def remote_owned(self, is_remote: Callable[[object], bool]) -> list[int]:
         return [cid for cid, st in self._states.items()
                 if st.owner is not None and is_remote(st.owner)]

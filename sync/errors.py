@@ -15,7 +15,7 @@ websocket close codes.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
 class ArborError(Exception):
@@ -38,7 +38,7 @@ class ConfigError(ArborError):
         self.variable = variable
 
 
-class ProtocolReason(str, Enum):
+class ProtocolReason(StrEnum):
     TEXT_FRAME = "text_frame"
     EMPTY = "empty_message"
     TRUNCATED = "truncated_message"
@@ -56,7 +56,7 @@ class ProtocolError(ArborError):
         self.reason = reason
 
 
-class CapabilityReason(str, Enum):
+class CapabilityReason(StrEnum):
     MISSING = "missing_token"
     INVALID = "invalid_token"
     WRONG_ROOM = "wrong_room"
@@ -83,7 +83,7 @@ class RoomNotFoundError(ArborError):
         self.room = room
 
 
-class StoreReason(str, Enum):
+class StoreReason(StrEnum):
     CONNECTION = "connection"
     QUERY = "query"
     CORRUPT = "corrupt"

@@ -130,7 +130,9 @@ class Fanout:
 
     async def drain(self) -> None:
         """Wait until everything published so far has been sent (or given up on)."""
-        while self._outbox and self._tasks and not self._tasks[1].done():
+        for _ in range(400):  # bounded: at most ~2 s
+            if not (self._outbox and self._tasks and not self._tasks[1].done()):
+                return
             await asyncio.sleep(0.005)
 
     # --- room extension hooks ------------------------------------------------------------
@@ -166,7 +168,7 @@ class Fanout:
                     trim = self._trim()
                     keys = set()
                     for key, fields in batch:
-                        pipe.xadd(key, fields, **trim)
+                        pipe.xadd(key, fields, **trim)  # type: ignore[arg-type]
                         keys.add(key)
                     for key in keys:
                         pipe.pexpire(key, self.retention_ms * 2)
@@ -208,7 +210,8 @@ class Fanout:
                     self._reader_id = await self._reader.client_id()
                 self._blocked = True
                 try:
-                    resp = await self._reader.xread(streams, block=2000, count=1000)
+                    resp = await self._reader.xread(
+                        streams, block=2000, count=1000)  # type: ignore[arg-type]
                 finally:
                     self._blocked = False
             except REDIS_DOWN as exc:

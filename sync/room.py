@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from pycrdt import Doc
@@ -78,7 +78,7 @@ class Room:
     def __init__(self, room_id: str, *, max_doc_bytes: int, awareness_timeout: float,
                  awareness_tick: float, process_id: str = "") -> None:
         self.id = room_id
-        self.doc: Doc = Doc()
+        self.doc: Doc[Any] = Doc()
         self.max_doc_bytes = max_doc_bytes
         self.awareness_tick = awareness_tick
         self.awareness = AwarenessRegistry(timeout=awareness_timeout)
@@ -113,7 +113,7 @@ class Room:
         """A change another process accepted: relay to our peers only."""
         self._apply(update, REMOTE)
 
-    def transact(self, edit: Callable[[Doc], Any], origin: object = LOCAL) -> Any:
+    def transact(self, edit: Callable[[Doc[Any]], Any], origin: object = LOCAL) -> Any:
         """Make a change on the server side (API, worker): stored and published."""
         self._origin = origin
         try:
@@ -197,7 +197,7 @@ class Room:
 
     def would_change(self, update: bytes) -> bool:
         """Whether applying ``update`` would change the document (tried on a copy)."""
-        scratch: Doc = Doc()
+        scratch: Doc[Any] = Doc()
         scratch.apply_update(self.doc.get_update())
         changed = False
 
@@ -223,7 +223,7 @@ class Room:
 
     # --- presence ---------------------------------------------------------------------
 
-    def apply_remote_awareness(self, owner: Hashable, payload: bytes) -> None:
+    def apply_remote_awareness(self, owner: object, payload: bytes) -> None:
         entries = p.decode_awareness(payload)
         if self.awareness.apply(owner, entries, max_ids=None):
             self._schedule_awareness()

@@ -43,7 +43,8 @@ def start_embedded(data_dir: Path, *, postgres: bool, redis: bool,
 
         pgdata = data_dir / "postgres"
         pgdata.mkdir(parents=True, exist_ok=True)
-        services._pg = pgserver.get_server(pgdata, cleanup_mode=None if keep_running else "stop")
+        get_server = pgserver.get_server  # type: ignore[attr-defined]
+        services._pg = get_server(pgdata, cleanup_mode=None if keep_running else "stop")
         services.database_url = services._pg.get_uri()
         log.info("embedded PostgreSQL running in %s", pgdata)
     if redis:

@@ -150,7 +150,7 @@ async def eventually(check: Callable[[], Any], timeout: float = 10, interval: fl
                 last = await last
             if last:
                 return last
-        except AssertionError:
+        except (AssertionError, LookupError, AttributeError, TypeError):
             if time.monotonic() > deadline:
                 raise
         if time.monotonic() > deadline:

@@ -33,7 +33,7 @@ ROTATE = b"rotate"
 
 
 def initial_document(title: str) -> bytes:
-    doc: Doc = Doc()
+    doc: Doc[Any] = Doc()
     meta = doc.get(schema.META, type=Map)
     doc.get(schema.BLOCKS, type=Map)
     doc.get(schema.EDGES, type=Map)

@@ -144,7 +144,7 @@ class PostgresStore:
             rows = await c.fetch(queries["get_updates"], room_id)
             if not rows and extra is None:
                 return Compaction(0, len(snapshot or b""))
-            doc: Doc = Doc()
+            doc: Doc[Any] = Doc()
             with doc.transaction():
                 if snapshot is not None:
                     doc.apply_update(bytes(snapshot))
