@@ -354,3 +354,156 @@ async def test_invalid_awareness_json_closes_only_the_sender(settings, node):
         finally:
             await bad.close()
             await watcher.close()
+
+
+# --- view links -----------------------------------------------------------------------------
+
+
+async def test_js_view_link_reads_live_but_its_edit_is_refused_with_4403(settings, node):
+    proc = await node()
+    editor, viewer = proc.client("editor"), proc.client("viewer")
+    async with run_server(settings) as srv:
+        room = await create_room(srv.base_url)
+        await editor.connect(srv.ws_url, room["room"], room["edit_token"],
+                             awareness={"user": USER_A})
+        await editor.create_block("b1", "hello")
+        py = await YClient.connect(ws_url(srv, room))
+        try:
+            await viewer.connect(srv.ws_url, room["room"], room["view_token"],
+                                 awareness={"user": USER_B})
+            assert (await viewer.doc_json())["blocks"]["b1"]["text"] == "hello"
+            # Live updates and awareness flow to the viewer ...
+            await editor.insert("b1", 5, " world")
+            await eventually(lambda: _text_is(viewer, "b1", lambda t: t == "hello world"),
+                             message="viewer gets a live edit")
+            await editor.set_awareness(cursor={"x": 9, "y": 9})
+            editor_id = (await editor.dump())["client_id"]
+            await eventually(lambda: _state_of(viewer, editor_id, "cursor", {"x": 9, "y": 9}),
+                             message="viewer gets the editor's awareness")
+            # ... and the viewer's own awareness reaches the editors.
+            await viewer.set_awareness(cursor={"x": 1, "y": 1})
+            viewer_id = (await viewer.dump())["client_id"]
+            await eventually(lambda: _state_of(editor, viewer_id, "cursor", {"x": 1, "y": 1}),
+                             message="editor sees the viewer's cursor")
+            await eventually(lambda: py.awareness.get(viewer_id, {}).get("cursor")
+                             == {"x": 1, "y": 1}, message="py sees the viewer's cursor")
+            assert (await viewer.dump())["closes"] == []
+
+            # The viewer edits: refused, the connection closes with 4403, for good.
+            await viewer.create_block("forbidden", "should never arrive")
+            await viewer.insert("b1", 0, "VIEWER;")
+            closed = await viewer.wait_event("closed")
+            assert closed["code"] == 4403, closed
+            assert (await viewer.dump())["closes"][0]["code"] == 4403
+            # The viewer's presence goes with its connection.
+            await eventually(lambda: viewer_id not in py.awareness,
+                             message="viewer presence removed")
+            # An editor's change made after the refusal reaches py: anything the viewer
+            # sent before it would have arrived first.
+            await editor.set("status", "done", block="b1")
+            await eventually(lambda: py.blocks().get("b1", {}).get("status") == "done",
+                             message="later edit reaches py")
+            for state in (py_json(py), await editor.doc_json(), await stored_json(srv, room)):
+                assert "forbidden" not in state["blocks"]
+                assert state["blocks"]["b1"]["text"] == "hello world"
+            # It does not come back on its own (4403 is final for the stock client).
+            d = await viewer.dump()
+            assert d["should_connect"] is False and d["status"] == "disconnected"
+        finally:
+            await py.close()
+    async with run_server(settings) as srv:
+        fresh = await YClient.connect(ws_url(srv, room, "view"))
+        try:
+            assert "forbidden" not in fresh.blocks()
+            assert fresh.block_text("b1") == "hello world"
+        finally:
+            await fresh.close()
+
+
+# --- undo -----------------------------------------------------------------------------------
+
+
+async def test_js_undo_reverts_only_its_own_change(settings, node):
+    async with run_server(settings) as srv:
+        room = await create_room(srv.base_url)
+        proc = await node()
+        a, b = proc.client("a"), proc.client("b")
+        await a.connect(srv.ws_url, room["room"], room["edit_token"])
+        await b.connect(srv.ws_url, room["room"], room["edit_token"])
+        py = await YClient.connect(ws_url(srv, room))
+        try:
+            py.add_text_block("shared", "base")
+            await eventually(lambda: _text_is(a, "shared", lambda t: t == "base"), message="a")
+            await eventually(lambda: _text_is(b, "shared", lambda t: t == "base"), message="b")
+            # Text: a and b both type into the same Y.Text; a undoes.
+            await a.insert("shared", 0, "AAA")
+            await eventually(lambda: _text_is(b, "shared", lambda t: t == "AAAbase"),
+                             message="b sees a's text")
+            await b.insert("shared", 7, "BBB")
+            await eventually(lambda: _text_is(a, "shared", lambda t: t == "AAAbaseBBB"),
+                             message="a sees b's text")
+            await a.undo()
+            assert await a.text("shared") == "baseBBB"
+            await eventually(lambda: _text_is(b, "shared", lambda t: t == "baseBBB"),
+                             message="b gets a's undo")
+            await eventually(lambda: py.block_text("shared") == "baseBBB", message="py undo")
+
+            # Blocks and fields: a's new block goes, b's block and b's field stay.
+            await a.create_block("only-a", "mine", x=1, y=1)
+            await b.create_block("only-b", "theirs", x=2, y=2)
+            await a.set("status", "queued", block="shared")
+            await eventually(lambda: _has_all(a, ["only-a", "only-b"]), message="a sees both")
+            await b.set("status", "running", block="shared")  # b overwrites a's field after
+            await eventually(lambda: _field_is(a, "shared", "status", "running"),
+                             message="a sees b's status")
+            await a.undo()  # a's status change: already overwritten by b, stays "running"
+            await a.undo()  # a's block
+            d = await a.doc_json()
+            assert "only-a" not in d["blocks"] and "only-b" in d["blocks"]
+            assert d["blocks"]["shared"]["status"] == "running"
+            assert d["blocks"]["shared"]["text"] == "baseBBB"
+            state = await eventually(lambda: all_equal([a, b], py), message="converged")
+            final = json.loads(state)
+            assert set(final["blocks"]) == {"shared", "only-b"}
+            assert final["blocks"]["only-b"]["text"] == "theirs"
+        finally:
+            await py.close()
+
+
+async def _has_all(c: JSClient, blocks: list[str]) -> bool:
+    have = (await c.dump())["blocks"]
+    return all(b in have for b in blocks)
+
+
+async def _field_is(c: JSClient, block: str, key: str, value: Any) -> bool:
+    return (await c.dump())["blocks"].get(block, {}).get(key) == value
+
+
+# --- a crowd at a cold room -----------------------------------------------------------------
+
+
+async def test_ten_js_clients_joining_a_cold_room_at_once_all_sync(settings, node):
+    async with run_server(settings) as srv:
+        room = await create_room(srv.base_url, "Cold room")
+        assert room["room"] not in srv.services.rooms.rooms  # not loaded yet
+        procs = [await node(), await node()]
+        clients = [procs[i % 2].client(f"c{i}") for i in range(10)]
+        await asyncio.gather(*(c.connect(srv.ws_url, room["room"], room["edit_token"],
+                                         awareness={"user": {"name": c.name}}, wait=False)
+                               for c in clients))
+        await asyncio.gather(*(c.wait_synced(timeout=10) for c in clients))
+        assert srv.services.rooms.loads == 1  # one shared load for the ten
+        for c in clients:
+            assert (await c.doc_json())["meta"]["title"] == "Cold room", c.name
+        # Every one of them is live: each adds a block, all see all.
+        await asyncio.gather(*(c.create_block(f"blk-{c.name}", c.name) for c in clients))
+        state = await eventually(lambda: all_equal(clients), timeout=15, message="ten equal")
+        assert sorted(json.loads(state)["blocks"]) == sorted(f"blk-{c.name}" for c in clients)
+        names = sorted(c.name for c in clients)
+        for c in clients:
+            await eventually(lambda c=c: _names_seen(c, sorted(set(names) - {c.name})),
+                             message=f"{c.name} sees the nine others")
+
+
+async def _names_seen(c: JSClient, names: list[str]) -> bool:
+    return users(await c.peers_awareness()) == names
