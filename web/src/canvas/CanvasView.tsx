@@ -1,0 +1,213 @@
+// The canvas: React Flow over the Yjs document, presence, follow mode and shortcuts.
+import { useCallback, useEffect, useMemo, useRef, useState, type MouseEvent as ReactMouseEvent } from 'react'
+import {
+  Background, BackgroundVariant, Controls, MiniMap, ReactFlow, applyEdgeChanges, applyNodeChanges,
+  useReactFlow, type Connection as FlowConnection, type EdgeChange, type FinalConnectionState,
+  type NodeChange, type OnSelectionChangeParams, type Viewport,
+} from '@xyflow/react'
+import { nodeTypes } from '../nodes/nodeTypes'
+import { useArbor } from '../hooks/useArbor'
+import { useBlockNodes } from '../hooks/useBlockNodes'
+import { useBlockEdges } from '../hooks/useBlockEdges'
+import { usePeers } from '../hooks/usePeers'
+import { usePresence } from '../hooks/usePresence'
+import { useCanvasShortcuts } from '../hooks/useCanvasShortcuts'
+import { useImageUpload } from '../hooks/useImageUpload'
+import type { ArborEdge, ArborNode } from '../sync/bindings'
+import { selectionsByBlock } from '../sync/presence'
+import { connectBlocks, createBlock, createLinkedBlock, deleteItems, moveBlocks } from '../sync/mutations'
+import { DEFAULT_SIZE, type BlockKind } from '../sync/schema'
+import { Cursors } from './Cursors'
+import { TopBar } from './TopBar'
+import { FollowBanner } from './FollowBanner'
+import { ConnectionBanner } from './ConnectionBanner'
+
+const GRID: [number, number] = [20, 20]
+
+export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => void }) {
+  const { conn, readOnly, identity, notify } = useArbor()
+  const flow = useReactFlow<ArborNode, ArborEdge>()
+  const [nodes, setNodes] = useBlockNodes()
+  const [edges, setEdges] = useBlockEdges()
+  const people = usePeers()
+  const presence = usePresence()
+  const [following, setFollowing] = useState<string | null>(null)
+  const pointer = useRef<{ x: number; y: number } | null>(null)
+  const upload = useImageUpload()
+
+  // ---- creating blocks -----------------------------------------------------------------
+  const addBlock = useCallback((kind: BlockKind, at?: { x: number; y: number }) => {
+    if (readOnly) return null
+    let p = at ?? pointer.current
+    if (!p) {
+      const el = document.querySelector('.react-flow')
+      const r = el?.getBoundingClientRect()
+      p = flow.screenToFlowPosition({ x: (r?.left ?? 0) + (r?.width ?? 800) / 2, y: (r?.top ?? 0) + (r?.height ?? 600) / 2 })
+    }
+    const { w, h } = DEFAULT_SIZE[kind]
+    const id = createBlock(conn, { kind, x: p.x - w / 2, y: p.y - h / 2, author: identity.id })
+    setNodes((ns) => ns.map((n) => ({ ...n, selected: n.id === id })))
+    return id
+  }, [conn, flow, identity.id, readOnly, setNodes])
+
+  // ---- React Flow changes: local state at once, the document on commit ------------------
+  const onNodesChange = useCallback((changes: NodeChange<ArborNode>[]) => {
+    // Removal goes through onDelete (one transaction with the edges); the rest is local.
+    const local = changes.filter((c) => c.type !== 'remove' && !(readOnly && c.type === 'position'))
+    setNodes((ns) => applyNodeChanges(local, ns))
+  }, [readOnly, setNodes])
+
+  const onEdgesChange = useCallback((changes: EdgeChange<ArborEdge>[]) => {
+    setEdges((es) => applyEdgeChanges(changes.filter((c) => c.type !== 'remove'), es))
+  }, [setEdges])
+
+  const onNodeDragStop = useCallback((_: unknown, __: ArborNode, dragged: ArborNode[]) => {
+    moveBlocks(conn, dragged.map((n) => ({ id: n.id, x: n.position.x, y: n.position.y })))
+  }, [conn])
+
+  const onDelete = useCallback(({ nodes: ns, edges: es }: { nodes: ArborNode[]; edges: ArborEdge[] }) => {
+    if (readOnly) return
+    deleteItems(conn, ns.map((n) => n.id), es.map((e) => e.id))
+  }, [conn, readOnly])
+
+  const onConnect = useCallback((c: FlowConnection) => {
+    if (!readOnly && c.source && c.target) connectBlocks(conn, c.source, c.target)
+  }, [conn, readOnly])
+
+  // Dropping a connection on empty space makes a new connected block there.
+  const onConnectEnd = useCallback((event: MouseEvent | TouchEvent, state: FinalConnectionState) => {
+    if (readOnly || state.isValid || !state.fromNode) return
+    const pt = 'changedTouches' in event ? event.changedTouches[0] : event
+    const target = event.target as Element | null
+    if (!target?.classList.contains('react-flow__pane')) return
+    const pos = flow.screenToFlowPosition({ x: pt.clientX, y: pt.clientY })
+    const kind: BlockKind = state.fromNode.type === 'image' ? 'image' : 'text'
+    const { h } = DEFAULT_SIZE[kind]
+    const fromIsSource = state.fromHandle?.type !== 'target'
+    const id = fromIsSource
+      ? createLinkedBlock(conn, state.fromNode.id, { kind, x: pos.x, y: pos.y - h / 2, author: identity.id })
+      : createBlock(conn, { kind, x: pos.x - DEFAULT_SIZE[kind].w, y: pos.y - h / 2, author: identity.id })
+    if (!fromIsSource) connectBlocks(conn, id, state.fromNode.id)
+  }, [conn, flow, identity.id, readOnly])
+
+  // ---- presence -------------------------------------------------------------------------
+  const onSelectionChange = useCallback(({ nodes: ns }: OnSelectionChangeParams) => {
+    presence.setSelection(ns.map((n) => n.id))
+  }, [presence])
+
+  const onPointerMove = useCallback((e: ReactMouseEvent) => {
+    const p = flow.screenToFlowPosition({ x: e.clientX, y: e.clientY })
+    pointer.current = p
+    presence.setCursor(p)
+  }, [flow, presence])
+
+  const onMove = useCallback((event: MouseEvent | TouchEvent | null, vp: Viewport) => {
+    presence.setViewport(vp)
+    // Panning or zooming by hand stops following.
+    if (event && following) setFollowing(null)
+  }, [presence, following])
+
+  useEffect(() => presence.setViewport(flow.getViewport()), [presence, flow])
+
+  const followed = following ? people.find((p) => p.user.id === following) ?? null : null
+  useEffect(() => presence.setFollowing(following), [presence, following])
+  useEffect(() => {
+    if (following && followed?.user.noFollow) {
+      setFollowing(null)
+      notify(`${followed.user.name} does not want to be followed.`)
+    }
+  }, [following, followed, notify])
+  useEffect(() => {
+    if (followed?.viewport && !followed.user.noFollow) void flow.setViewport(followed.viewport, { duration: 250 })
+  }, [flow, followed?.viewport?.x, followed?.viewport?.y, followed?.viewport?.zoom, followed?.user.noFollow]) // eslint-disable-line react-hooks/exhaustive-deps
+
+  const startFollowing = useCallback((userId: string | null) => setFollowing(userId), [])
+
+  // ---- double-click, paste, drop --------------------------------------------------------
+  const onDoubleClick = useCallback((e: ReactMouseEvent) => {
+    if (readOnly) return
+    if (!(e.target as Element).classList.contains('react-flow__pane')) return
+    addBlock('text', flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }))
+  }, [addBlock, flow, readOnly])
+
+  useEffect(() => {
+    if (readOnly) return
+    const onPaste = (e: ClipboardEvent) => {
+      const t = e.target as HTMLElement | null
+      if (t && (t.closest('.cm-editor') || t.tagName === 'INPUT' || t.tagName === 'TEXTAREA')) return
+      const file = Array.from(e.clipboardData?.files ?? []).find((f) => f.type.startsWith('image/'))
+      if (!file) return
+      e.preventDefault()
+      const id = addBlock('image')
+      if (id) void upload(id, file)
+    }
+    window.addEventListener('paste', onPaste)
+    return () => window.removeEventListener('paste', onPaste)
+  }, [addBlock, readOnly, upload])
+
+  const onDrop = useCallback((e: React.DragEvent) => {
+    if (readOnly) return
+    const file = Array.from(e.dataTransfer.files).find((f) => f.type.startsWith('image/'))
+    if (!file) return
+    e.preventDefault()
+    const id = addBlock('image', flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }))
+    if (id) void upload(id, file)
+  }, [addBlock, flow, readOnly, upload])
+
+  useCanvasShortcuts({ addBlock, setNodes })
+
+  // Other people's selections outline blocks in their colour.
+  const peerSel = useMemo(() => selectionsByBlock(people), [people])
+  const shown = useMemo(() => nodes.map((n) => {
+    const colors = peerSel.get(n.id)
+    return colors ? { ...n, data: { ...n.data, peerColors: colors } } : n
+  }), [nodes, peerSel])
+
+  return (
+    <div className={`canvas-page${readOnly ? ' read-only' : ''}`}>
+      <TopBar people={people} following={following} onFollow={startFollowing} addBlock={addBlock}
+        onTokenChange={onTokenChange} />
+      <ConnectionBanner />
+      {followed && <FollowBanner name={followed.user.name} color={followed.user.color} onStop={() => setFollowing(null)} />}
+      <div className="flow-wrap" onPointerMove={onPointerMove} onDoubleClick={onDoubleClick}
+        onDragOver={(e) => { if (!readOnly && e.dataTransfer.types.includes('Files')) e.preventDefault() }}
+        onDrop={onDrop}>
+        <ReactFlow<ArborNode, ArborEdge>
+          nodes={shown}
+          edges={edges}
+          nodeTypes={nodeTypes}
+          onNodesChange={onNodesChange}
+          onEdgesChange={onEdgesChange}
+          onNodeDragStop={onNodeDragStop}
+          onDelete={onDelete}
+          onConnect={onConnect}
+          onConnectEnd={onConnectEnd}
+          onSelectionChange={onSelectionChange}
+          onMove={onMove}
+          nodesDraggable={!readOnly}
+          nodesConnectable={!readOnly}
+          edgesReconnectable={false}
+          deleteKeyCode={readOnly ? null : ['Delete', 'Backspace']}
+          multiSelectionKeyCode={['Shift', 'Meta', 'Control']}
+          selectionOnDrag={false}
+          zoomOnDoubleClick={false}
+          snapToGrid
+          snapGrid={GRID}
+          minZoom={0.1}
+          maxZoom={3}
+          fitView
+          fitViewOptions={{ padding: 0.2, maxZoom: 1.2 }}
+          proOptions={{ hideAttribution: true }}
+          defaultEdgeOptions={{ type: 'smoothstep' }}
+          aria-label="Canvas"
+        >
+          <Background variant={BackgroundVariant.Dots} gap={GRID[0]} size={1.2} color="#c3c8d1" />
+          <Controls showInteractive={false} aria-label="Zoom controls" />
+          <MiniMap pannable zoomable ariaLabel="Overview map"
+            nodeColor={(n) => (n.type === 'image' ? '#c7d7fe' : '#e4e7ec')} nodeStrokeWidth={2} />
+          <Cursors people={people} />
+        </ReactFlow>
+      </div>
+    </div>
+  )
+}

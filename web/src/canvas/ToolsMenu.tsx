@@ -1,0 +1,115 @@
+import { useEffect, useRef, useState, type FormEvent } from 'react'
+import { useReactFlow } from '@xyflow/react'
+import { useArbor } from '../hooks/useArbor'
+import { useTools } from '../hooks/useTools'
+import { outputCount, outputKind, toolAccepts, type Tool, type ToolParam } from '../api/tools'
+import { startJob } from '../api/jobs'
+import { ApiError } from '../api/client'
+import type { ArborEdge, ArborNode } from '../sync/bindings'
+import { createOutputs, markOutputs } from '../sync/runTool'
+
+function ParamField({ p, value, onChange }: { p: ToolParam; value: unknown; onChange: (v: unknown) => void }) {
+  const id = `param-${p.name}`
+  const label = p.label ?? p.name
+  if (Array.isArray(p.choices) && p.choices.length) {
+    return (
+      <label htmlFor={id}>{label}
+        <select id={id} value={String(value ?? '')} onChange={(e) => onChange(e.target.value)}>
+          {p.choices.map((c) => <option key={String(c)} value={String(c)}>{String(c)}</option>)}
+        </select>
+      </label>
+    )
+  }
+  const numeric = p.type === 'number' || p.type === 'integer' || typeof p.default === 'number'
+  return (
+    <label htmlFor={id}>{label}
+      <input id={id} type={numeric ? 'number' : 'text'} min={p.min} max={p.max} value={String(value ?? '')}
+        onChange={(e) => onChange(numeric ? Number(e.target.value) : e.target.value)} />
+    </label>
+  )
+}
+
+/** The server's tools, for the selected blocks. */
+export function ToolsMenu() {
+  const { conn, room, token, identity, notify } = useArbor()
+  const flow = useReactFlow<ArborNode, ArborEdge>()
+  const { tools, error } = useTools()
+  const [open, setOpen] = useState(false)
+  const [chosen, setChosen] = useState<Tool | null>(null)
+  const [params, setParams] = useState<Record<string, unknown>>({})
+  const box = useRef<HTMLDivElement>(null)
+
+  useEffect(() => {
+    if (!open) return
+    const close = (e: MouseEvent) => { if (!box.current?.contains(e.target as Node)) { setOpen(false); setChosen(null) } }
+    const esc = (e: KeyboardEvent) => { if (e.key === 'Escape') { setOpen(false); setChosen(null) } }
+    window.addEventListener('mousedown', close)
+    window.addEventListener('keydown', esc)
+    return () => { window.removeEventListener('mousedown', close); window.removeEventListener('keydown', esc) }
+  }, [open])
+
+  if (tools.length === 0) {
+    return <button disabled title={error ? `Tools unavailable: ${error}` : 'This server offers no tools yet'}>Tools</button>
+  }
+  const selected = open ? flow.getNodes().filter((n) => n.selected) : []
+  const kinds = selected.map((n) => n.data.kind)
+
+  async function run(tool: Tool, values: Record<string, unknown>) {
+    setOpen(false)
+    setChosen(null)
+    const inputs = selected.map((n) => n.id)
+    const outputs = createOutputs(conn, { tool: tool.name, inputs, kind: outputKind(tool), count: outputCount(tool), author: identity.id })
+    try {
+      const r = await startJob(room, token, { tool: tool.name, inputs, outputs, params: values })
+      markOutputs(conn, outputs.filter((id) => conn.blocks.get(id)?.get('jobId') == null), { jobId: r.job_id })
+    } catch (e) {
+      const why = e instanceof ApiError ? e.friendly : 'unknown error'
+      notify(`${tool.label} could not start: ${why}`, 'error')
+      markOutputs(conn, outputs, { status: 'error', error: why })
+    }
+  }
+
+  function pick(tool: Tool) {
+    if (!tool.params?.length) {
+      void run(tool, {})
+      return
+    }
+    setParams(Object.fromEntries(tool.params.map((p) => [p.name, p.default ?? ''])))
+    setChosen(tool)
+  }
+
+  return (
+    <div className="menu-wrap" ref={box}>
+      <button aria-haspopup="menu" aria-expanded={open} onClick={() => { setOpen(!open); setChosen(null) }}>Tools ▾</button>
+      {open && !chosen && (
+        <ul className="menu" role="menu" aria-label="Tools">
+          {tools.map((t) => {
+            const ok = toolAccepts(t, kinds)
+            const need = t.inputs ? `${t.inputs.min}${t.inputs.max !== t.inputs.min ? `–${t.inputs.max}` : ''} ${(t.inputs.kinds ?? []).join('/') || 'block'}` : ''
+            return (
+              <li key={t.name} role="none">
+                <button role="menuitem" disabled={!ok} onClick={() => pick(t)}
+                  title={ok ? t.template ?? t.label : `Select ${need} block(s) first`}>
+                  <span>{t.label}</span>
+                  <span className="muted small">{need}</span>
+                </button>
+              </li>
+            )
+          })}
+        </ul>
+      )}
+      {open && chosen && (
+        <form className="menu param-form" onSubmit={(e: FormEvent) => { e.preventDefault(); void run(chosen, params) }}>
+          <strong>{chosen.label}</strong>
+          {chosen.params.map((p) => (
+            <ParamField key={p.name} p={p} value={params[p.name]} onChange={(v) => setParams({ ...params, [p.name]: v })} />
+          ))}
+          <div className="row end">
+            <button type="button" onClick={() => setChosen(null)}>Back</button>
+            <button className="primary" type="submit">Run</button>
+          </div>
+        </form>
+      )}
+    </div>
+  )
+}

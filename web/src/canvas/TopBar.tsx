@@ -1,0 +1,90 @@
+import { useState } from 'react'
+import { useReactFlow } from '@xyflow/react'
+import { navigate } from '../App'
+import { useArbor } from '../hooks/useArbor'
+import { useCanvasTitle } from '../hooks/useCanvasTitle'
+import { useUndoState } from '../hooks/useUndoState'
+import { initials } from '../lib/identity'
+import { rememberCanvas } from '../lib/recent'
+import type { Person } from '../sync/presence'
+import { setTitle } from '../sync/mutations'
+import type { BlockKind } from '../sync/schema'
+import { Avatars } from './Avatars'
+import { StatusIndicator } from './StatusIndicator'
+import { ShareDialog } from './ShareDialog'
+import { ToolsMenu } from './ToolsMenu'
+import { NameDialog } from './NameDialog'
+import { useEffect } from 'react'
+
+export function TopBar({ people, following, onFollow, addBlock, onTokenChange }: {
+  people: Person[]
+  following: string | null
+  onFollow: (id: string | null) => void
+  addBlock: (kind: BlockKind) => string | null
+  onTokenChange: (t: string) => void
+}) {
+  const { conn, room, readOnly, identity, setIdentity } = useArbor()
+  const title = useCanvasTitle()
+  const { canUndo, canRedo, undo, redo } = useUndoState()
+  const flow = useReactFlow()
+  const [draft, setDraft] = useState<string | null>(null)
+  const [sharing, setSharing] = useState(false)
+  const [editingMe, setEditingMe] = useState(false)
+
+  useEffect(() => {
+    document.title = `${title} · Arbor`
+    rememberCanvas({ room, title })
+  }, [title, room])
+
+  const commitTitle = () => {
+    if (draft != null && draft.trim() && draft.trim() !== title) setTitle(conn, draft.trim().slice(0, 200))
+    setDraft(null)
+  }
+
+  return (
+    <header className="topbar">
+      <div className="topbar-left">
+        <a href="/" className="home-link" aria-label="Arbor home: your canvases"
+          onClick={(e) => { e.preventDefault(); navigate('/') }}>🌳</a>
+        {readOnly ? (
+          <h1 className="title">{title}</h1>
+        ) : (
+          <input className="title-input" aria-label="Canvas title" value={draft ?? title} maxLength={200}
+            onChange={(e) => setDraft(e.target.value)} onBlur={commitTitle}
+            onKeyDown={(e) => { if (e.key === 'Enter') (e.target as HTMLInputElement).blur(); if (e.key === 'Escape') setDraft(null) }} />
+        )}
+        {readOnly && <span className="badge view">View only</span>}
+        <StatusIndicator />
+      </div>
+      <div className="topbar-mid" role="toolbar" aria-label="Canvas tools">
+        {!readOnly && (
+          <>
+            <button onClick={() => addBlock('text')} title="New text block (T)">+ Text</button>
+            <button onClick={() => addBlock('image')} title="New image block (I)">+ Image</button>
+            <span className="sep" aria-hidden="true" />
+            <button onClick={undo} disabled={!canUndo} aria-label="Undo" title="Undo (Ctrl/Cmd+Z)">↶</button>
+            <button onClick={redo} disabled={!canRedo} aria-label="Redo" title="Redo (Ctrl/Cmd+Shift+Z)">↷</button>
+            <span className="sep" aria-hidden="true" />
+            <ToolsMenu />
+          </>
+        )}
+        <button onClick={() => void flow.fitView({ padding: 0.2, duration: 300 })} title="Fit everything in view">Fit view</button>
+      </div>
+      <div className="topbar-right">
+        <Avatars people={people} following={following} onFollow={onFollow} />
+        <button className="avatar me" style={{ background: identity.color }} onClick={() => setEditingMe(true)}
+          aria-label={`You: ${identity.name}. Change name or colour`} title={`You: ${identity.name}`}>
+          {initials(identity.name)}
+        </button>
+        <label className="toggle small" title="Others cannot follow your view">
+          <input type="checkbox" checked={identity.noFollow}
+            onChange={(e) => setIdentity({ ...identity, noFollow: e.target.checked })} />
+          Don’t let others follow me
+        </label>
+        <button className="primary" onClick={() => setSharing(true)}>Share</button>
+      </div>
+      {sharing && <ShareDialog onClose={() => setSharing(false)} onTokenChange={onTokenChange} />}
+      {editingMe && <NameDialog current={identity} onDone={(i) => { setIdentity(i); setEditingMe(false) }} />}
+    </header>
+  )
+}

@@ -1,0 +1,31 @@
+import { useCallback } from 'react'
+import { useArbor } from './useArbor'
+import { MAX_UPLOAD_BYTES, uploadImage } from '../api/uploads'
+import { ApiError } from '../api/client'
+import { setBlockFields } from '../sync/mutations'
+
+/** Uploads an image file into a block; errors become a message (and the block's error). */
+export function useImageUpload(): (blockId: string, file: File) => Promise<void> {
+  const { conn, room, token, notify } = useArbor()
+  return useCallback(async (blockId: string, file: File) => {
+    if (!file.type.startsWith('image/')) {
+      notify('Only image files can go into an image block.', 'error')
+      return
+    }
+    if (file.size > MAX_UPLOAD_BYTES) {
+      notify(`That image is too large (at most ${MAX_UPLOAD_BYTES / 1024 / 1024} MB).`, 'error')
+      return
+    }
+    notify(`Uploading ${file.name || 'image'}…`)
+    try {
+      await uploadImage(room, token, blockId, file)
+      notify('Image uploaded.')
+    } catch (e) {
+      const why = e instanceof ApiError
+        ? (e.status === 404 || e.status === 405 ? 'this server does not accept uploads yet' : e.friendly)
+        : 'unknown error'
+      notify(`The image could not be uploaded: ${why}.`, 'error')
+      setBlockFields(conn, blockId, { status: 'error', error: `Upload failed: ${why}` })
+    }
+  }, [conn, room, token, notify])
+}

@@ -1,0 +1,63 @@
+import { memo, useEffect, useState, type DragEvent } from 'react'
+import { useStore, type NodeProps } from '@xyflow/react'
+import type { ImageNode } from '../sync/bindings'
+import { useArbor } from '../hooks/useArbor'
+import { useBlockText } from '../hooks/useBlockText'
+import { imageUrl } from '../api/uploads'
+import { useImageUpload } from '../hooks/useImageUpload'
+import { BlockFrame } from './BlockFrame'
+import { TextEditor } from './TextEditor'
+
+const zoomSelector = (s: { transform: [number, number, number] }) => s.transform[2] > 1.5
+
+function ImageBlockNodeImpl({ id, data, selected }: NodeProps<ImageNode>) {
+  const { room, token, readOnly } = useArbor()
+  const { ytext, text } = useBlockText(id)
+  const [editing, setEditing] = useState(false)
+  const [over, setOver] = useState(false)
+  const zoomedIn = useStore(zoomSelector)
+  const upload = useImageUpload()
+  useEffect(() => {
+    if (!selected) setEditing(false)
+  }, [selected])
+  const img = data.image
+  // The thumbnail normally; the full image once zoomed in.
+  const key = img ? (zoomedIn || !img.thumbKey ? img.key : img.thumbKey) : null
+
+  function onDrop(e: DragEvent) {
+    if (readOnly) return
+    const file = Array.from(e.dataTransfer.files).find((f) => f.type.startsWith('image/'))
+    if (!file) return
+    e.preventDefault()
+    e.stopPropagation()
+    setOver(false)
+    void upload(id, file)
+  }
+
+  return (
+    <BlockFrame id={id} data={data} selected={!!selected} title="Image">
+      <div className={`image-area${over ? ' drop' : ''}`}
+        onDragOver={(e) => { if (!readOnly && e.dataTransfer.types.includes('Files')) { e.preventDefault(); setOver(true) } }}
+        onDragLeave={() => setOver(false)} onDrop={onDrop}>
+        {key ? (
+          <img src={imageUrl(room, key, token)} alt={text ? `Image: ${text.slice(0, 120)}` : 'Generated image'}
+            draggable={false} width={img?.width || undefined} height={img?.height || undefined} />
+        ) : (
+          <p className="muted">{data.status === 'queued' || data.status === 'running' ? 'Generating…' : readOnly ? 'No image yet' : 'Drop or paste an image'}</p>
+        )}
+      </div>
+      {editing && ytext && !readOnly ? (
+        <TextEditor ytext={ytext} placeholder="Describe the image…" onExit={() => setEditing(false)} />
+      ) : (
+        <div className="caption" tabIndex={readOnly ? undefined : 0} role={readOnly ? undefined : 'button'}
+          aria-label={readOnly ? undefined : 'Edit prompt'}
+          onDoubleClick={() => !readOnly && setEditing(true)}
+          onKeyDown={(e) => { if (e.key === 'Enter' && !readOnly) { e.preventDefault(); setEditing(true) } }}>
+          {text || <span className="muted">{readOnly ? '' : 'Double-click to add a prompt'}</span>}
+        </div>
+      )}
+    </BlockFrame>
+  )
+}
+
+export const ImageBlockNode = memo(ImageBlockNodeImpl)

@@ -1,0 +1,37 @@
+import { memo, useEffect, useState } from 'react'
+import type { NodeProps } from '@xyflow/react'
+import type { TextNode } from '../sync/bindings'
+import { useArbor } from '../hooks/useArbor'
+import { useBlockText } from '../hooks/useBlockText'
+import { BlockFrame } from './BlockFrame'
+import { Markdown } from './Markdown'
+import { TextEditor } from './TextEditor'
+
+function TextBlockNodeImpl({ id, data, selected }: NodeProps<TextNode>) {
+  const { readOnly } = useArbor()
+  const { ytext, text } = useBlockText(id)
+  const [editing, setEditing] = useState(false)
+  // Clicking elsewhere (deselecting the block) ends editing.
+  useEffect(() => {
+    if (!selected) setEditing(false)
+  }, [selected])
+  const busy = data.status === 'queued' || data.status === 'running'
+  return (
+    <BlockFrame id={id} data={data} selected={!!selected} title="Text">
+      {editing && ytext && !readOnly ? (
+        <TextEditor ytext={ytext} onExit={() => setEditing(false)} />
+      ) : (
+        <div className="block-text" tabIndex={readOnly ? undefined : 0}
+          role={readOnly ? undefined : 'button'}
+          aria-label={readOnly ? undefined : 'Edit text'}
+          onDoubleClick={() => !readOnly && setEditing(true)}
+          onKeyDown={(e) => { if (e.key === 'Enter' && !readOnly) { e.preventDefault(); setEditing(true) } }}>
+          {text ? <Markdown text={text} /> : <p className="muted">{busy ? 'Waiting for text…' : readOnly ? 'Empty' : 'Double-click to write'}</p>}
+        </div>
+      )}
+      {editing && <div className="editor-hint">Esc to finish</div>}
+    </BlockFrame>
+  )
+}
+
+export const TextBlockNode = memo(TextBlockNodeImpl)

@@ -1,0 +1,145 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
+import { ReactFlowProvider } from '@xyflow/react'
+import { navigate } from '../App'
+import { getRoom, type Role } from '../api/rooms'
+import { ApiError } from '../api/client'
+import { Connection } from '../sync/connection'
+import { ArborContext, type ArborContextValue } from '../sync/ArborContext'
+import { getRecent, rememberCanvas } from '../lib/recent'
+import { tokenFromHash, wsBase } from '../lib/links'
+import { loadIdentity, saveIdentity, type Identity } from '../lib/identity'
+import { NameDialog } from '../canvas/NameDialog'
+import { CanvasView } from '../canvas/CanvasView'
+import { Toasts, type Toast } from '../canvas/Toasts'
+
+type Access = { state: 'loading' } | { state: 'ok'; role: Role } | { state: 'error'; message: string }
+
+function initialToken(room: string): string | null {
+  const t = tokenFromHash(window.location.hash)
+  if (t) return t
+  const r = getRecent(room)
+  if (r?.token) {
+    window.history.replaceState(null, '', `/r/${room}#token=${r.token}`)
+    return r.token
+  }
+  return null
+}
+
+export function CanvasPage({ room }: { room: string }) {
+  const [token, setToken] = useState<string | null>(() => initialToken(room))
+  const [access, setAccess] = useState<Access>({ state: 'loading' })
+  const [identity, setIdentityState] = useState<Identity | null>(loadIdentity)
+  const [conn, setConn] = useState<Connection | null>(null)
+  const [toasts, setToasts] = useState<Toast[]>([])
+  const toastId = useRef(0)
+
+  const notify = useCallback((message: string, kind: 'error' | 'info' = 'info') => {
+    const id = ++toastId.current
+    setToasts((t) => [...t.slice(-3), { id, message, kind }])
+    window.setTimeout(() => setToasts((t) => t.filter((x) => x.id !== id)), kind === 'error' ? 8000 : 4000)
+  }, [])
+
+  const setIdentity = useCallback((i: Identity) => {
+    saveIdentity(i)
+    setIdentityState(i)
+  }, [])
+
+  // A link pasted into the address bar of this tab: follow it.
+  useEffect(() => {
+    const onHash = () => {
+      const t = tokenFromHash(window.location.hash)
+      if (t && t !== conn?.token) window.location.reload()
+    }
+    window.addEventListener('hashchange', onHash)
+    return () => window.removeEventListener('hashchange', onHash)
+  }, [conn])
+
+  // Which role this link grants (the fragment token goes in a header, never the URL).
+  useEffect(() => {
+    if (!token) return
+    const ac = new AbortController()
+    getRoom(room, token, ac.signal).then(
+      (info) => {
+        setAccess({ state: 'ok', role: info.role })
+        const prev = getRecent(room)
+        rememberCanvas({
+          room, token, role: info.role, lastOpened: Date.now(),
+          ...(info.role === 'edit' ? { editToken: token } : { viewToken: token }),
+          ...(prev && prev.editToken && prev.editToken !== token && info.role === 'edit' ? { viewToken: undefined } : {}),
+        })
+      },
+      (e: unknown) => {
+        if (ac.signal.aborted) return
+        if (e instanceof ApiError && e.status === 0) {
+          // Offline: open from this browser's cache with the role we knew.
+          const prev = getRecent(room)
+          if (prev) {
+            setAccess({ state: 'ok', role: prev.role })
+            return
+          }
+        }
+        const msg = e instanceof ApiError
+          ? e.status === 404 ? 'There is no such canvas. Check the link.'
+            : e.status === 401 || e.status === 403 ? 'This link is not valid for this canvas (it may have been rotated). Ask for a new link.'
+              : e.friendly
+          : 'The canvas could not be opened.'
+        setAccess({ state: 'error', message: msg })
+      },
+    )
+    return () => ac.abort()
+  }, [room, token])
+
+  // The live connection, once the role is known.
+  const connected = access.state === 'ok'
+  useEffect(() => {
+    if (!connected || !token) return
+    const c = new Connection(room, token, wsBase(window.location))
+    setConn(c)
+    return () => {
+      c.destroy()
+      setConn(null)
+    }
+    // The token can change while connected (rotation): Connection.updateToken handles that.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [room, connected])
+
+  const changeToken = useCallback((t: string) => {
+    setToken(t)
+    window.history.replaceState(null, '', `/r/${room}#token=${t}`)
+    conn?.updateToken(t)
+  }, [conn, room])
+
+  const value = useMemo<(ArborContextValue & { changeToken: (t: string) => void }) | null>(() => {
+    if (!conn || access.state !== 'ok' || !identity || !token) return null
+    return { conn, room, token, role: access.role, readOnly: access.role !== 'edit', identity, setIdentity, notify, changeToken }
+  }, [conn, access, identity, token, room, setIdentity, notify, changeToken])
+
+  if (!token) {
+    return (
+      <main className="page narrow">
+        <h1>This link has no access token</h1>
+        <p>A canvas link looks like <code>/r/ROOM#token=…</code>. Ask the person who shared it for the full link.</p>
+        <p><a href="/" onClick={(e) => { e.preventDefault(); navigate('/') }}>Back to your canvases</a></p>
+      </main>
+    )
+  }
+  if (access.state === 'error') {
+    return (
+      <main className="page narrow">
+        <h1>Cannot open this canvas</h1>
+        <p role="alert">{access.message}</p>
+        <p><a href="/" onClick={(e) => { e.preventDefault(); navigate('/') }}>Back to your canvases</a></p>
+      </main>
+    )
+  }
+  if (!identity) return <NameDialog onDone={setIdentity} />
+  if (!value) return <main className="page narrow"><p className="muted" role="status">Opening the canvas…</p></main>
+  return (
+    <ArborContext.Provider value={value}>
+      <ReactFlowProvider>
+        <CanvasView onTokenChange={changeToken} />
+      </ReactFlowProvider>
+      <Toasts toasts={toasts} onDismiss={(id) => setToasts((t) => t.filter((x) => x.id !== id))} />
+    </ArborContext.Provider>
+  )
+}

@@ -1,0 +1,18 @@
+// The single document provider: everything below reads the canvas through hooks.
+import { createContext } from 'react'
+import type { Connection } from './connection'
+import type { Role } from '../api/rooms'
+import type { Identity } from '../lib/identity'
+
+export interface ArborContextValue {
+  conn: Connection
+  room: string
+  token: string
+  role: Role
+  readOnly: boolean
+  identity: Identity
+  setIdentity: (i: Identity) => void
+  notify: (message: string, kind?: 'error' | 'info') => void
+}
+
+export const ArborContext = createContext<ArborContextValue | null>(null)

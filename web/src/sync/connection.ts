@@ -1,0 +1,145 @@
+// One canvas connection: the Y.Doc, the stock y-websocket provider, the IndexedDB cache,
+// this person's undo history, and the connection state as a tiny external store.
+import * as Y from 'yjs'
+import { WebsocketProvider } from 'y-websocket'
+import { IndexeddbPersistence } from 'y-indexeddb'
+import { BLOCKS, EDGES, META, PROTOCOL_VERSION } from './schema'
+
+export type ConnStatus = 'connecting' | 'connected' | 'reconnecting' | 'offline' | 'stopped'
+
+export interface ConnState {
+  status: ConnStatus
+  synced: boolean
+  /** Why the server closed for good (no reconnecting), as a sentence. */
+  fatal: { code: number; message: string } | null
+}
+
+const FATAL: Record<number, string> = {
+  4401: 'This link is not valid for this canvas (it may have been rotated). Ask for a new link.',
+  4403: 'The server refused this connection: a view link cannot make changes, or this site is not allowed.',
+  4404: 'There is no such canvas. Check the link.',
+  4413: 'This canvas is full: it cannot take more content.',
+  4400: 'The server could not understand this app. Reload the page.',
+  4099: 'This app and the server speak different versions. Reload the page to get the current app.',
+  1009: 'A change was too large to send, so the connection stopped. Reload the page.',
+}
+
+/** A sentence for a close code that means "do not reconnect", or null (reconnect). */
+export function fatalCloseMessage(code: number): string | null {
+  if (code in FATAL) return FATAL[code]
+  if (code >= 4400 && code < 4500) return `The server closed the connection (code ${code}).`
+  return null
+}
+
+export function isFatalClose(code: number): boolean {
+  return fatalCloseMessage(code) !== null
+}
+
+export class Connection {
+  readonly doc = new Y.Doc()
+  /** Origin of every change this person makes; the undo manager tracks only it. */
+  readonly localOrigin = { name: 'local' }
+  readonly provider: WebsocketProvider
+  readonly idb: IndexeddbPersistence | null
+  readonly undoManager: Y.UndoManager
+  readonly blocks: Y.Map<Y.Map<unknown>>
+  readonly edges: Y.Map<Y.Map<unknown>>
+  readonly meta: Y.Map<unknown>
+  private state: ConnState = { status: 'connecting', synced: false, fatal: null }
+  private listeners = new Set<() => void>()
+  private everConnected = false
+
+  constructor(readonly room: string, public token: string, wsBase: string) {
+    this.blocks = this.doc.getMap(BLOCKS)
+    this.edges = this.doc.getMap(EDGES)
+    this.meta = this.doc.getMap(META)
+    this.undoManager = new Y.UndoManager([this.blocks, this.edges, this.meta], {
+      trackedOrigins: new Set([this.localOrigin]),
+      captureTimeout: 400,
+    })
+    let idb: IndexeddbPersistence | null = null
+    try {
+      if (typeof indexedDB !== 'undefined') idb = new IndexeddbPersistence(`arbor:${room}`, this.doc)
+    } catch {
+      idb = null
+    }
+    this.idb = idb
+    this.provider = new WebsocketProvider(`${wsBase}/sync`, room, this.doc, {
+      params: { token, protocol: String(PROTOCOL_VERSION) },
+      disableBc: true,
+      shouldReconnect: (event: CloseEvent) => !isFatalClose(event.code),
+    })
+    this.provider.on('status', ({ status }) => {
+      if (status === 'connected') this.everConnected = true
+      this.set({ status: this.mapStatus(status) })
+    })
+    this.provider.on('sync', (synced: boolean) => this.set({ synced }))
+    this.provider.on('connection-close', (event: CloseEvent | null) => {
+      if (event == null) return
+      const message = fatalCloseMessage(event.code)
+      if (message) {
+        this.provider.shouldConnect = false
+        this.set({ status: 'stopped', fatal: { code: event.code, message } })
+      }
+    })
+    window.addEventListener('online', this.onNetwork)
+    window.addEventListener('offline', this.onNetwork)
+  }
+
+  private mapStatus(s: 'connected' | 'connecting' | 'disconnected'): ConnStatus {
+    if (this.state.fatal) return 'stopped'
+    if (typeof navigator !== 'undefined' && navigator.onLine === false) return 'offline'
+    if (s === 'connected') return 'connected'
+    return this.everConnected ? 'reconnecting' : 'connecting'
+  }
+
+  private onNetwork = () => {
+    this.set({ status: this.mapStatus(this.provider.wsconnected ? 'connected' : 'connecting') })
+  }
+
+  private set(patch: Partial<ConnState>) {
+    this.state = { ...this.state, ...patch }
+    this.listeners.forEach((l) => l())
+  }
+
+  getState = (): ConnState => this.state
+
+  subscribe = (l: () => void): (() => void) => {
+    this.listeners.add(l)
+    return () => this.listeners.delete(l)
+  }
+
+  /** Try again after a fatal close (e.g. after the link changed). */
+  retry(): void {
+    this.set({ fatal: null, status: 'connecting' })
+    this.provider.connect()
+  }
+
+  /** Use a new link token (after rotating the links): reconnect with it. */
+  updateToken(token: string): void {
+    this.token = token
+    this.provider.params = { ...this.provider.params, token }
+    this.provider.disconnect()
+    this.set({ fatal: null, status: 'connecting' })
+    this.provider.connect()
+  }
+
+  /** Run an edit as this person: undoable, tagged with the local origin. */
+  transact<T>(fn: () => T): T {
+    let out!: T
+    this.doc.transact(() => {
+      out = fn()
+    }, this.localOrigin)
+    return out
+  }
+
+  destroy(): void {
+    window.removeEventListener('online', this.onNetwork)
+    window.removeEventListener('offline', this.onNetwork)
+    this.undoManager.destroy()
+    this.provider.awareness.setLocalState(null)
+    this.provider.destroy()
+    void this.idb?.destroy()
+    this.doc.destroy()
+  }
+}
