@@ -253,6 +253,8 @@ class Fanout:
                 self.on_control(room, data)
         except ArborError as exc:
             log.error("dropped a malformed fan-out entry for room %s: %s", room.id, exc)
+        except Exception:  # a bug in one room must not stop fan-out for every room
+            log.exception("applying a fan-out entry to room %s failed", room.id)
 
     async def _resync_all(self) -> None:
         for watch in list(self._watches.values()):

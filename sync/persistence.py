@@ -12,6 +12,7 @@ is stored: a room is never dropped while its writes are in flight.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -48,6 +49,7 @@ class RoomWriter:
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        self._urgent = asyncio.Event()
         self._warned_full = False
         self.failures = 0
         self.stored_updates = 0
@@ -64,7 +66,7 @@ class RoomWriter:
     def on_update(self, room: Room, update: bytes, origin: object) -> None:
         if origin is REMOTE or origin is LOAD:
             if self.is_idle():
-                room.set_saved(room.doc.get_state())
+                room.set_saved(room.state_after)
             return
         self._buffer.append(update)
         self._bytes += len(update)
@@ -89,7 +91,8 @@ class RoomWriter:
     async def _run(self) -> None:
         backoff = self.flush_interval
         try:
-            await asyncio.sleep(self.flush_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._urgent.wait(), self.flush_interval)
             while self._buffer:
                 batch, self._buffer = self._buffer, []
                 state = self.room.doc.get_state()
@@ -119,6 +122,7 @@ class RoomWriter:
                     await self._compact()
         finally:
             self._task = None
+            self._urgent.clear()
             if not self._buffer:
                 self._idle.set()
             else:  # cancelled with work left: start again so nothing is dropped
@@ -137,7 +141,8 @@ class RoomWriter:
                   extra={"room": self.room.id})
 
     async def flush(self) -> None:
-        """Wait until every update accepted so far is stored."""
+        """Wait until every update accepted so far is stored (now, not after the interval)."""
+        self._urgent.set()
         if self._task is None and self._buffer:
             self._task = asyncio.get_running_loop().create_task(self._run())
         await self._idle.wait()

@@ -89,6 +89,7 @@ class Room:
         self.process_id = process_id
         self.server_client_id = int.from_bytes(os.urandom(4), "big") >> 1
         self.saved_state = b"\x00"
+        self.state_after = b"\x00"
         self.updates_in = 0
         self._origin: object = None
         self._tick_handle: asyncio.TimerHandle | None = None
@@ -137,6 +138,7 @@ class Room:
         if origin is LOAD:
             return
         update: bytes = event.update
+        self.state_after = event.after_state  # the doc cannot be read inside an observer
         self.size += len(update)
         self.updates_in += 1
         message = p.sync_update(update)

@@ -69,6 +69,20 @@ VARIABLES: list[tuple[str, str, str]] = [
     ("ARBOR_STREAM_RETENTION_SECONDS", "120", "how long updates stay in a room's Redis stream"),
     ("ARBOR_PERSIST_BUFFER_MAX_BYTES", "67108864", "unsaved updates one process holds while "
      "PostgreSQL is down before it logs and refuses further writes"),
+    ("ARBOR_BLOB_SECRET", "", "key that signs upload URLs for blobs on disk (default: random, "
+     "kept in DATA_DIR/blobs)"),
+    ("ARBOR_S3_BUCKET", "", "S3-compatible bucket for images; unset: blobs go to "
+     "DATA_DIR/blobs on disk"),
+    ("ARBOR_S3_ENDPOINT_URL", "", "S3-compatible endpoint, reachable by browsers (R2, MinIO, "
+     "SeaweedFS; default: AWS)"),
+    ("ARBOR_S3_REGION", "us-east-1", "bucket region (`auto` for R2)"),
+    ("ARBOR_S3_PATH_STYLE", "false", "`true`: the bucket goes in the URL path, not the host name"),
+    ("AWS_ACCESS_KEY_ID", "", "S3 access key (default: boto3's own credential chain)"),
+    ("AWS_SECRET_ACCESS_KEY", "", "S3 secret key"),
+    ("ARBOR_MAX_UPLOAD_BYTES", "20971520", "largest image file a person may upload"),
+    ("ARBOR_MAX_IMAGE_PIXELS", "40000000", "largest image (width x height) accepted"),
+    ("ARBOR_UPLOAD_TTL_SECONDS", "900", "how long an upload URL stays valid"),
+    ("ARBOR_IMAGE_URL_TTL_SECONDS", "300", "how long a redirect to a presigned image URL is valid"),
     ("ARBOR_LOG_FORMAT", "text", "`text` or `json`"),
     ("ARBOR_LOG_LEVEL", "INFO", "log level"),
     ("OPENAI_API_KEY", "", "OpenAI API key; unset: OpenAI models are not offered"),
@@ -112,6 +126,17 @@ class Settings:
     awareness_tick: float = 0.05
     stream_retention: float = 120.0
     persist_buffer_max_bytes: int = 64 << 20
+    blob_secret: Secret = dataclasses.field(default_factory=lambda: Secret(""))
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_path_style: bool = False
+    s3_access_key_id: str = ""
+    s3_secret_access_key: Secret = dataclasses.field(default_factory=lambda: Secret(""))
+    max_upload_bytes: int = 20 << 20
+    max_image_pixels: int = 40_000_000
+    upload_ttl: float = 900.0
+    image_url_ttl: float = 300.0
     log_format: str = "text"
     log_level: str = "INFO"
     openai_api_key: Secret = dataclasses.field(default_factory=lambda: Secret(""))
@@ -149,6 +174,12 @@ class Settings:
                 raise ConfigError(name, "must not be negative")
             return value
 
+        def flag(name: str) -> bool:
+            raw = get(name).lower()
+            if raw not in ("true", "false", "1", "0", "yes", "no", ""):
+                raise ConfigError(name, f"expected true or false, got {raw!r}")
+            return raw in ("true", "1", "yes")
+
         log_format = get("ARBOR_LOG_FORMAT")
         if log_format not in ("text", "json"):
             raise ConfigError("ARBOR_LOG_FORMAT", "expected text or json")
@@ -174,6 +205,17 @@ class Settings:
             awareness_tick=num("ARBOR_AWARENESS_TICK_MS", int) / 1000,
             stream_retention=num("ARBOR_STREAM_RETENTION_SECONDS", float),
             persist_buffer_max_bytes=num("ARBOR_PERSIST_BUFFER_MAX_BYTES", int),
+            blob_secret=Secret(get("ARBOR_BLOB_SECRET")),
+            s3_bucket=get("ARBOR_S3_BUCKET"),
+            s3_endpoint_url=get("ARBOR_S3_ENDPOINT_URL").rstrip("/"),
+            s3_region=get("ARBOR_S3_REGION"),
+            s3_path_style=flag("ARBOR_S3_PATH_STYLE"),
+            s3_access_key_id=get("AWS_ACCESS_KEY_ID"),
+            s3_secret_access_key=Secret(get("AWS_SECRET_ACCESS_KEY")),
+            max_upload_bytes=num("ARBOR_MAX_UPLOAD_BYTES", int),
+            max_image_pixels=num("ARBOR_MAX_IMAGE_PIXELS", int),
+            upload_ttl=num("ARBOR_UPLOAD_TTL_SECONDS", float),
+            image_url_ttl=num("ARBOR_IMAGE_URL_TTL_SECONDS", float),
             log_format=log_format,
             log_level=get("ARBOR_LOG_LEVEL").upper(),
             openai_api_key=Secret(get("OPENAI_API_KEY")),
@@ -201,3 +243,24 @@ class Settings:
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+
+def markdown_table() -> str:
+    """The README's table of variables (``python -m sync.settings`` rewrites it)."""
+    rows = ["| variable | default | what it does |", "|---|---|---|"]
+    for name, default, help_ in VARIABLES:
+        shown = f"`{default}`" if default else "(unset)"
+        rows.append(f"| `{name}` | {shown} | {help_} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    import re
+    import sys
+
+    readme = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
+    text = readme.read_text()
+    start, end = "<!-- variables:start -->", "<!-- variables:end -->"
+    new = re.sub(re.escape(start) + ".*?" + re.escape(end),
+                 lambda _: f"{start}\n{markdown_table()}\n{end}", text, flags=re.S)
+    readme.write_text(new)

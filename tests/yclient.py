@@ -45,7 +45,8 @@ class YClient:
         ws = await websockets.connect(url, max_size=None, compression=None, **kw)
         client = cls(ws, doc)
         client._task = asyncio.get_running_loop().create_task(client._run())
-        await client.send(p.sync_step1(client.doc.get_state()))
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await client.send(p.sync_step1(client.doc.get_state()))
         if sync:
             await client.wait_synced()
         return client

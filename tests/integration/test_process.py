@@ -1,0 +1,108 @@
+"""The real `arbor` command in its own process: SIGTERM stores everything, migrations
+run once under concurrency, /healthz answers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+
+import httpx
+from pycrdt import Doc, Map
+
+from sync.store import PostgresStore
+from tests.yclient import YClient, eventually
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def start_serve(settings, **env_extra: str) -> tuple[asyncio.subprocess.Process, str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url.reveal(),
+        "REDIS_URL": settings.redis_url.reveal(),
+        "ARBOR_REDIS_PREFIX": settings.redis_prefix,
+        "ARBOR_DATA_DIR": str(settings.data_dir),
+        **env_extra,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "server.cli", "serve", "--port", str(port), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+
+    async def up() -> bool:
+        try:
+            async with httpx.AsyncClient() as http:
+                return (await http.get(f"{base}/healthz")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    await eventually(up, timeout=30, interval=0.1, message="arbor serve to answer /healthz")
+    return proc, base
+
+
+async def test_sigterm_stores_every_accepted_update_and_closes_with_1012(settings):
+    # A flush interval far longer than the test: only the shutdown path can store these.
+    proc, base = await start_serve(settings, ARBOR_FLUSH_INTERVAL_MS="600000",
+                                   ARBOR_COMPACT_AFTER_UPDATES="1000000")
+    try:
+        async with httpx.AsyncClient() as http:
+            room = (await http.post(f"{base}/api/rooms", json={})).json()
+        ws = base.replace("http", "ws")
+        a = await YClient.connect(f"{ws}/sync/{room['room']}?token={room['edit_token']}")
+        b = await YClient.connect(f"{ws}/sync/{room['room']}?token={room['edit_token']}")
+        a.add_text_block("t", "")
+        text = a.doc.get("blocks", type=Map)["t"]["text"]
+        for i in range(100):
+            text += f"{i};"
+        expected = "".join(f"{i};" for i in range(100))
+        await eventually(lambda: b.block_text("t") == expected)  # accepted by the server
+        proc.send_signal(signal.SIGTERM)
+        closed = await a.wait_closed(timeout=30)
+        assert closed.code == 1012
+        # uvicorn re-raises the signal after its graceful shutdown
+        assert await asyncio.wait_for(proc.wait(), 60) in (0, -signal.SIGTERM)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    output = (await proc.stdout.read()).decode() if proc.stdout else ""
+    assert "Traceback" not in output, output
+    store = await PostgresStore.connect(settings.database_url.reveal())
+    try:
+        stored = await store.load_document(room["room"])
+    finally:
+        await store.close()
+    d = Doc()
+    for u in stored.all():
+        d.apply_update(u)
+    assert str(d.get("blocks", type=Map)["t"]["text"]) == expected
+
+
+async def test_ordinary_disconnects_log_no_traceback(settings):
+    proc, base = await start_serve(settings)
+    try:
+        async with httpx.AsyncClient() as http:
+            room = (await http.post(f"{base}/api/rooms", json={})).json()
+        ws = base.replace("http", "ws")
+        for _ in range(5):
+            c = await YClient.connect(f"{ws}/sync/{room['room']}?token={room['edit_token']}")
+            c.add_text_block("x", "y")
+            c.ws.transport.abort()  # vanish mid-session
+        c = await YClient.connect(f"{ws}/sync/{room['room']}?token={room['edit_token']}")
+        await c.close()
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 60)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    output = (await proc.stdout.read()).decode() if proc.stdout else ""
+    assert "Traceback" not in output and "Exception in ASGI" not in output, output
