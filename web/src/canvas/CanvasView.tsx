@@ -13,7 +13,7 @@ import { usePeers } from '../hooks/usePeers'
 import { usePresence } from '../hooks/usePresence'
 import { useCanvasShortcuts } from '../hooks/useCanvasShortcuts'
 import { useImageUpload } from '../hooks/useImageUpload'
-import type { ArborEdge, ArborNode } from '../sync/bindings'
+import { mergeNodes, readBlocks, type ArborEdge, type ArborNode } from '../sync/bindings'
 import { selectionsByBlock } from '../sync/presence'
 import { connectBlocks, createBlock, createLinkedBlock, deleteItems, moveBlocks } from '../sync/mutations'
 import { DEFAULT_SIZE, type BlockKind } from '../sync/schema'
@@ -36,6 +36,12 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
   const upload = useImageUpload()
 
   // ---- creating blocks -----------------------------------------------------------------
+  // Select blocks just made by this person (they are drawn from the document right away).
+  const selectOnly = useCallback((ids: ReadonlySet<string>) => {
+    setNodes((prev) => mergeNodes(prev, readBlocks(conn.blocks), readOnly).map((n) =>
+      n.selected === ids.has(n.id) ? n : { ...n, selected: ids.has(n.id) }))
+  }, [conn, readOnly, setNodes])
+
   const addBlock = useCallback((kind: BlockKind, at?: { x: number; y: number }) => {
     if (readOnly) return null
     let p = at ?? pointer.current
@@ -46,9 +52,9 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
     }
     const { w, h } = DEFAULT_SIZE[kind]
     const id = createBlock(conn, { kind, x: p.x - w / 2, y: p.y - h / 2, author: identity.id })
-    setNodes((ns) => ns.map((n) => ({ ...n, selected: n.id === id })))
+    selectOnly(new Set([id]))
     return id
-  }, [conn, flow, identity.id, readOnly, setNodes])
+  }, [conn, flow, identity.id, readOnly, selectOnly])
 
   // ---- React Flow changes: local state at once, the document on commit ------------------
   const onNodesChange = useCallback((changes: NodeChange<ArborNode>[]) => {
@@ -154,7 +160,7 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
     if (id) void upload(id, file)
   }, [addBlock, flow, readOnly, upload])
 
-  useCanvasShortcuts({ addBlock, setNodes })
+  useCanvasShortcuts({ addBlock, selectOnly })
 
   // Other people's selections outline blocks in their colour.
   const peerSel = useMemo(() => selectionsByBlock(people), [people])

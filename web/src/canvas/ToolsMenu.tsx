@@ -6,7 +6,7 @@ import { outputCount, outputKind, toolAccepts, type Tool, type ToolParam } from 
 import { startJob } from '../api/jobs'
 import { ApiError } from '../api/client'
 import type { ArborEdge, ArborNode } from '../sync/bindings'
-import { createOutputs, markOutputs } from '../sync/runTool'
+import { createOutputs, markOutputs, removeOutputs } from '../sync/runTool'
 
 function ParamField({ p, value, onChange }: { p: ToolParam; value: unknown; onChange: (v: unknown) => void }) {
   const id = `param-${p.name}`
@@ -65,7 +65,7 @@ export function ToolsMenu() {
     } catch (e) {
       const why = e instanceof ApiError ? e.friendly : 'unknown error'
       notify(`${tool.label} could not start: ${why}`, 'error')
-      markOutputs(conn, outputs, { status: 'error', error: why })
+      removeOutputs(conn, outputs)
     }
   }
 

@@ -1,4 +1,4 @@
-import { useState } from 'react'
+import { useEffect, useState } from 'react'
 import { useReactFlow } from '@xyflow/react'
 import { navigate } from '../App'
 import { useArbor } from '../hooks/useArbor'
@@ -14,7 +14,7 @@ import { StatusIndicator } from './StatusIndicator'
 import { ShareDialog } from './ShareDialog'
 import { ToolsMenu } from './ToolsMenu'
 import { NameDialog } from './NameDialog'
-import { useEffect } from 'react'
+import { Logo } from './Logo'
 
 export function TopBar({ people, following, onFollow, addBlock, onTokenChange }: {
   people: Person[]
@@ -45,7 +45,7 @@ export function TopBar({ people, following, onFollow, addBlock, onTokenChange }:
     <header className="topbar">
       <div className="topbar-left">
         <a href="/" className="home-link" aria-label="Arbor home: your canvases"
-          onClick={(e) => { e.preventDefault(); navigate('/') }}>🌳</a>
+          onClick={(e) => { e.preventDefault(); navigate('/') }}><Logo /></a>
         {readOnly ? (
           <h1 className="title">{title}</h1>
         ) : (

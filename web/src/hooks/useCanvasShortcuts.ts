@@ -1,4 +1,4 @@
-import { useEffect, type Dispatch, type SetStateAction } from 'react'
+import { useEffect } from 'react'
 import { useReactFlow } from '@xyflow/react'
 import { useArbor } from './useArbor'
 import type { ArborEdge, ArborNode } from '../sync/bindings'
@@ -13,9 +13,9 @@ function typingIn(t: EventTarget | null): boolean {
 }
 
 /** T / I new blocks, Ctrl/Cmd+D duplicate, Ctrl/Cmd+Z undo, Ctrl/Cmd+Shift+Z (or Y) redo. */
-export function useCanvasShortcuts({ addBlock, setNodes }: {
+export function useCanvasShortcuts({ addBlock, selectOnly }: {
   addBlock: (kind: BlockKind) => string | null
-  setNodes: Dispatch<SetStateAction<ArborNode[]>>
+  selectOnly: (ids: ReadonlySet<string>) => void
 }): void {
   const { conn, readOnly, identity } = useArbor()
   const flow = useReactFlow<ArborNode, ArborEdge>()
@@ -35,9 +35,7 @@ export function useCanvasShortcuts({ addBlock, setNodes }: {
         e.preventDefault()
         const ids = flow.getNodes().filter((n) => n.selected).map((n) => n.id)
         if (ids.length === 0) return
-        const fresh = new Set(duplicateBlocks(conn, ids, identity.id))
-        // Select the copies once they are drawn.
-        requestAnimationFrame(() => setNodes((ns) => ns.map((n) => ({ ...n, selected: fresh.has(n.id) }))))
+        selectOnly(new Set(duplicateBlocks(conn, ids, identity.id)))
       } else if (!mod && !e.altKey && (k === 't' || k === 'i')) {
         e.preventDefault()
         addBlock(k === 't' ? 'text' : 'image')
@@ -45,5 +43,5 @@ export function useCanvasShortcuts({ addBlock, setNodes }: {
     }
     window.addEventListener('keydown', onKey)
     return () => window.removeEventListener('keydown', onKey)
-  }, [conn, readOnly, identity.id, flow, addBlock, setNodes])
+  }, [conn, readOnly, identity.id, flow, addBlock, selectOnly])
 }

@@ -21,7 +21,7 @@ function TextBlockNodeImpl({ id, data, selected }: NodeProps<TextNode>) {
       {editing && ytext && !readOnly ? (
         <TextEditor ytext={ytext} onExit={() => setEditing(false)} />
       ) : (
-        <div className="block-text" tabIndex={readOnly ? undefined : 0}
+        <div className="text-view" tabIndex={readOnly ? undefined : 0}
           role={readOnly ? undefined : 'button'}
           aria-label={readOnly ? undefined : 'Edit text'}
           onDoubleClick={() => !readOnly && setEditing(true)}

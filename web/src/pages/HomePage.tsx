@@ -4,6 +4,7 @@ import { createRoom } from '../api/rooms'
 import { ApiError } from '../api/client'
 import { forgetCanvas, listRecent, rememberCanvas, type RecentCanvas } from '../lib/recent'
 import { parseShareLink } from '../lib/links'
+import { Logo } from '../canvas/Logo'
 
 function when(ms: number): string {
   if (!ms) return ''
@@ -50,7 +51,7 @@ export function HomePage() {
   return (
     <main className="page">
       <header className="home-head">
-        <h1 className="brand"><span aria-hidden="true">🌳</span> Arbor</h1>
+        <h1 className="brand"><Logo size={34} /> Arbor</h1>
         <p className="tagline">Grow image ideas together: branch prompts into text and images, live.</p>
       </header>
       <section className="card" aria-labelledby="new-h">

@@ -9,27 +9,52 @@ export const SYSTEM_ORIGIN = { name: 'job-bookkeeping' }
 
 export interface Rect { x: number; y: number; w: number; h: number }
 
-/** Where n outputs go: a column to the right of the inputs. */
-export function outputPositions(inputs: readonly Rect[], n: number, kind: BlockKind, gap = 80): { x: number; y: number }[] {
-  const { h } = DEFAULT_SIZE[kind]
+const overlaps = (a: Rect, b: Rect, pad = 20) =>
+  a.x < b.x + b.w + pad && b.x < a.x + a.w + pad && a.y < b.y + b.h + pad && b.y < a.y + a.h + pad
+
+/**
+ * Where n outputs go: a column to the right of the inputs, each moved down past any block
+ * already there (`others`), so a new run never lands on an earlier one.
+ */
+export function outputPositions(inputs: readonly Rect[], n: number, kind: BlockKind,
+  others: readonly Rect[] = [], gap = 80): { x: number; y: number }[] {
+  const { w, h } = DEFAULT_SIZE[kind]
   const right = inputs.length ? Math.max(...inputs.map((r) => r.x + r.w)) : 0
   const top = inputs.length ? Math.min(...inputs.map((r) => r.y)) : 0
   const bottom = inputs.length ? Math.max(...inputs.map((r) => r.y + r.h)) : h
   const total = n * h + (n - 1) * 40
-  const start = (top + bottom) / 2 - total / 2
-  return Array.from({ length: n }, (_, i) => ({ x: right + gap, y: start + i * (h + 40) }))
+  let y = (top + bottom) / 2 - total / 2
+  const taken = [...others]
+  const out: { x: number; y: number }[] = []
+  for (let i = 0; i < n; i++) {
+    const spot: Rect = { x: right + gap, y, w, h }
+    for (let guard = 0; guard < 500; guard++) {
+      const hit = taken.find((r) => overlaps(spot, r))
+      if (!hit) break
+      spot.y = hit.y + hit.h + 40
+    }
+    taken.push(spot)
+    out.push({ x: spot.x, y: spot.y })
+    y = spot.y + h + 40
+  }
+  return out
+}
+
+function rectOf(b: { get: (k: string) => unknown }): Rect {
+  const kind = b.get('kind') === 'image' ? 'image' : 'text'
+  return {
+    x: Number(b.get('x') ?? 0), y: Number(b.get('y') ?? 0),
+    w: Number(b.get('w') ?? DEFAULT_SIZE[kind].w), h: Number(b.get('h') ?? DEFAULT_SIZE[kind].h),
+  }
 }
 
 export function createOutputs(c: Connection, opts: {
   tool: string; inputs: readonly string[]; kind: BlockKind; count: number; author: string
 }): string[] {
   const rects: Rect[] = []
-  for (const id of opts.inputs) {
-    const b = c.blocks.get(id)
-    if (!b) continue
-    rects.push({ x: Number(b.get('x') ?? 0), y: Number(b.get('y') ?? 0), w: Number(b.get('w') ?? 260), h: Number(b.get('h') ?? 150) })
-  }
-  const spots = outputPositions(rects, opts.count, opts.kind)
+  const others: Rect[] = []
+  c.blocks.forEach((b, id) => (opts.inputs.includes(id) ? rects : others).push(rectOf(b)))
+  const spots = outputPositions(rects, opts.count, opts.kind, others)
   c.undoManager.stopCapturing()
   const ids = c.transact(() => spots.map((p) => {
     const id = addBlockIn(c.blocks, { kind: opts.kind, x: p.x, y: p.y, status: 'queued', tool: opts.tool, author: opts.author })
@@ -38,6 +63,17 @@ export function createOutputs(c: Connection, opts: {
   }))
   c.undoManager.stopCapturing()
   return ids
+}
+
+/** Removes outputs whose job could not start (not part of anyone's undo). */
+export function removeOutputs(c: Connection, ids: readonly string[]): void {
+  const gone = new Set(ids)
+  c.doc.transact(() => {
+    for (const id of ids) c.blocks.delete(id)
+    for (const [eid, e] of Array.from(c.edges.entries())) {
+      if (gone.has(e.get('target') as string) || gone.has(e.get('source') as string)) c.edges.delete(eid)
+    }
+  }, SYSTEM_ORIGIN)
 }
 
 export function markOutputs(c: Connection, ids: readonly string[], fields: Record<string, unknown>): void {
