@@ -175,6 +175,8 @@ const commands = {
   awareness (name, a) {
     const aw = get(name).provider.awareness
     if (a.state === null) aw.setLocalState(null)
+    // setLocalStateField does nothing once the state is null: publish a whole state then
+    else if (aw.getLocalState() === null) aw.setLocalState(Object.assign({}, a.fields || {}))
     else for (const [k, v] of Object.entries(a.fields || {})) aw.setLocalStateField(k, v)
     return true
   },

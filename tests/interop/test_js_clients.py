@@ -276,6 +276,35 @@ async def _state_of(c: JSClient, cid: int, key: str, value: Any) -> bool:
     return isinstance(st, dict) and st.get(key) == value
 
 
+async def test_js_presence_returns_promptly_after_reconnect_and_after_clearing(settings, node):
+    async with run_server(settings) as srv:
+        room = await create_room(srv.base_url)
+        proc = await node()
+        a, b = proc.client("a"), proc.client("b")
+        await a.connect(srv.ws_url, room["room"], room["edit_token"],
+                        awareness={"user": USER_A, "cursor": {"x": 1, "y": 1}})
+        await b.connect(srv.ws_url, room["room"], room["edit_token"],
+                        awareness={"user": USER_B})
+        a_id = (await a.dump())["client_id"]
+        await eventually(lambda: _users_seen(b, ["Ann"]), message="b sees a")
+        # a's connection drops and comes back with the same client id and an old clock:
+        # b must see it gone, then back (not only after a renewal 15 s later).
+        await a.disconnect()
+        await eventually(lambda: _users_seen(b, []), message="a gone for b")
+        await a.reconnect()
+        await a.wait_synced()
+        await eventually(lambda: _state_of(b, a_id, "cursor", {"x": 1, "y": 1}), timeout=1.0,
+                         interval=0.01, message="a's presence back for b within 1 s")
+        # a withdraws its presence (setLocalState(null)), then publishes again.
+        await a.clear_awareness()
+        await eventually(lambda: _users_seen(b, []), message="cleared presence gone for b")
+        await a.set_awareness(user=USER_A, cursor={"x": 2, "y": 2})
+        await eventually(lambda: _state_of(b, a_id, "cursor", {"x": 2, "y": 2}), timeout=1.0,
+                         interval=0.01, message="renewed presence back for b within 1 s")
+        # And a still sees b after all that.
+        await eventually(lambda: _users_seen(a, ["Bo"]), message="a sees b")
+
+
 async def test_forged_awareness_for_another_client_id_is_ignored(settings, node):
     async with run_server(settings) as srv:
         room = await create_room(srv.base_url)
