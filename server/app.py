@@ -17,6 +17,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from sync.blobs import BlobStore, open_blob_store
 from sync.errors import (
     ArborError,
     CapabilityError,
@@ -46,6 +47,7 @@ class Services:
     store: PostgresStore
     fanout: Fanout | None
     rooms: RoomManager
+    blobs: BlobStore
 
 
 async def start_services(settings: Settings) -> Services:
@@ -62,7 +64,7 @@ async def start_services(settings: Settings) -> Services:
         fanout.on_control = lambda room, data: _on_control(store, room, data)
         await fanout.start()
     await manager.start()
-    return Services(settings, store, fanout, manager)
+    return Services(settings, store, fanout, manager, blobs=open_blob_store(settings))
 
 
 def _on_control(store: PostgresStore, room: Any, data: bytes) -> None:

@@ -1,0 +1,35 @@
+"""Blob storage: image bytes in an S3-compatible bucket or under the local data folder."""
+
+from __future__ import annotations
+
+from ..settings import Settings
+from .base import BlobInfo, BlobStore, UploadTarget, check_key
+from .disk import DiskBlobStore, UploadGrant, load_or_create_secret
+from .errors import BlobError, BlobErrorKind, UploadRefusal, UploadRefusedError
+from .s3 import S3BlobStore
+
+
+def open_blob_store(settings: Settings) -> BlobStore:
+    """S3 when ``ARBOR_S3_BUCKET`` is set, else files under ``ARBOR_DATA_DIR/blobs``."""
+    if settings.s3_bucket:
+        return S3BlobStore.from_settings(settings)
+    root = settings.data_dir / "blobs"
+    secret = settings.blob_secret.reveal().encode() or load_or_create_secret(root / ".secret")
+    return DiskBlobStore(root, secret, settings.public_url)
+
+
+__all__ = [
+    "BlobError",
+    "BlobErrorKind",
+    "BlobInfo",
+    "BlobStore",
+    "DiskBlobStore",
+    "S3BlobStore",
+    "UploadGrant",
+    "UploadRefusal",
+    "UploadRefusedError",
+    "UploadTarget",
+    "check_key",
+    "load_or_create_secret",
+    "open_blob_store",
+]

@@ -1,0 +1,94 @@
+"""The ``BlobStore`` seam: where image bytes live (S3-compatible bucket or local disk).
+
+Keys are ``/``-separated paths of ``[A-Za-z0-9._-]`` segments; no segment is empty or
+starts with a dot (so no ``..``, no hidden files), and no key starts with ``/``. Every
+store checks keys with :func:`check_key` so a key that works on one works on all.
+
+Uploads never pass through a process that has to trust them: the server hands the
+browser an :class:`UploadTarget` whose signature covers the key, the content type and
+the exact length, then verifies what arrived before anything else sees it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from typing import Protocol, runtime_checkable
+
+from .errors import BlobError, BlobErrorKind
+
+MAX_KEY_LENGTH = 512
+_SEGMENT = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BlobInfo:
+    size: int
+    content_type: str
+    etag: str  # opaque, without quotes
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UploadTarget:
+    """Where and how a client sends one object: ``method url`` with exactly ``headers``
+    and a body of the signed length (browsers set Content-Length themselves)."""
+
+    url: str
+    method: str
+    headers: Mapping[str, str]
+
+
+def check_key(key: str) -> str:
+    """``key`` if it is a valid blob key, else BlobError(INVALID_KEY)."""
+    if (not key or len(key) > MAX_KEY_LENGTH
+            or not all(_SEGMENT.match(part) for part in key.split("/"))):
+        raise BlobError(BlobErrorKind.INVALID_KEY, f"not a valid blob key: {key[:80]!r}",
+                        key=key[:80])
+    return key
+
+
+def check_prefix(prefix: str) -> str:
+    """A listing prefix: a key, a key ending in ``/``, or empty (everything)."""
+    if prefix:
+        check_key(prefix[:-1] if prefix.endswith("/") else prefix)
+    return prefix
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    """An object store. Every method raises BlobError; ``get``/``get_range`` raise it with
+    kind OBJECT_MISSING for a missing key, ``head`` returns None, ``delete`` does nothing."""
+
+    async def put(self, key: str, data: bytes, content_type: str) -> BlobInfo: ...
+
+    async def get(self, key: str) -> bytes: ...
+
+    async def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of the object (cut short at its end)."""
+        ...
+
+    async def head(self, key: str) -> BlobInfo | None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every key starting with ``prefix``; returns how many."""
+        ...
+
+    async def list_prefix(self, prefix: str) -> list[str]:
+        """Every key starting with ``prefix``, sorted."""
+        ...
+
+    async def presign_put(self, key: str, content_type: str, size: int,
+                          expires: float) -> UploadTarget:
+        """A URL valid for ``expires`` seconds that accepts exactly one body of ``size``
+        bytes sent with ``Content-Type: content_type``, stored under ``key``."""
+        ...
+
+    async def presign_get(self, key: str, expires: float) -> str | None:
+        """A URL a browser can read the object from for ``expires`` seconds, or None when
+        the server must stream the bytes itself."""
+        ...
+
+    async def close(self) -> None: ...
