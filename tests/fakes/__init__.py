@@ -1,0 +1,1 @@
+"""Fakes of services we do not own, reached over real sockets."""
