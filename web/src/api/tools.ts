@@ -4,6 +4,7 @@ import type { BlockKind } from '../sync/schema'
 export interface ToolParam {
   name: string
   label?: string
+  description?: string
   type?: string
   default?: unknown
   choices?: unknown[]
@@ -14,8 +15,12 @@ export interface ToolParam {
 export interface Tool {
   name: string
   label: string
-  inputs: { kinds: BlockKind[]; min: number; max: number }
+  description?: string
+  /** min_text: how many of the inputs must be text blocks. */
+  inputs: { kinds: BlockKind[]; min: number; max: number; min_text?: number }
   output: BlockKind | { kind: BlockKind; count?: number } | string
+  /** How many output blocks one run makes. */
+  outputs?: number
   params: ToolParam[]
   template?: string
 }
@@ -39,7 +44,8 @@ export function outputKind(tool: Tool): BlockKind {
 
 export function outputCount(tool: Tool): number {
   const o = tool.output
-  const n = typeof o === 'object' && o && typeof o.count === 'number' ? o.count : 1
+  const n = typeof tool.outputs === 'number' ? tool.outputs
+    : typeof o === 'object' && o && typeof o.count === 'number' ? o.count : 1
   return Math.min(8, Math.max(1, Math.floor(n)))
 }
 
@@ -47,6 +53,7 @@ export function outputCount(tool: Tool): number {
 export function toolAccepts(tool: Tool, kinds: readonly BlockKind[]): boolean {
   const { min = 0, max = Infinity } = tool.inputs ?? {}
   if (kinds.length < min || kinds.length > max) return false
+  if (kinds.filter((k) => k === 'text').length < (tool.inputs?.min_text ?? 0)) return false
   const allowed = tool.inputs?.kinds
   return !allowed || allowed.length === 0 || kinds.every((k) => allowed.includes(k))
 }

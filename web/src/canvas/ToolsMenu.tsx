@@ -20,11 +20,15 @@ function ParamField({ p, value, onChange }: { p: ToolParam; value: unknown; onCh
       </label>
     )
   }
-  const numeric = p.type === 'number' || p.type === 'integer' || typeof p.default === 'number'
+  const numeric = ['number', 'integer', 'int', 'float'].includes(p.type ?? '') || typeof p.default === 'number'
+  const integer = p.type === 'int' || p.type === 'integer'
   return (
     <label htmlFor={id}>{label}
-      <input id={id} type={numeric ? 'number' : 'text'} min={p.min} max={p.max} value={String(value ?? '')}
+      <input id={id} type={numeric ? 'number' : 'text'} min={numeric ? p.min : undefined} max={numeric ? p.max : undefined}
+        maxLength={!numeric && p.max ? p.max : undefined} step={numeric ? (integer ? 1 : 0.1) : undefined}
+        value={String(value ?? '')}
         onChange={(e) => onChange(numeric ? Number(e.target.value) : e.target.value)} />
+      {p.description && <span className="muted small">{p.description}</span>}
     </label>
   )
 }
@@ -69,11 +73,7 @@ export function ToolsMenu() {
     }
   }
 
-  function pick(tool: Tool) {
-    if (!tool.params?.length) {
-      void run(tool, {})
-      return
-    }
+  function options(tool: Tool) {
     setParams(Object.fromEntries(tool.params.map((p) => [p.name, p.default ?? ''])))
     setChosen(tool)
   }
@@ -87,12 +87,16 @@ export function ToolsMenu() {
             const ok = toolAccepts(t, kinds)
             const need = t.inputs ? `${t.inputs.min}${t.inputs.max !== t.inputs.min ? `–${t.inputs.max}` : ''} ${(t.inputs.kinds ?? []).join('/') || 'block'}` : ''
             return (
-              <li key={t.name} role="none">
-                <button role="menuitem" disabled={!ok} onClick={() => pick(t)}
-                  title={ok ? t.template ?? t.label : `Select ${need} block(s) first`}>
+              <li key={t.name} role="none" className="menu-row">
+                <button role="menuitem" disabled={!ok} onClick={() => void run(t, {})}
+                  title={ok ? t.description ?? t.label : `Select ${need} block(s) first`}>
                   <span>{t.label}</span>
                   <span className="muted small">{need}</span>
                 </button>
+                {t.params?.length > 0 && (
+                  <button role="menuitem" className="options" disabled={!ok} onClick={() => options(t)}
+                    aria-label={`${t.label} with options`} title="Run with options">⚙</button>
+                )}
               </li>
             )
           })}
@@ -101,6 +105,7 @@ export function ToolsMenu() {
       {open && chosen && (
         <form className="menu param-form" onSubmit={(e: FormEvent) => { e.preventDefault(); void run(chosen, params) }}>
           <strong>{chosen.label}</strong>
+          {chosen.description && <span className="muted small">{chosen.description}</span>}
           {chosen.params.map((p) => (
             <ParamField key={p.name} p={p} value={params[p.name]} onChange={(v) => setParams({ ...params, [p.name]: v })} />
           ))}
