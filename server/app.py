@@ -32,6 +32,8 @@ from sync.settings import Settings
 from sync.store import PostgresStore, migrate
 
 from .api import health, rooms
+from .api.images import get_image
+from .api.uploads import complete_upload, create_upload, receive_upload
 from .problems import problem
 from .ws import sync_endpoint
 
@@ -149,6 +151,11 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> Starlette
         Route("/api/rooms", rooms.create_room, methods=["POST"]),
         Route("/api/rooms/{room}", rooms.get_room, methods=["GET"]),
         Route("/api/rooms/{room}/links/rotate", rooms.rotate_links, methods=["POST"]),
+        Route("/api/rooms/{room}/uploads", create_upload, methods=["POST"]),
+        Route("/api/rooms/{room}/uploads/{upload_id}/complete", complete_upload,
+              methods=["POST"]),
+        Route("/api/rooms/{room}/images/{key:path}", get_image, methods=["GET"]),
+        Route("/api/blobs/upload", receive_upload, methods=["PUT"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         WebSocketRoute("/sync/{room}", sync_endpoint),
         *_web_routes(web_dist or WEB_DIST),

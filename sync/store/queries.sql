@@ -37,3 +37,40 @@ SET data = EXCLUDED.data,
 
 -- delete_updates --
 DELETE FROM room_updates WHERE room_id = $1 AND seq = ANY($2::bigint[]);
+
+-- create_upload --
+INSERT INTO uploads (id, room_id, key, filename, content_type, size, block_id, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))
+RETURNING id, room_id, key, filename, content_type, size, block_id, status, image_key,
+          expires_at, created_at;
+
+-- get_upload --
+SELECT id, room_id, key, filename, content_type, size, block_id, status, image_key,
+       expires_at, created_at
+FROM uploads WHERE id = $1;
+
+-- claim_upload --
+UPDATE uploads SET status = 'processing', claimed_at = now()
+WHERE id = $1 AND room_id = $2 AND status = 'pending' AND expires_at > now()
+RETURNING id, room_id, key, filename, content_type, size, block_id, status, image_key,
+          expires_at, created_at;
+
+-- release_upload --
+UPDATE uploads SET status = 'pending', claimed_at = NULL
+WHERE id = $1 AND status = 'processing';
+
+-- finish_upload --
+UPDATE uploads SET status = $2, image_key = $3, finished_at = now()
+WHERE id = $1;
+
+-- delete_stale_uploads --
+DELETE FROM uploads WHERE id IN (
+    SELECT id FROM uploads
+    WHERE (status = 'pending' AND expires_at < now() - make_interval(secs => $1))
+       OR (status = 'processing' AND claimed_at < now() - make_interval(secs => $2))
+       OR (status IN ('done', 'rejected') AND finished_at < now() - make_interval(secs => $3))
+    ORDER BY expires_at
+    LIMIT $4
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, room_id, key, status;

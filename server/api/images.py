@@ -1,0 +1,118 @@
+"""``GET /api/rooms/{room}/images/{key}``: a stored image rendition, for view links.
+
+``<img>`` tags cannot send headers, so the token may come as ``?token=`` as well as
+``Authorization: Bearer``. Only processed renditions are served
+(``rooms/{room}/{sha256}[_{size}].webp``), and only the room's own: a key of another
+room, or a raw upload, is 404. With S3 the answer is a 302 to a short-lived presigned
+GET; with blobs on disk the server streams the bytes itself, with an ETag, an immutable
+cache lifetime (keys are content hashes, so a key never changes meaning) and byte ranges.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from sync.blobs import BlobError
+from sync.errors import RoomNotFoundError
+
+from ..capabilities import ROOM_ID, bearer, role_for
+from ..problems import problem
+from .uploads import blob_problem
+
+if TYPE_CHECKING:
+    from ..app import Services
+
+IMAGE_KEY = re.compile(r"^rooms/(?P<room>[A-Za-z0-9_-]{8,64})/[0-9a-f]{64}(?:_[0-9]{1,5})?\.webp$")
+IMMUTABLE = "public, max-age=31536000, immutable"
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class _Unsatisfiable(Exception):
+    pass
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``[start, end)`` of a single ``Range: bytes=`` header, None to send everything
+    (no header, a malformed one, or several ranges: RFC 9110 lets a server ignore
+    those), or _Unsatisfiable."""
+    if not header:
+        return None
+    m = _RANGE.match(header.strip())
+    if m is None:
+        return None
+    first, last = m.groups()
+    if not first and not last:
+        return None
+    if not first:  # the last N bytes
+        n = int(last)
+        if n == 0 or size == 0:
+            raise _Unsatisfiable
+        return max(0, size - n), size
+    start = int(first)
+    if last and int(last) < start:
+        return None
+    if start >= size:
+        raise _Unsatisfiable
+    end = size if not last else min(int(last) + 1, size)
+    return start, end
+
+
+async def get_image(request: Request) -> Response:
+    services: Services = request.app.state.services
+    room_id, key = request.path_params["room"], request.path_params["key"]
+    if not ROOM_ID.match(room_id):
+        raise RoomNotFoundError(room_id)
+    record = await services.store.get_room(room_id)
+    if record is None:
+        raise RoomNotFoundError(room_id)
+    role_for(record, bearer(request.headers.get("authorization"))
+             or request.query_params.get("token"))
+    match = IMAGE_KEY.match(key)
+    if match is None or match["room"] != room_id:
+        return problem(404, "no such image in this canvas", kind="not_found")
+    try:
+        return await _serve(request, services, key)
+    except BlobError as exc:
+        return blob_problem(exc)
+
+
+async def _serve(request: Request, services: Services, key: str) -> Response:
+    ttl = services.settings.image_url_ttl
+    url = await services.blobs.presign_get(key, ttl)
+    if url is not None:
+        # The redirect may be reused by this browser while the URL is still valid.
+        return RedirectResponse(url, status_code=302,
+                                headers={"Cache-Control": f"private, max-age={int(ttl // 2)}"})
+    info = await services.blobs.head(key)
+    if info is None:
+        return problem(404, "no such image in this canvas", kind="not_found")
+    etag = f'"{info.etag}"'
+    headers = {"ETag": etag, "Cache-Control": IMMUTABLE, "Accept-Ranges": "bytes"}
+    if etag in _etags(request.headers.get("if-none-match")):
+        return Response(status_code=304, headers=headers)
+    if_range = request.headers.get("if-range")
+    try:
+        wanted = parse_range(request.headers.get("range") if if_range in (None, etag) else None,
+                             info.size)
+    except _Unsatisfiable:
+        return Response(status_code=416, headers={**headers,
+                                                  "Content-Range": f"bytes */{info.size}"})
+    if wanted is None:
+        body = await services.blobs.get(key)
+        return Response(body, media_type=info.content_type, headers=headers)
+    start, end = wanted
+    body = await services.blobs.get_range(key, start, end)
+    headers["Content-Range"] = f"bytes {start}-{end - 1}/{info.size}"
+    return Response(body, status_code=206, media_type=info.content_type, headers=headers)
+
+
+def _etags(header: str | None) -> set[str]:
+    if not header:
+        return set()
+    if header.strip() == "*":
+        return {"*"}
+    return {t.strip().removeprefix("W/") for t in header.split(",")}
