@@ -52,7 +52,9 @@ _COLOURS: Final = ("ochre", "teal", "coral", "ink blue", "sage", "rust", "ivory"
 
 
 def _pick(options: Sequence[str], seed: bytes, i: int) -> str:
-    return options[seed[i % len(seed)] % len(options)]
+    """The option byte ``i`` of ``seed`` points at; consecutive ``i`` never repeat one."""
+    base = seed[(i // len(options)) % len(seed)]
+    return options[(base + i) % len(options)]
 
 
 def _subject(prompt: str) -> tuple[str, str]:
