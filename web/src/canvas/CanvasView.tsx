@@ -12,6 +12,7 @@ import { useBlockEdges } from '../hooks/useBlockEdges'
 import { usePeers } from '../hooks/usePeers'
 import { usePresence } from '../hooks/usePresence'
 import { useCanvasShortcuts } from '../hooks/useCanvasShortcuts'
+import { useConnectionState } from '../hooks/useConnectionState'
 import { useImageUpload } from '../hooks/useImageUpload'
 import { mergeNodes, readBlocks, type ArborEdge, type ArborNode } from '../sync/bindings'
 import { selectionsByBlock } from '../sync/presence'
@@ -161,6 +162,23 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
   }, [addBlock, flow, readOnly, upload])
 
   useCanvasShortcuts({ addBlock, selectOnly })
+
+  // Show the whole canvas once its content arrives (from this browser's cache or the server).
+  const { synced } = useConnectionState()
+  const fitted = useRef(false)
+  const [cacheLoaded, setCacheLoaded] = useState(false)
+  useEffect(() => {
+    void conn.idb?.whenSynced.then(() => setCacheLoaded(true))
+  }, [conn])
+  useEffect(() => {
+    if (fitted.current || !(synced || cacheLoaded)) return
+    if (nodes.length === 0) {
+      if (synced) fitted.current = true // the server says it is empty: nothing to fit
+      return
+    }
+    fitted.current = true
+    requestAnimationFrame(() => void flow.fitView({ padding: 0.2, maxZoom: 1.2 }))
+  }, [synced, cacheLoaded, nodes.length, flow])
 
   // Other people's selections outline blocks in their colour.
   const peerSel = useMemo(() => selectionsByBlock(people), [people])
