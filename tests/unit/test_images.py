@@ -251,3 +251,20 @@ def test_keys_are_content_addressed():
     assert a.content_hash == b.content_hash and len(a.content_hash) == 64
     assert image_key("room1234", a.content_hash) == f"rooms/room1234/{a.content_hash}.webp"
     assert image_key("room1234", a.content_hash, 256).endswith(f"{a.content_hash}_256.webp")
+
+
+def test_photo_with_an_alpha_channel_goes_lossy_with_its_alpha_exact():
+    w, h = 512, 384
+    smooth = Image.merge("RGB", (Image.linear_gradient("L").resize((w, h)),
+                                 Image.radial_gradient("L").resize((w, h)),
+                                 Image.linear_gradient("L").rotate(90).resize((w, h))))
+    grain = Image.effect_noise((w, h), 20).convert("RGB")
+    im = Image.blend(smooth, grain, 0.1).convert("RGBA")  # a photo: smooth tones, fine grain
+    mask = Image.new("L", im.size, 0)
+    ImageDraw.Draw(mask).ellipse((40, 30, 470, 350), fill=255)
+    im.putalpha(mask)
+    out = run(encode(im, "PNG"))
+    assert not out.lossless, "a lossless photo would be many times larger"
+    with Image.open(io.BytesIO(out.main)) as result:
+        assert result.mode == "RGBA"
+        assert result.getchannel("A").tobytes() == mask.tobytes()
