@@ -80,8 +80,8 @@ class Peer:
         self.conn: YClient | None = None
 
     @property
-    def blocks(self) -> Map:
-        blocks: Map = self.doc.get("blocks", type=Map)
+    def blocks(self) -> Map[Any]:
+        blocks: Map[Any] = self.doc.get("blocks", type=Map)
         return blocks
 
     def text(self) -> Text | None:
@@ -399,3 +399,41 @@ def test_clients_editing_disconnecting_and_reconnecting_converge(settings: Setti
     assert counts.get("examples", 0) >= 10, counts
     for what in ("offline edits", "reconnects", "restarts", "unloads"):
         assert counts.get(what, 0) >= 3, (what, counts)
+
+
+@pytest.mark.timeout(120)
+def test_scripted_offline_edits_across_unload_and_restart_converge(settings: Settings) -> None:
+    """One fixed walk through the machine's rules: all three edit the same text offline,
+    the room unloads, the server restarts under one of them, and everyone comes back."""
+    SyncMachine.server_settings = settings
+    m = SyncMachine()
+    try:
+        m.insert_text(0, 0, "zero")
+        m.disconnect(1, abrupt=True)  # client 1 drops without a close handshake
+        m.insert_text(1, 2, "one")
+        m.add_block(1, "b0", "made offline")
+        m.settle()
+        m.disconnect(0, abrupt=False)  # 0 was first of the online [0, 2]
+        m.delete_text(0, 1, 3)
+        m.set_field(0, "b0", "status", "done")  # b0 unknown to 0: a no-op
+        m.disconnect(0, abrupt=False)  # the last online, client 2
+        assert all(p.conn is None for p in m.peers)
+        m.insert_text(2, 1000, "two")
+        m.wait_until_unloaded()
+        m.reconnect(1)  # loads the room from the store, adds 1's offline edits
+        m.settle()
+        m.restart_server()
+        m.add_block(1, "b1", "after restart")
+        m.set_title(0, "offline title")
+        while any(p.conn is None for p in m.peers):
+            m.reconnect(0)
+        m.settle()
+        texts = {str(p.text()) for p in m.peers}
+        assert len(texts) == 1, texts
+        text = texts.pop()
+        assert "one" in text and "two" in text and "zero" not in text, text
+        assert set(m.peers[2].blocks) == {SHARED, "b0", "b1"}
+    except BaseException:
+        m.teardown_quietly()
+        raise
+    m.teardown()

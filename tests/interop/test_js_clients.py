@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from functools import partial
 from typing import Any
 
 import httpx
@@ -505,7 +506,7 @@ async def _has_all(c: JSClient, blocks: list[str]) -> bool:
 
 
 async def _field_is(c: JSClient, block: str, key: str, value: Any) -> bool:
-    return (await c.dump())["blocks"].get(block, {}).get(key) == value
+    return bool((await c.dump())["blocks"].get(block, {}).get(key) == value)
 
 
 # --- a crowd at a cold room -----------------------------------------------------------------
@@ -530,7 +531,8 @@ async def test_ten_js_clients_joining_a_cold_room_at_once_all_sync(settings, nod
         assert sorted(json.loads(state)["blocks"]) == sorted(f"blk-{c.name}" for c in clients)
         names = sorted(c.name for c in clients)
         for c in clients:
-            await eventually(lambda c=c: _names_seen(c, sorted(set(names) - {c.name})),
+            others = sorted(set(names) - {c.name})
+            await eventually(partial(_names_seen, c, others),
                              message=f"{c.name} sees the nine others")
 
 
