@@ -195,7 +195,7 @@ def _text_params(temperature: float) -> tuple[ParamSpec, ...]:
 _IMAGE_PARAMS: Final = (
     _MODEL,
     ParamSpec("size", "enum", "1024x1024", "width x height in pixels",
-              choices=("1024x1024", "1536x1024", "1024x1536")),
+              choices=("1024x1024", "1536x1024", "1024x1536", "512x512")),
     ParamSpec("seed", "int", 0, "0: a new random seed each run", 0, 2**31 - 1),
 )
 

@@ -276,6 +276,15 @@ async def test_image_generation_returns_png_bytes(provider, model_server):
         assert config["imageConfig"]["aspectRatio"] == "1:1"
 
 
+async def test_openai_image_size_is_the_nearest_it_offers(model_server):
+    p = OpenAIProvider(Secret(KEY), model_server.openai_base_url)
+    for asked, sent in (("512x512", "1024x1024"), ("1920x1080", "1536x1024"),
+                        ("800x1200", "1024x1536")):
+        await p.generate_image(ImageRequest("openai:gpt-image-2", "a kite", size=asked))
+        assert model_server.requests[-1].json["size"] == sent
+    await p.aclose()
+
+
 async def test_image_generation_with_references(provider, model_server):
     ref = ImageInput(png_bytes("reference"), "image/png")
     image = await provider.generate_image(ImageRequest(image_model(provider), "like this",

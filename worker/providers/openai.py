@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 NAME: Final = "openai"
 TEXT_MODELS: Final = ("gpt-4.1-mini", "gpt-5.4-mini")
 IMAGE_MODELS: Final = ("gpt-image-2", "gpt-image-2.5-flare")
+_GPT_IMAGE_SIZES: Final = ((1024, 1024, "1024x1024"), (1536, 1024, "1536x1024"),
+                           (1024, 1536, "1024x1536"))
 # Reasoning models accept only their default temperature.
 _FIXED_TEMPERATURE_PREFIXES: Final = ("o1", "o3", "o4", "gpt-5", "gpt-6")
 
@@ -85,6 +87,13 @@ def map_error(exc: BaseException) -> ProviderError | None:
         return ProviderError("unavailable", "OpenAI reported an error mid-answer; retrying",
                              provider=NAME)
     return None
+
+
+def openai_size(model: str, width: int, height: int) -> str:
+    """The size to ask for: gpt-image models take three sizes, so the nearest in shape."""
+    if model.startswith("dall-e"):
+        return f"{width}x{height}"
+    return min(_GPT_IMAGE_SIZES, key=lambda s: abs(s[0] / s[1] - width / height))[2]
 
 
 def _data_url(image: ImageInput) -> str:
@@ -174,7 +183,7 @@ class OpenAIProvider:
 
     async def generate_image(self, req: ImageRequest) -> GeneratedImage:
         model = split_model_id(req.model, NAME)
-        req.width_height  # noqa: B018 - raises bad_request for a malformed size
+        size = openai_size(model, *req.width_height)
         # gpt-image models always answer in base64 and refuse response_format.
         response_format: Literal["b64_json"] | openai.Omit = (
             "b64_json" if model.startswith("dall-e") else openai.omit)
@@ -185,12 +194,12 @@ class OpenAIProvider:
                          for i, r in enumerate(req.references)]
                 response = await self._client.images.edit(
                     model=model, prompt=req.prompt, image=files,
-                    size=req.size,
+                    size=size,
                     n=1, response_format=response_format)
             else:
                 response = await self._client.images.generate(
                     model=model, prompt=req.prompt,
-                    size=req.size,
+                    size=size,
                     n=1, response_format=response_format)
         except Exception as exc:
             mapped = map_error(exc)
