@@ -192,8 +192,11 @@ async def complete_upload(request: Request) -> Response:
     try:
         image, digest = await _store_renditions(services, record)
     except ImageRejectedError as exc:
-        await services.blobs.delete(record.key)
         await repo.finish_upload(pool, record.id, repo.UploadStatus.REJECTED)
+        try:
+            await services.blobs.delete(record.key)
+        except BlobError as gone:  # the row is finished; cleanup deletes the key later
+            log.warning("could not delete the rejected upload %s: %s", record.key, gone)
         return problem(REJECTION_STATUS[exc.kind], exc.detail, kind=exc.kind.value)
     except _NotUploaded:
         await repo.release_upload(pool, record.id)

@@ -21,10 +21,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3  # type: ignore[import-untyped]
 import httpx
+import pytest
 
 # weed's admin server dials its own gRPC port at (http port + 10000), whatever the flag says.
 ADMIN_GRPC_OFFSET = 10000
+
+
+TEST_BUCKET = "arbor-test"
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,20 @@ class SeaweedS3:
     access_key: str
     secret_key: str
     region: str = "us-east-1"
+    bucket: str = TEST_BUCKET
+
+
+@pytest.fixture(scope="session")
+def seaweed() -> Iterator[SeaweedS3]:
+    """A running ``weed mini`` with an empty bucket ``TEST_BUCKET``, for the whole session
+    (import this fixture into the test module that needs it)."""
+    with run_weed_mini() as s3:
+        client = boto3.client("s3", endpoint_url=s3.endpoint_url, region_name=s3.region,
+                              aws_access_key_id=s3.access_key,
+                              aws_secret_access_key=s3.secret_key)
+        client.create_bucket(Bucket=s3.bucket)
+        client.close()
+        yield s3
 
 
 def weed_binary() -> Path:

@@ -6,31 +6,17 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-import boto3  # type: ignore[import-untyped]
 import httpx
 import pytest
 
 from sync.blobs import BlobError, BlobErrorKind, BlobStore, DiskBlobStore, S3BlobStore
-from tests.fakes.seaweed import SeaweedS3, run_weed_mini
+from tests.fakes.seaweed import SeaweedS3, seaweed  # noqa: F401 (a session fixture)
 from tests.yclient import eventually
 
-BUCKET = "arbor-test"
 PNG = "image/png"
-
-
-@pytest.fixture(scope="session")
-def seaweed() -> Iterator[SeaweedS3]:
-    with run_weed_mini() as s3:
-        client = boto3.client("s3", endpoint_url=s3.endpoint_url, region_name=s3.region,
-                              aws_access_key_id=s3.access_key,
-                              aws_secret_access_key=s3.secret_key)
-        client.create_bucket(Bucket=BUCKET)
-        client.close()
-        yield s3
 
 
 @dataclass
@@ -57,7 +43,7 @@ def backend(request: pytest.FixtureRequest) -> Backend:
         assert isinstance(store, DiskBlobStore)
         return Backend(store, server.base_url, prefix)
     s3: SeaweedS3 = request.getfixturevalue("seaweed")
-    store = S3BlobStore(BUCKET, endpoint_url=s3.endpoint_url, region=s3.region,
+    store = S3BlobStore(s3.bucket, endpoint_url=s3.endpoint_url, region=s3.region,
                         access_key_id=s3.access_key, secret_access_key=s3.secret_key,
                         path_style=True)
     return Backend(store, s3.endpoint_url, prefix)

@@ -13,8 +13,10 @@ import pytest
 from PIL import Image
 from pycrdt import Map
 
+from sync.settings import Secret
 from sync.store.uploads import cleanup_expired_uploads, get_upload
 from tests.conftest import RunningServer, run_server
+from tests.fakes.seaweed import SeaweedS3, seaweed  # noqa: F401 (a session fixture)
 from tests.yclient import YClient, eventually
 
 
@@ -312,3 +314,36 @@ async def test_expired_uploads_are_cleaned_up(settings: Any) -> None:
         assert target["upload_id"] in {s.id for s in stale}
         assert await get_upload(pool, target["upload_id"]) is None
         assert await api.stored(room["room"]) == []
+
+
+async def test_upload_flow_with_s3_uses_presigned_urls(
+        settings: Any, seaweed: SeaweedS3) -> None:  # noqa: F811 (the fixture)
+    s3_settings = settings.replace(
+        s3_bucket=seaweed.bucket, s3_endpoint_url=seaweed.endpoint_url, s3_region=seaweed.region,
+        s3_path_style=True, s3_access_key_id=seaweed.access_key,
+        s3_secret_access_key=Secret(seaweed.secret_key))
+    async with run_server(s3_settings) as server, \
+            httpx.AsyncClient(base_url=server.base_url) as http:
+        api = Api(server, http)
+        room = await api.room()
+        data = png_bytes(500, 400)
+        target = await api.upload(room, data)  # PUT straight to the object store
+        assert target["url"].startswith(seaweed.endpoint_url + "/")
+        assert "X-Amz-Signature=" in target["url"]
+        r = await api.complete(room, target["upload_id"])
+        assert r.status_code == 200, r.text
+        image = r.json()["image"]
+        assert (image["width"], image["height"]) == (500, 400)
+        assert await server.services.blobs.list_prefix(f"uploads/{room['room']}/") == []
+
+        redirect = await api.image(room, image["thumbKey"])
+        assert redirect.status_code == 302
+        location = redirect.headers["location"]
+        assert location.startswith(seaweed.endpoint_url + "/")
+        async with httpx.AsyncClient() as outside:
+            served = await outside.get(location)
+        assert served.status_code == 200
+        with Image.open(io.BytesIO(served.content)) as im:
+            assert im.format == "WEBP" and im.size == (500, 400)
+        assert (await api.image(room, image["key"].replace(room["room"], "x" * 16))) \
+            .status_code == 404
