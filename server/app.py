@@ -6,10 +6,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -27,14 +30,24 @@ from sync.errors import (
     StoreError,
 )
 from sync.fanout import KIND_CONTROL, Fanout
+from sync.jobs import JobSignals, JobStore, queue_name
 from sync.rooms import RoomManager
 from sync.settings import Settings
 from sync.store import PostgresStore, migrate
 
-from .api import health, rooms
+from .api import health, jobs, rooms
 from .api.images import get_image
 from .api.uploads import complete_upload, create_upload, receive_upload
 from .problems import problem
+from .ratelimit import (
+    Bucket,
+    RateConfig,
+    RateLimiter,
+    RateLimitUnavailable,
+    client_ip,
+    unavailable_headers,
+)
+from .ratelimit import headers as rate_headers
 from .ws import sync_endpoint
 
 log = logging.getLogger(__name__)
@@ -50,6 +63,33 @@ class Services:
     fanout: Fanout | None
     rooms: RoomManager
     blobs: BlobStore
+    jobs: JobStore = dataclasses.field(init=False)
+    signals: JobSignals = dataclasses.field(init=False)
+    arq: ArqRedis = dataclasses.field(init=False)
+    limiter: RateLimiter = dataclasses.field(init=False)
+    rates: RateConfig = dataclasses.field(init=False)
+
+    def client_ip(self, request: Request) -> str:
+        peer = request.client.host if request.client else None
+        return client_ip(peer, request.headers, self.rates.trusted_proxies)
+
+    async def check_limits(self, buckets: list[Bucket], what: str) -> Response | None:
+        """A 429 (or 503 when Redis is away) problem if the buckets refuse, else None."""
+        try:
+            decision = await self.limiter.check(buckets)
+        except RateLimitUnavailable as exc:
+            return problem(503, "cannot check rate limits right now; try again shortly",
+                           kind="rate_limit_unavailable", headers=unavailable_headers(exc))
+        if decision.allowed:
+            return None
+        wait = max(1, math.ceil(decision.retry_after))
+        return problem(429, f"Too many {what}; try again in {wait} s", kind="rate_limited",
+                       headers=rate_headers(decision), retry_after=wait,
+                       limit=decision.blocked_by)
+
+    async def check_job_limits(self, request: Request, room_id: str) -> Response | None:
+        return await self.check_limits(self.rates.job_buckets(self.client_ip(request), room_id),
+                                       "runs")
 
 
 async def start_services(settings: Settings) -> Services:
@@ -66,7 +106,19 @@ async def start_services(settings: Settings) -> Services:
         fanout.on_control = lambda room, data: _on_control(store, room, data)
         await fanout.start()
     await manager.start()
-    return Services(settings, store, fanout, manager, blobs=open_blob_store(settings))
+    services = Services(settings, store, fanout, manager, blobs=open_blob_store(settings))
+    await start_job_services(services)
+    return services
+
+
+async def start_job_services(services: Services) -> None:
+    settings = services.settings
+    services.jobs = JobStore(services.store.pool)
+    services.arq = await create_pool(RedisSettings.from_dsn(settings.redis_url.reveal()),
+                                     default_queue_name=queue_name(settings.redis_prefix))
+    services.signals = JobSignals(services.arq, settings.redis_prefix)
+    services.limiter = RateLimiter(services.arq, settings.redis_prefix)
+    services.rates = RateConfig.from_settings(settings)
 
 
 def _on_control(store: PostgresStore, room: Any, data: bytes) -> None:
@@ -83,12 +135,16 @@ def _on_control(store: PostgresStore, room: Any, data: bytes) -> None:
 
 async def stop_services(services: Services) -> None:
     await services.rooms.shutdown()
+    await services.arq.aclose()
     if services.fanout is not None:
         await services.fanout.stop()
     await services.store.close()
 
 
 def _error_response(exc: ArborError) -> Response:
+    answer = jobs.problem_for(exc)
+    if answer is not None:
+        return answer
     if isinstance(exc, CapabilityError):
         if exc.reason in (CapabilityReason.MISSING, CapabilityReason.INVALID):
             return problem(401, exc.detail, kind=exc.reason.value,
@@ -156,6 +212,11 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> Starlette
               methods=["POST"]),
         Route("/api/rooms/{room}/images/{key:path}", get_image, methods=["GET"]),
         Route("/api/blobs/upload", receive_upload, methods=["PUT"]),
+        Route("/api/tools", jobs.list_tools, methods=["GET"]),
+        Route("/api/rooms/{room}/jobs", jobs.create_job, methods=["POST"]),
+        Route("/api/rooms/{room}/jobs", jobs.list_jobs, methods=["GET"]),
+        Route("/api/rooms/{room}/jobs/{job}", jobs.get_job, methods=["GET"]),
+        Route("/api/rooms/{room}/jobs/{job}/cancel", jobs.cancel_job, methods=["POST"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         WebSocketRoute("/sync/{room}", sync_endpoint),
         *_web_routes(web_dist or WEB_DIST),

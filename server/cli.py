@@ -81,13 +81,9 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _start_workers(count: int) -> list[subprocess.Popen[bytes]]:
-    """Worker processes, once the worker package provides one (``worker.main``)."""
-    try:
-        import worker.main  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
-    except ImportError:
-        return []
-    return [subprocess.Popen([sys.executable, "-m", "server.cli", "worker"])
-            for _ in range(count)]
+    """Worker processes (``python -m worker``): separate processes, so the server never
+    imports the worker package."""
+    return [subprocess.Popen([sys.executable, "-m", "worker"]) for _ in range(count)]
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -97,6 +93,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     serve(settings, args.host or settings.host, args.port or settings.port)
     return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    # A separate process image: the server package never imports the worker package.
+    return subprocess.call([sys.executable, "-m", "worker"])
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -123,10 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     srv.add_argument("--host")
     srv.add_argument("--port", type=int)
     sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("worker", help="run one job worker process")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     configure(settings.log_level, settings.log_format)
-    commands = {"dev": cmd_dev, "serve": cmd_serve, "migrate": cmd_migrate}
+    commands = {"dev": cmd_dev, "serve": cmd_serve, "migrate": cmd_migrate,
+                "worker": cmd_worker}
     return commands[args.command](settings, args)
 
 

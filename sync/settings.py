@@ -83,6 +83,11 @@ VARIABLES: list[tuple[str, str, str]] = [
     ("ARBOR_MAX_IMAGE_PIXELS", "40000000", "largest image (width x height) accepted"),
     ("ARBOR_UPLOAD_TTL_SECONDS", "900", "how long an upload URL stays valid"),
     ("ARBOR_IMAGE_URL_TTL_SECONDS", "300", "how long a redirect to a presigned image URL is valid"),
+    ("ARBOR_JOB_MAX_ATTEMPTS", "3", "attempts of a job before it fails (transient errors, "
+     "lost workers)"),
+    ("ARBOR_JOB_TIMEOUT_SECONDS", "300", "longest one attempt of a job may run"),
+    ("ARBOR_ROOM_JOB_CONCURRENCY", "2", "jobs of one room running at once (the rest wait)"),
+    ("ARBOR_WORKER_CONCURRENCY", "8", "jobs one worker process runs at once"),
     ("ARBOR_LOG_FORMAT", "text", "`text` or `json`"),
     ("ARBOR_LOG_LEVEL", "INFO", "log level"),
     ("OPENAI_API_KEY", "", "OpenAI API key; unset: OpenAI models are not offered"),
@@ -137,6 +142,10 @@ class Settings:
     max_image_pixels: int = 40_000_000
     upload_ttl: float = 900.0
     image_url_ttl: float = 300.0
+    job_max_attempts: int = 3
+    job_timeout: float = 300.0
+    room_job_concurrency: int = 2
+    worker_concurrency: int = 8
     log_format: str = "text"
     log_level: str = "INFO"
     openai_api_key: Secret = dataclasses.field(default_factory=lambda: Secret(""))
@@ -216,6 +225,10 @@ class Settings:
             max_image_pixels=num("ARBOR_MAX_IMAGE_PIXELS", int),
             upload_ttl=num("ARBOR_UPLOAD_TTL_SECONDS", float),
             image_url_ttl=num("ARBOR_IMAGE_URL_TTL_SECONDS", float),
+            job_max_attempts=max(1, num("ARBOR_JOB_MAX_ATTEMPTS", int)),
+            job_timeout=num("ARBOR_JOB_TIMEOUT_SECONDS", float),
+            room_job_concurrency=max(1, num("ARBOR_ROOM_JOB_CONCURRENCY", int)),
+            worker_concurrency=max(1, num("ARBOR_WORKER_CONCURRENCY", int)),
             log_format=log_format,
             log_level=get("ARBOR_LOG_LEVEL").upper(),
             openai_api_key=Secret(get("OPENAI_API_KEY")),

@@ -100,6 +100,13 @@ def settings(database_url: str, redis_url: str, redis_prefix: str, tmp_path: Pat
         flush_interval=0.05,
         room_grace=0.2,
         ping_interval=5.0,
+        # Tests create many rooms and jobs from one address; the limits have their own tests.
+        rate_rooms_per_min_ip=100_000.0,
+        rate_rooms_burst_ip=100_000,
+        rate_jobs_per_min_ip=100_000.0,
+        rate_jobs_burst_ip=100_000,
+        rate_jobs_per_min_room=100_000.0,
+        rate_jobs_burst_room=100_000,
     )
 
 
@@ -142,3 +149,24 @@ async def run_server(settings: Settings) -> AsyncIterator[RunningServer]:
 async def server(settings: Settings) -> AsyncIterator[RunningServer]:
     async with run_server(settings) as running:
         yield running
+
+
+@contextlib.asynccontextmanager
+async def run_worker(settings: Settings) -> AsyncIterator[Any]:
+    """A real arq worker (the `arbor worker` code) in this event loop."""
+    from worker.main import build_worker
+
+    worker = build_worker(settings, handle_signals=False)
+    task = asyncio.get_running_loop().create_task(worker.async_run())
+    async with asyncio.timeout(20):
+        while "arbor" not in worker.ctx:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+    try:
+        yield worker
+    finally:
+        await worker.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pycrdt import Doc, Map
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from sync import doc_schema as schema
 from sync.errors import CapabilityError, CapabilityReason, RoomNotFoundError
@@ -89,9 +89,13 @@ async def authorize(request: Request, room_id: str, need: Role) -> RoomRecord:
     return record
 
 
-async def create_room(request: Request) -> JSONResponse:
+async def create_room(request: Request) -> Response:
     services: Services = request.app.state.services
     body = await _body(request)
+    limited = await services.check_limits(
+        services.rates.room_buckets(services.client_ip(request)), "new canvases")
+    if limited is not None:
+        return limited
     title = body.get("title", "Untitled canvas")
     if not isinstance(title, str) or len(title) > MAX_TITLE:
         raise ValueError(f"title must be a string of at most {MAX_TITLE} characters")

@@ -1,4 +1,5 @@
-"""Named SQL blocks from ``queries.sql``, parsed once at import (``-- name --`` headers)."""
+"""Named SQL blocks from the ``*.sql`` files beside this module (``-- name --`` headers),
+parsed once at import: ``queries["get_room"]``."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from pathlib import Path
 _HEADER = re.compile(r"^-- ([a-z_][a-z0-9_]*) --$", re.MULTILINE)
 
 
-def parse(text: str) -> dict[str, str]:
+def parse(text: str, into: dict[str, str] | None = None) -> dict[str, str]:
+    out: dict[str, str] = {} if into is None else into
     parts = _HEADER.split(text)
-    out: dict[str, str] = {}
     for name, body in zip(parts[1::2], parts[2::2], strict=True):
         if name in out:
             raise ValueError(f"query {name} defined twice")
@@ -18,4 +19,6 @@ def parse(text: str) -> dict[str, str]:
     return out
 
 
-queries = parse((Path(__file__).parent / "queries.sql").read_text())
+queries: dict[str, str] = {}
+for _path in sorted(Path(__file__).parent.glob("*.sql")):
+    parse(_path.read_text(), queries)

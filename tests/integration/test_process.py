@@ -30,6 +30,8 @@ async def start_serve(settings, **env_extra: str) -> tuple[asyncio.subprocess.Pr
         "REDIS_URL": settings.redis_url.reveal(),
         "ARBOR_REDIS_PREFIX": settings.redis_prefix,
         "ARBOR_DATA_DIR": str(settings.data_dir),
+        "ARBOR_RATE_ROOMS_PER_MIN_IP": "100000",
+        "ARBOR_RATE_ROOMS_BURST_IP": "100000",
         **env_extra,
     }
     proc = await asyncio.create_subprocess_exec(

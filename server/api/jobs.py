@@ -1,0 +1,242 @@
+"""``/api/tools`` and ``/api/rooms/{room}/jobs``: run a tool on blocks, follow it, cancel it.
+
+Creating a job is: check the capability, the body and the rate limits (nothing changes
+when any of these refuses), then put the output blocks and edges into the document with
+status ``queued`` (reusing the blocks the browser already made in its own undoable
+transaction), record the job in PostgreSQL, and hand its id to the arq queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+from pycrdt import Doc, Map, Text
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from sync import doc_schema as schema
+from sync.errors import ArborError
+from sync.jobs import ACTIVE, enqueue
+from sync.tools import MAX_INPUTS, ToolError, ToolSpec, catalog_json, get_tool, validate_params
+
+from ..capabilities import Role
+from ..problems import problem
+from .rooms import _body, authorize
+
+if TYPE_CHECKING:
+    from sync.room import Room
+
+    from ..app import Services
+
+BLOCK_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+OUTPUT_WAIT = 2.0  # how long to wait for blocks the browser created to arrive
+BLOCK_W, BLOCK_H, GAP = 280.0, 200.0, 60.0
+
+
+class BlockNotFoundError(ArborError):
+    def __init__(self, block_id: str) -> None:
+        super().__init__(f"there is no block {block_id!r} in this canvas")
+        self.block_id = block_id
+
+
+class TooManyInputsError(ArborError):
+    def __init__(self, count: int) -> None:
+        super().__init__(f"{count} inputs; a tool takes at most {MAX_INPUTS}")
+        self.count = count
+
+
+def problem_for(exc: ArborError) -> JSONResponse | None:
+    """The HTTP answer for this module's errors (used by the app's one error handler)."""
+    if isinstance(exc, BlockNotFoundError):
+        return problem(404, exc.detail, kind="block_not_found", block=exc.block_id)
+    if isinstance(exc, TooManyInputsError):
+        return problem(413, exc.detail, kind="too_many_inputs")
+    if isinstance(exc, ToolError):
+        return problem(400, exc.detail, kind=exc.kind, tool=exc.tool)
+    return None
+
+
+async def list_tools(request: Request) -> JSONResponse:
+    return JSONResponse({"tools": catalog_json()})
+
+
+def _ids(value: Any, what: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{what} must be a list of block ids")
+    bad = [v for v in value if not BLOCK_ID.match(v)]
+    if bad:
+        raise ValueError(f"{what}: {bad[0]!r} is not a block id")
+    if len(set(value)) != len(value):
+        raise ValueError(f"{what} lists a block twice")
+    return list(value)
+
+
+def _new_id() -> str:
+    return secrets.token_hex(8)
+
+
+def _layout(spec: ToolSpec, count: int, origin: tuple[float, float, float]) -> list[tuple[float,
+                                                                                          float]]:
+    x, y, w = origin
+    left = x + w + GAP
+    if spec.name == "variations":
+        return [(left + (i % 2) * (BLOCK_W + 20), y + (i // 2) * (BLOCK_W + 20))
+                for i in range(count)]
+    return [(left, y + i * (BLOCK_H + 20)) for i in range(count)]
+
+
+def _num(block: Map[Any], key: str, default: float) -> float:
+    value = block.get(key)
+    return float(value) if isinstance(value, int | float) else default
+
+
+def prepare_outputs(doc: Doc[Any], spec: ToolSpec, job_id: str, inputs: list[str],
+                    outputs: list[str], author: str | None) -> list[str]:
+    """Mark (or create) the output blocks and their edges, inside one transaction."""
+    blocks = doc.get(schema.BLOCKS, type=Map)
+    edges = doc.get(schema.EDGES, type=Map)
+    first = blocks[inputs[0]] if inputs else None
+    origin = ((_num(first, "x", 0), _num(first, "y", 0), _num(first, "w", BLOCK_W))
+              if first is not None else (0.0, 0.0, BLOCK_W))
+    wanted = outputs or [_new_id() for _ in range(spec.outputs)]
+    places = _layout(spec, len(wanted), origin)
+    now = float(int(time.time() * 1000))
+    existing = {(e.get("source"), e.get("target")) for e in edges.values()
+                if isinstance(e, Map)}
+    for block_id, (bx, by) in zip(wanted, places, strict=True):
+        block = blocks.get(block_id)
+        if not isinstance(block, Map):
+            block = Map({"kind": spec.output, "x": bx, "y": by, "w": BLOCK_W,
+                         "h": BLOCK_H if spec.output == "text" else BLOCK_W,
+                         "createdAt": now})
+            blocks[block_id] = block
+            block["text"] = Text()
+            if author:
+                block["author"] = author
+        block["status"] = "queued"
+        block["jobId"] = job_id
+        block["tool"] = spec.name
+        block["progress"] = 0.0
+        block["error"] = ""
+        for source in inputs:
+            if (source, block_id) not in existing:
+                edges[_new_id()] = Map({"source": source, "target": block_id,
+                                        "tool": spec.name})
+    return wanted
+
+
+async def _wait_for_blocks(room: Room, ids: list[str], within: float) -> None:
+    deadline = time.monotonic() + within
+    blocks = room.doc.get(schema.BLOCKS, type=Map)
+    while time.monotonic() < deadline:
+        if all(i in blocks for i in ids):
+            return
+        await asyncio.sleep(0.02)
+
+
+async def create_job(request: Request) -> Response:
+    services: Services = request.app.state.services
+    room_id = request.path_params["room"]
+    await authorize(request, room_id, Role.EDIT)
+    body = await _body(request)
+    spec = get_tool(str(body.get("tool", "")))
+    inputs = _ids(body.get("inputs"), "inputs")
+    if len(inputs) > MAX_INPUTS:
+        raise TooManyInputsError(len(inputs))
+    outputs = _ids(body.get("outputs"), "outputs")
+    if set(outputs) & set(inputs):
+        raise ValueError("a block cannot be both an input and an output")
+    if outputs and spec.outputs and len(outputs) != spec.outputs:
+        raise ValueError(f"{spec.name} makes {spec.outputs} block(s); {len(outputs)} given")
+    params_in = body.get("params") or {}
+    if not isinstance(params_in, dict):
+        raise ValueError("params must be an object")
+    params = validate_params(spec, params_in)
+    author = body.get("author")
+    author = author if isinstance(author, str) and len(author) <= 100 else None
+
+    limited = await services.check_job_limits(request, room_id)
+    if limited is not None:
+        return limited
+
+    job_id = secrets.token_hex(12)
+    async with services.rooms.session(room_id) as room:
+        await _wait_for_blocks(room, inputs + outputs, OUTPUT_WAIT)
+        blocks = room.doc.get(schema.BLOCKS, type=Map)
+        kinds = []
+        for block_id in inputs:
+            block = blocks.get(block_id)
+            if not isinstance(block, Map):
+                raise BlockNotFoundError(block_id)
+            kinds.append(str(block.get("kind", "text")))
+        from sync.tools import validate_inputs
+
+        validate_inputs(spec, kinds)
+        made = room.transact(lambda doc: prepare_outputs(doc, spec, job_id, inputs, outputs,
+                                                         author))
+    ip = services.client_ip(request)
+    job = await services.jobs.create(
+        job_id, room_id, spec.name, inputs, made, dict(params),
+        max_attempts=services.settings.job_max_attempts,
+        requester_ip_hash=hashlib.sha256(ip.encode()).digest(), requested_by=author)
+    try:
+        await enqueue(services.arq, services.settings.redis_prefix, job_id)
+    except OSError:
+        pass  # the sweeper hands queued jobs the queue lost back to it
+    position = await services.jobs.position(job)
+    return JSONResponse({"job_id": job_id, "outputs": made, "status": job.status,
+                         "position": position}, status_code=202)
+
+
+async def get_job(request: Request) -> JSONResponse:
+    services: Services = request.app.state.services
+    room_id = request.path_params["room"]
+    await authorize(request, room_id, Role.VIEW)
+    job = await services.jobs.get(request.path_params["job"], room_id)
+    if job is None:
+        return problem(404, "no such job in this canvas", kind="job_not_found")
+    return JSONResponse(job.to_json(await services.jobs.position(job)))
+
+
+async def list_jobs(request: Request) -> JSONResponse:
+    services: Services = request.app.state.services
+    room_id = request.path_params["room"]
+    await authorize(request, room_id, Role.VIEW)
+    jobs = await services.jobs.list_room(room_id)
+    return JSONResponse({"jobs": [j.to_json(await services.jobs.position(j)) for j in jobs]})
+
+
+def mark_blocks(doc: Doc[Any], block_ids: list[str], job_id: str, status: str) -> None:
+    blocks = doc.get(schema.BLOCKS, type=Map)
+    for block_id in block_ids:
+        block = blocks.get(block_id)
+        if isinstance(block, Map) and block.get("jobId") == job_id:
+            block["status"] = status
+
+
+async def cancel_job(request: Request) -> JSONResponse:
+    services: Services = request.app.state.services
+    room_id = request.path_params["room"]
+    await authorize(request, room_id, Role.EDIT)
+    job_id = request.path_params["job"]
+    job = await services.jobs.get(job_id, room_id)
+    if job is None:
+        return problem(404, "no such job in this canvas", kind="job_not_found")
+    cancelled = await services.jobs.cancel(job_id)
+    if cancelled is None:
+        return problem(409, f"the job has already ended ({job.status})", kind="job_ended",
+                       status_now=job.status)
+    await services.signals.cancel(job_id)
+    async with services.rooms.session(room_id) as room:
+        room.transact(lambda doc: mark_blocks(doc, cancelled.outputs, job_id, "cancelled"))
+    return JSONResponse(cancelled.to_json())
+
+
+__all__ = ["ACTIVE", "create_job", "get_job", "list_jobs", "list_tools", "problem_for"]

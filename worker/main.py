@@ -1,0 +1,143 @@
+"""``arbor worker``: an arq worker that runs jobs, heartbeats them, and sweeps lost ones.
+
+arq is in maintenance mode and has known gaps (a crashed job re-runs only after the
+longest timeout, arq#402; abort is unreliable, arq#394/#405; reused ids, arq#485), so it
+only carries job ids: the PostgreSQL row is the truth. Every worker heartbeats the jobs it
+runs; every worker also sweeps: a running job whose heartbeat stopped goes back to the
+queue (or fails after its last attempt) and a queued job the queue lost (Redis restarted)
+is handed to the queue again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from typing import Any
+
+from arq.connections import RedisSettings
+from arq.worker import Worker as ArqWorker
+
+from sync.blobs import open_blob_store
+from sync.fanout import Fanout
+from sync.jobs import RUN_JOB, JobSignals, JobStore, enqueue, queue_name
+from sync.rooms import RoomManager
+from sync.settings import Settings
+from sync.store import PostgresStore, migrate
+
+from .providers.registry import ProviderConfig, Registry
+from .runner import Worker
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT = 5.0
+STALE_AFTER = 30.0  # a running job whose heartbeat is older than this lost its worker
+LOST_AFTER = 60.0  # a queued job not picked up for this long may have left the queue
+
+
+async def run_job(ctx: dict[str, Any], job_id: str) -> str:
+    worker: Worker = ctx["arbor"]
+    return await worker.run(job_id)
+
+
+async def heartbeat_and_sweep(worker: Worker) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT)
+        try:
+            if worker.running:
+                await worker.jobs.heartbeat(list(worker.running), worker.worker_id)
+            await sweep(worker)
+        except Exception:  # the loop must outlive a database or Redis hiccup
+            log.exception("heartbeat/sweep failed; trying again in %.0fs", HEARTBEAT)
+
+
+async def sweep(worker: Worker) -> None:
+    prefix = worker.settings.redis_prefix
+    for job in await worker.jobs.stale_running(STALE_AFTER):
+        if job.attempt >= job.max_attempts:
+            failed = await worker.jobs.fail_stale(
+                job, "The worker running this tool stopped, and so did every retry")
+            if failed is not None:
+                await worker._mark_blocks(job, "error", failed.error or "")
+            continue
+        if await worker.jobs.reset_stale(job) is not None:
+            log.warning("job %s lost its worker (%s); queued again", job.id, job.worker,
+                        extra={"job": job.id})
+            await worker.signals.set_fence(job.id, job.attempt + 1)
+            await enqueue(worker.arq, prefix, job.id)
+    for job in await worker.jobs.forgotten_queued(LOST_AFTER):
+        await worker.jobs.touch_queued(job.id)
+        await enqueue(worker.arq, prefix, job.id)
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx["settings"]
+    dsn = settings.database_url.reveal()
+    await migrate(dsn)
+    store = await PostgresStore.connect(dsn)
+    fanout = Fanout.from_url(settings.redis_url.reveal(), prefix=settings.redis_prefix,
+                             process_id="", retention=settings.stream_retention)
+    rooms = RoomManager(store, fanout, settings)
+    fanout.process_id = rooms.process_id.encode()
+    await fanout.start()
+    await rooms.start()
+    worker = Worker(
+        settings=settings, rooms=rooms, jobs=JobStore(store.pool),
+        signals=JobSignals(ctx["redis"], settings.redis_prefix), arq=ctx["redis"],
+        registry=Registry.from_config(ProviderConfig.from_settings(settings)),
+        blobs=open_blob_store(settings),
+        worker_id=f"{socket.gethostname()}:{os.getpid()}:{rooms.process_id}")
+    ctx["arbor"] = worker
+    ctx["store"] = store
+    ctx["fanout"] = fanout
+    ctx["sweeper"] = asyncio.get_running_loop().create_task(heartbeat_and_sweep(worker))
+    log.info("worker %s ready", worker.worker_id)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    sweeper = ctx.get("sweeper")
+    if sweeper is not None:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+    worker: Worker | None = ctx.get("arbor")
+    if worker is not None:
+        await worker.rooms.shutdown()
+        await worker.blobs.close()
+        for provider in worker.registry.providers.values():
+            await provider.aclose()
+    if "fanout" in ctx:
+        await ctx["fanout"].stop()
+    if "store" in ctx:
+        await ctx["store"].close()
+
+
+def build_worker(settings: Settings, *, handle_signals: bool = True) -> ArqWorker:
+    return ArqWorker(
+        functions=[_named(run_job)],
+        redis_settings=RedisSettings.from_dsn(settings.redis_url.reveal()),
+        queue_name=queue_name(settings.redis_prefix),
+        on_startup=startup,
+        on_shutdown=shutdown,
+        ctx={"settings": settings},
+        max_jobs=settings.worker_concurrency,
+        job_timeout=int(settings.job_timeout) + 60,  # our own timeout fires first
+        max_tries=1,  # retries are ours (see runner), never arq's
+        keep_result=0,
+        handle_signals=handle_signals,
+        allow_abort_jobs=False,
+        health_check_interval=30,
+    )
+
+
+def _named(fn: Any) -> Any:
+    from arq.worker import func
+
+    return func(fn, name=RUN_JOB)
+
+
+def main(settings: Settings) -> None:
+    worker = build_worker(settings)
+    worker.run()

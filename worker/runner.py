@@ -1,0 +1,195 @@
+"""Runs one job attempt: claim, fence, execute the tool, record the outcome.
+
+The job's PostgreSQL row is the truth (see ``sync/jobs.py``). An attempt writes into the
+canvas only while its fence holds (it is still the job's current attempt and nobody
+cancelled it); a watcher checks the fence every quarter second and stops the provider call
+when it breaks, so a cancel takes effect within a second. Transient provider failures go
+back to the queue with exponential backoff and jitter; the final failure puts a sentence a
+person can act on into the block, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import random
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from arq.connections import ArqRedis
+
+from sync import doc_schema as schema
+from sync.errors import ArborError
+from sync.jobs import JobRecord, JobSignals, JobStore, enqueue
+from sync.settings import Settings
+from sync.tools import ToolError
+
+from .providers.base import ProviderError
+from .tools import BlockGoneError, FenceBrokenError, ToolRun, execute
+
+if TYPE_CHECKING:
+    from sync.blobs import BlobStore
+    from sync.rooms import RoomManager
+
+    from .providers.registry import Registry
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+FENCE_POLL = 0.25
+
+
+class JobCancelledError(Exception):
+    pass
+
+
+@dataclasses.dataclass
+class Worker:
+    settings: Settings
+    rooms: RoomManager
+    jobs: JobStore
+    signals: JobSignals
+    arq: ArqRedis
+    registry: Registry
+    blobs: BlobStore
+    worker_id: str
+    running: dict[str, int] = dataclasses.field(default_factory=dict)
+    finished: int = 0
+
+    async def run(self, job_id: str) -> str:
+        job = await self.jobs.claim(job_id, self.worker_id, self.settings.room_job_concurrency)
+        if job is None:
+            current = await self.jobs.get(job_id)
+            if current is not None and current.status == "queued":
+                # Its room already runs as many jobs as it may: wait behind the others.
+                await enqueue(self.arq, self.settings.redis_prefix, job_id,
+                              defer=0.5 + random.random())
+                return "deferred"
+            return "skipped"
+        await self.signals.set_fence(job.id, job.attempt)
+        self.running[job.id] = job.attempt
+        log.info("job %s (%s) attempt %d started", job.id, job.tool, job.attempt,
+                 extra={"job": job.id, "room": job.room_id})
+        try:
+            return await self._attempt(job)
+        finally:
+            self.running.pop(job.id, None)
+            self.finished += 1
+
+    async def _attempt(self, job: JobRecord) -> str:
+        run = ToolRun(job=job, settings=self.settings, rooms=self.rooms, registry=self.registry,
+                      blobs=self.blobs, fence=self._fence_check(job))
+        try:
+            async with asyncio.timeout(self.settings.job_timeout):
+                outcome = await self._guarded(job, execute(run))
+        except JobCancelledError:
+            await self._mark_blocks(job, "cancelled", "")
+            return "cancelled"
+        except FenceBrokenError:
+            if await self.signals.cancelled(job.id):
+                await self._mark_blocks(job, "cancelled", "")
+                return "cancelled"
+            return "superseded"  # a newer attempt owns the blocks now
+        except BlockGoneError:
+            cancelled = await self.jobs.cancel(job.id)
+            if cancelled is not None:
+                await self.signals.cancel(job.id)
+            await self._mark_blocks(job, "cancelled", "")
+            return "cancelled"
+        except ProviderError as exc:
+            return await self._failed(job, exc.message, transient=exc.transient,
+                                      retry_after=exc.retry_after)
+        except TimeoutError:
+            minutes = self.settings.job_timeout / 60
+            return await self._failed(job, f"The model took longer than {minutes:g} minutes",
+                                      transient=True, retry_after=None)
+        except (ToolError, ArborError) as exc:
+            return await self._failed(job, exc.detail, transient=False, retry_after=None)
+        except Exception:
+            log.exception("job %s failed", job.id, extra={"job": job.id, "room": job.room_id})
+            return await self._failed(job, "Something went wrong on our side while running "
+                                      "this tool; try again", transient=False,
+                                      retry_after=None)
+        done = await self.jobs.finish(job, "done", usage=outcome.usage, model=outcome.model)
+        if done is None:
+            return "superseded"
+        log.info("job %s done", job.id, extra={"job": job.id, "room": job.room_id})
+        return "done"
+
+    async def _failed(self, job: JobRecord, message: str, *, transient: bool,
+                      retry_after: float | None) -> str:
+        if transient and job.attempt < job.max_attempts:
+            delay = retry_after if retry_after is not None else min(
+                60.0, 2.0 ** job.attempt) * (0.5 + random.random())
+            requeued = await self.jobs.requeue(job, delay=delay, note=message)
+            if requeued is None:
+                return "superseded"
+            await self._mark_blocks(job, "queued", f"{message}; retrying in {delay:.0f} s")
+            await enqueue(self.arq, self.settings.redis_prefix, job.id, defer=delay)
+            log.warning("job %s attempt %d failed (%s); retrying in %.1fs", job.id,
+                        job.attempt, message, delay, extra={"job": job.id})
+            return "retrying"
+        finished = await self.jobs.finish(job, "error", error=message)
+        if finished is not None:
+            await self._mark_blocks(job, "error", message)
+        log.warning("job %s failed: %s", job.id, message, extra={"job": job.id})
+        return "error"
+
+    def _fence_check(self, job: JobRecord) -> Any:
+        async def check() -> None:
+            if not await self.signals.fence_holds(job.id, job.attempt):
+                raise FenceBrokenError(job.id)
+        return check
+
+    async def _guarded(self, job: JobRecord, work: Awaitable[T]) -> T:
+        """Run ``work``, stopping it within ``FENCE_POLL`` once the fence breaks."""
+        task = asyncio.current_task()
+        assert task is not None
+        broken = False
+
+        async def watch() -> None:
+            nonlocal broken
+            while True:
+                await asyncio.sleep(FENCE_POLL)
+                try:
+                    holds = await self.signals.fence_holds(job.id, job.attempt)
+                except OSError:
+                    continue  # Redis briefly away: keep going, the writes check again
+                if not holds:
+                    broken = True
+                    task.cancel()
+                    return
+
+        watcher = asyncio.get_running_loop().create_task(watch())
+        try:
+            return await work
+        except asyncio.CancelledError:
+            if broken:
+                task.uncancel()
+                if await self.signals.cancelled(job.id):
+                    raise JobCancelledError(job.id) from None
+                raise FenceBrokenError(job.id) from None
+            raise
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    async def _mark_blocks(self, job: JobRecord, status: str, error: str) -> None:
+        def edit(doc: Any) -> None:
+            from pycrdt import Map
+
+            blocks = doc.get(schema.BLOCKS, type=Map)
+            for block_id in job.outputs:
+                block = blocks.get(block_id)
+                if isinstance(block, Map) and block.get("jobId") == job.id:
+                    block["status"] = status
+                    block["error"] = error
+
+        try:
+            async with self.rooms.session(job.room_id) as room:
+                room.transact(edit)
+        except ArborError as exc:
+            log.error("could not mark the blocks of job %s %s: %s", job.id, status, exc)

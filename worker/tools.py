@@ -1,0 +1,325 @@
+"""What each tool does when it runs: read its inputs from the canvas, call a model, write
+the result into its output blocks as one more peer of the room.
+
+Streamed text is appended to the output block's Y.Text at most every 50 ms (about 20
+updates a second per block); each write first checks the attempt's fence, so an attempt
+that lost its job writes nothing more. A retry starts the block over instead of
+appending to what an earlier attempt wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from pycrdt import Doc, Map, Text
+
+from sync import doc_schema as schema
+from sync.images import ImageRejectedError, process_image
+from sync.renditions import block_image, store_renditions
+from sync.tools import ToolError, ToolInput, ToolSpec, get_tool, render, split_text
+
+from .providers.base import ImageInput, ImageRequest, ProviderError, TextRequest, Usage
+
+if TYPE_CHECKING:
+    from sync.blobs import BlobStore
+    from sync.jobs import JobRecord
+    from sync.room import Room
+    from sync.rooms import RoomManager
+    from sync.settings import Settings
+
+    from .providers.registry import Registry
+
+WRITE_INTERVAL = 0.05
+
+
+class FenceBrokenError(Exception):
+    """This attempt no longer owns its job (cancelled, or superseded by a newer one)."""
+
+
+class BlockGoneError(Exception):
+    """An output block was deleted: the job is cancelled."""
+
+
+@dataclasses.dataclass
+class ToolRun:
+    job: JobRecord
+    settings: Settings
+    rooms: RoomManager
+    registry: Registry
+    blobs: BlobStore
+    fence: Callable[[], Awaitable[None]]
+
+
+@dataclasses.dataclass
+class Outcome:
+    usage: dict[str, Any]
+    model: str | None
+
+
+@dataclasses.dataclass
+class _Input:
+    id: str
+    kind: str
+    text: str
+    image_key: str | None
+
+
+def _blocks(doc: Doc[Any]) -> Map[Any]:
+    blocks: Map[Any] = doc.get(schema.BLOCKS, type=Map)
+    return blocks
+
+
+def _read_inputs(room: Room, ids: list[str]) -> list[_Input]:
+    blocks = _blocks(room.doc)
+    out = []
+    for block_id in ids:
+        block = blocks.get(block_id)
+        if not isinstance(block, Map):
+            raise ToolError("bad_inputs", "an input block of this run was deleted")
+        text = block.get("text")
+        image = block.get("image")
+        key = image.get("key") if isinstance(image, dict) else None
+        out.append(_Input(block_id, str(block.get("kind", "text")),
+                          str(text) if text is not None else "", key))
+    return out
+
+
+def _parents(room: Room, block_id: str) -> list[str]:
+    edges = room.doc.get(schema.EDGES, type=Map)
+    return [str(e.get("source")) for e in edges.values()
+            if isinstance(e, Map) and e.get("target") == block_id and e.get("source")]
+
+
+def _template(room: Room, spec: ToolSpec) -> str | None:
+    """The room's own prompt for this tool (``meta.prompts``), if it set one."""
+    meta = room.doc.get(schema.META, type=Map)
+    prompts = meta.get("prompts")
+    if isinstance(prompts, Map):
+        value = prompts.get(spec.name)
+    elif isinstance(prompts, dict):
+        value = prompts.get(spec.name)
+    else:
+        value = None
+    return str(value) if isinstance(value, str | Text) and str(value).strip() else None
+
+
+class BlockWriter:
+    """Appends streamed text to one block, batched, fenced."""
+
+    def __init__(self, room: Room, block_id: str, job_id: str,
+                 fence: Callable[[], Awaitable[None]]) -> None:
+        self.room = room
+        self.block_id = block_id
+        self.job_id = job_id
+        self.fence = fence
+        self._pending: list[str] = []
+        self._last = 0.0
+        self.written = 0
+
+    def _block(self) -> Map[Any]:
+        block = _blocks(self.room.doc).get(self.block_id)
+        if not isinstance(block, Map) or block.get("jobId") != self.job_id:
+            raise BlockGoneError(self.block_id)
+        return block
+
+    async def start(self, **fields: Any) -> None:
+        """Start the block over (a retry never appends to an earlier attempt's text)."""
+        await self.fence()
+
+        def edit(doc: Doc[Any]) -> None:
+            block = self._block()
+            text = block.get("text")
+            if isinstance(text, Text):
+                del text[0:len(text)]
+            else:
+                block["text"] = Text()
+            for k, v in fields.items():
+                block[k] = v
+
+        self.room.transact(edit)
+
+    async def set(self, **fields: Any) -> None:
+        await self.fence()
+
+        def edit(doc: Doc[Any]) -> None:
+            block = self._block()
+            for k, v in fields.items():
+                block[k] = v
+
+        self.room.transact(edit)
+
+    async def append(self, delta: str) -> None:
+        self._pending.append(delta)
+        if time.monotonic() - self._last >= WRITE_INTERVAL:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self._pending:
+            return
+        await self.fence()
+        chunk = "".join(self._pending)
+        self._pending.clear()
+
+        def edit(doc: Doc[Any]) -> None:
+            text = self._block().get("text")
+            if isinstance(text, Text):
+                text += chunk
+
+        self.room.transact(edit)
+        self.written += len(chunk)
+        self._last = time.monotonic()
+
+
+def _usage(u: Usage | None) -> dict[str, Any]:
+    if u is None:
+        return {}
+    return {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
+            "images": u.images, "seconds": round(u.seconds, 3)}
+
+
+def _add(total: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    for k, v in more.items():
+        total[k] = total.get(k, 0) + v
+    return total
+
+
+async def _images(run: ToolRun, inputs: list[_Input]) -> list[ImageInput]:
+    out = []
+    for i in inputs:
+        if i.kind == "image" and i.image_key:
+            data = await run.blobs.get(i.image_key)
+            out.append(ImageInput(data, "image/webp"))
+    return out
+
+
+async def execute(run: ToolRun) -> Outcome:
+    job = run.job
+    spec = get_tool(job.tool)
+    async with run.rooms.session(job.room_id) as room:
+        inputs = _read_inputs(room, job.inputs)
+        if spec.name == "split":
+            return await _split(run, room, inputs)
+        for block_id in job.outputs:  # deleted while it waited in the queue
+            if not isinstance(_blocks(room.doc).get(block_id), Map):
+                raise BlockGoneError(block_id)
+        template = _template(room, spec)
+        tool_inputs, text = _prompt_inputs(room, spec, inputs)
+        params = job.params
+        prompt = render(spec, template, tool_inputs, text=text, params=params)
+        images = await _images(run, inputs)
+        provider, model = run.registry.model_for(spec, str(params.get("model") or ""),
+                                                 with_images=bool(images))
+        if spec.output == "text":
+            return await _text(run, room, spec, prompt, images, provider, model.id)
+        return await _image(run, room, spec, prompt, images, provider, model.id)
+
+
+def _prompt_inputs(room: Room, spec: ToolSpec,
+                   inputs: list[_Input]) -> tuple[list[ToolInput], str]:
+    """``run`` prompts with its first block and uses the rest (and that block's own
+    parents) as context; every other tool works on all its inputs."""
+    if spec.name == "run" and inputs:
+        first, rest = inputs[0], inputs[1:]
+        parents = [p for p in _parents(room, first.id) if p not in {i.id for i in inputs}]
+        context = rest + [i for i in _read_inputs_soft(room, parents)]
+        return [ToolInput("text" if c.kind == "text" else "image", c.text) for c in context], \
+            first.text
+    return [ToolInput("text" if i.kind == "text" else "image", i.text) for i in inputs], ""
+
+
+def _read_inputs_soft(room: Room, ids: list[str]) -> list[_Input]:
+    try:
+        return _read_inputs(room, ids)
+    except ToolError:
+        return []
+
+
+async def _text(run: ToolRun, room: Room, spec: ToolSpec, prompt: str,
+                images: list[ImageInput], provider: Any, model: str) -> Outcome:
+    job = run.job
+    writer = BlockWriter(room, job.outputs[0], job.id, run.fence)
+    await writer.start(status="running", progress=0.0, error="", model=model)
+    request = TextRequest(model=model, prompt=prompt, system=spec.system, images=images,
+                          max_tokens=int(job.params.get("max_tokens", 800)),
+                          temperature=float(job.params.get("temperature", 0.8)))
+    stream = provider.stream_text(request)
+    try:
+        async for delta in stream:
+            await writer.append(delta)
+        await writer.flush()
+    finally:
+        await stream.aclose()
+    await writer.set(status="done", progress=1.0)
+    return Outcome(_usage(stream.usage), model)
+
+
+async def _image(run: ToolRun, room: Room, spec: ToolSpec, prompt: str,
+                 images: list[ImageInput], provider: Any, model: str) -> Outcome:
+    job = run.job
+    size = str(job.params.get("size", "1024x1024"))
+    seed = int(job.params.get("seed", 0)) or random.randrange(1, 2**31 - 1)
+    usage: dict[str, Any] = {}
+    writers = [BlockWriter(room, b, job.id, run.fence) for b in job.outputs]
+    for w in writers:
+        await w.set(status="queued" if w is not writers[0] else "running", progress=0.0,
+                    error="", model=model)
+    for n, writer in enumerate(writers):
+        await writer.start(status="running", progress=0.1, error="", model=model)
+        await writer.flush()
+        text = writer._block().get("text")
+        if isinstance(text, Text):
+            text += prompt  # an image block's text is the prompt that made it
+        result = await provider.generate_image(ImageRequest(
+            model=model, prompt=prompt, size=size, seed=seed + n, references=images))
+        await writer.set(progress=0.6)
+        try:
+            processed = await asyncio.to_thread(
+                process_image, result.data, max_bytes=run.settings.max_upload_bytes * 4,
+                max_pixels=run.settings.max_image_pixels)
+        except ImageRejectedError as exc:
+            raise ProviderError("bad_request", f"The model sent an unusable image: "
+                                f"{exc.detail}", transient=True) from exc
+        image = await store_renditions(run.blobs, job.room_id, processed)
+        await writer.set(image=block_image(image), status="done", progress=1.0)
+        _add(usage, _usage(result.usage))
+    return Outcome(usage, model)
+
+
+async def _split(run: ToolRun, room: Room, inputs: list[_Input]) -> Outcome:
+    """No model: each list item, section or paragraph of the inputs becomes a block."""
+    await run.fence()
+    parts = [p for i in inputs if i.kind == "text" for p in split_text(i.text)]
+    if not parts:
+        raise ToolError("bad_inputs", "there is nothing to split: the input is empty")
+    parts = parts[:50]
+    job = run.job
+
+    def edit(doc: Doc[Any]) -> list[str]:
+        blocks = _blocks(doc)
+        edges = doc.get(schema.EDGES, type=Map)
+        first = blocks.get(inputs[0].id)
+        x = float(first.get("x", 0)) + float(first.get("w", 280)) + 60 if first else 0.0
+        y = float(first.get("y", 0)) if first else 0.0
+        now = float(int(time.time() * 1000))
+        made = []
+        for n, part in enumerate(parts):
+            block_id = secrets.token_hex(8)
+            block = Map({"kind": "text", "x": x, "y": y + n * 140.0, "w": 280.0, "h": 120.0,
+                         "status": "done", "tool": "split", "jobId": job.id, "progress": 1.0,
+                         "error": "", "createdAt": now})
+            blocks[block_id] = block
+            block["text"] = Text(part)
+            for source in job.inputs:
+                edges[secrets.token_hex(8)] = Map({"source": source, "target": block_id,
+                                                   "tool": "split"})
+            made.append(block_id)
+        return made
+
+    room.transact(edit)
+    return Outcome({}, None)
