@@ -21,6 +21,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from sync.blobs import BlobStore, open_blob_store
+from sync.blobs.errors import BlobError
 from sync.errors import (
     ArborError,
     CapabilityError,
@@ -35,9 +36,10 @@ from sync.rooms import RoomManager
 from sync.settings import Settings
 from sync.store import PostgresStore, migrate
 
+from . import metrics
 from .api import health, jobs, rooms
 from .api.images import get_image
-from .api.uploads import complete_upload, create_upload, receive_upload
+from .api.uploads import blob_problem, complete_upload, create_upload, receive_upload
 from .problems import problem
 from .ratelimit import (
     Bucket,
@@ -68,6 +70,7 @@ class Services:
     arq: ArqRedis = dataclasses.field(init=False)
     limiter: RateLimiter = dataclasses.field(init=False)
     rates: RateConfig = dataclasses.field(init=False)
+    rate_limited: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def client_ip(self, request: Request) -> str:
         peer = request.client.host if request.client else None
@@ -82,6 +85,7 @@ class Services:
                            kind="rate_limit_unavailable", headers=unavailable_headers(exc))
         if decision.allowed:
             return None
+        self.rate_limited[what] = self.rate_limited.get(what, 0) + 1
         wait = max(1, math.ceil(decision.retry_after))
         return problem(429, f"Too many {what}; try again in {wait} s", kind="rate_limited",
                        headers=rate_headers(decision), retry_after=wait,
@@ -136,6 +140,7 @@ def _on_control(store: PostgresStore, room: Any, data: bytes) -> None:
 async def stop_services(services: Services) -> None:
     await services.rooms.shutdown()
     await services.arq.aclose()
+    await services.blobs.close()
     if services.fanout is not None:
         await services.fanout.stop()
     await services.store.close()
@@ -145,6 +150,8 @@ def _error_response(exc: ArborError) -> Response:
     answer = jobs.problem_for(exc)
     if answer is not None:
         return answer
+    if isinstance(exc, BlobError):
+        return blob_problem(exc)
     if isinstance(exc, CapabilityError):
         if exc.reason in (CapabilityReason.MISSING, CapabilityReason.INVALID):
             return problem(401, exc.detail, kind=exc.reason.value,
@@ -198,6 +205,7 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> Starlette
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await start_services(settings)
         app.state.services = services
+        metrics.install(app.state, services)
         try:
             yield
         finally:
@@ -218,6 +226,7 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> Starlette
         Route("/api/rooms/{room}/jobs/{job}", jobs.get_job, methods=["GET"]),
         Route("/api/rooms/{room}/jobs/{job}/cancel", jobs.cancel_job, methods=["POST"]),
         Route("/healthz", health.healthz, methods=["GET"]),
+        Route("/metrics", metrics.metrics, methods=["GET"]),
         WebSocketRoute("/sync/{room}", sync_endpoint),
         *_web_routes(web_dist or WEB_DIST),
     ]

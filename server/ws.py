@@ -160,6 +160,7 @@ async def sync_endpoint(ws: WebSocket) -> None:
         await ws.close(1011, "the canvas could not be loaded; retrying")
         return
     peer = SocketPeer(ws, role, hash_token(token or ""), s.send_queue_max)
+    services.rooms.stats.connections_total += 1
     try:
         await _serve(ws, room, peer, s.max_message_bytes)
     finally:
@@ -184,6 +185,7 @@ async def _serve(ws: WebSocket, room: Room, peer: SocketPeer, max_bytes: int) ->
                                      RuntimeError):
                 await t
     if peer.closing.is_set():
+        room.stats.closed(peer.close_code)
         with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError, TimeoutError):
             await asyncio.wait_for(ws.close(peer.close_code, peer.close_reason), 2)
 

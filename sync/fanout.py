@@ -73,7 +73,7 @@ class Fanout:
         self.published = 0
         self.received = 0
         self.resyncs = 0
-        self._last_read = time.monotonic()
+        self.last_read = time.monotonic()
 
     @classmethod
     def from_url(cls, url: str, **kw: Any) -> Fanout:
@@ -201,7 +201,7 @@ class Fanout:
         backoff = 0.1
         while True:
             if not self._watches:
-                self._last_read = time.monotonic()
+                self.last_read = time.monotonic()
                 await asyncio.sleep(0.05)
                 continue
             streams = {k: w.last_id for k, w in self._watches.items()}
@@ -222,8 +222,8 @@ class Fanout:
                 continue
             backoff = 0.1
             now = time.monotonic()
-            stalled = now - self._last_read > self.retention_ms / 2000
-            self._last_read = now
+            stalled = now - self.last_read > self.retention_ms / 2000
+            self.last_read = now
             for key, entries in resp or []:
                 watch = self._watches.get(key)
                 if watch is None:

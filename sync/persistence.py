@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from pycrdt import merge_updates
@@ -53,6 +54,7 @@ class RoomWriter:
         self._warned_full = False
         self.failures = 0
         self.stored_updates = 0
+        self.pending_since: float | None = None  # when the oldest unsaved update arrived
 
     @property
     def pending_bytes(self) -> int:
@@ -68,6 +70,8 @@ class RoomWriter:
             if self.is_idle():
                 room.set_saved(room.state_after)
             return
+        if not self._buffer:
+            self.pending_since = time.monotonic()
         self._buffer.append(update)
         self._bytes += len(update)
         self._idle.clear()
@@ -102,6 +106,7 @@ class RoomWriter:
                 except StoreError as exc:
                     self._buffer[:0] = batch
                     self.failures += 1
+                    self.room.stats.store_failures += 1
                     log.warning("could not store %d updates of room %s (%s); retrying in %.1fs",
                                 len(batch), self.room.id, exc, backoff,
                                 extra={"room": self.room.id})
@@ -112,6 +117,8 @@ class RoomWriter:
                 self._bytes -= sum(len(u) for u in batch)
                 self.rows += 1
                 self.stored_updates += len(batch)
+                self.room.stats.stored_updates += len(batch)
+                self.pending_since = time.monotonic() if self._buffer else None
                 if self._warned_full and self._bytes < self.max_buffer_bytes // 2:
                     log.warning("persistence backlog of room %s drained", self.room.id,
                                 extra={"room": self.room.id})
@@ -136,6 +143,7 @@ class RoomWriter:
                         extra={"room": self.room.id})
             return
         self.rows = 0
+        self.room.stats.compactions += 1
         self.room.size = result.snapshot_bytes or self.room.size
         log.debug("compacted room %s: %d rows", self.room.id, result.merged,
                   extra={"room": self.room.id})

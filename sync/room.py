@@ -30,6 +30,7 @@ from .errors import (
     ProtocolError,
     ProtocolReason,
 )
+from .stats import SyncStats
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,8 @@ class RoomExtension(Protocol):
 
 class Room:
     def __init__(self, room_id: str, *, max_doc_bytes: int, awareness_timeout: float,
-                 awareness_tick: float, process_id: str = "") -> None:
+                 awareness_tick: float, process_id: str = "",
+                 stats: SyncStats | None = None) -> None:
         self.id = room_id
         self.doc: Doc[Any] = Doc()
         self.max_doc_bytes = max_doc_bytes
@@ -91,6 +93,7 @@ class Room:
         self.saved_state = b"\x00"
         self.state_after = b"\x00"
         self.updates_in = 0
+        self.stats = stats or SyncStats()
         self._origin: object = None
         self._tick_handle: asyncio.TimerHandle | None = None
         self._last_tick = 0.0
@@ -142,9 +145,16 @@ class Room:
         self.size += len(update)
         self.updates_in += 1
         message = p.sync_update(update)
+        sent = 0
         for peer in self.peers:
             if peer is not origin:
                 peer.send(message)
+                sent += 1
+        stats = self.stats
+        stats.updates_in += 1
+        stats.bytes_in += len(update)
+        stats.messages_out += sent
+        stats.bytes_out += sent * len(message)
         for ext in self.extensions:
             ext.on_update(self, update, origin)
 
@@ -277,6 +287,7 @@ class Room:
                     peer.send(p.awareness(own))
             elif shared_msg is not None:
                 peer.send(shared_msg)
+        self.stats.awareness_out += len(self.peers)
         for ext in self.extensions:
             ext.on_awareness(self, changes)
 

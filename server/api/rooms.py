@@ -60,7 +60,7 @@ def _links(base: str, room: str, edit: str, view: str) -> dict[str, str]:
     }
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def json_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw:
         return {}
@@ -91,7 +91,7 @@ async def authorize(request: Request, room_id: str, need: Role) -> RoomRecord:
 
 async def create_room(request: Request) -> Response:
     services: Services = request.app.state.services
-    body = await _body(request)
+    body = await json_body(request)
     limited = await services.check_limits(
         services.rates.room_buckets(services.client_ip(request)), "new canvases")
     if limited is not None:

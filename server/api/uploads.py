@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import uuid
@@ -31,18 +30,18 @@ from sync.blobs import BlobError, BlobErrorKind, DiskBlobStore, UploadRefusal, U
 from sync.errors import ArborError
 from sync.images import (
     ACCEPTED_TYPES,
-    OUTPUT_MIME,
     THUMB_SIZES,
     ImageRejectedError,
     ImageRejection,
     image_key,
     process_image,
 )
+from sync.renditions import block_image, store_renditions
 from sync.store import uploads as repo
 
 from ..capabilities import Role
 from ..problems import problem
-from .rooms import authorize
+from .rooms import authorize, json_body
 
 if TYPE_CHECKING:
     from ..app import Services
@@ -52,7 +51,6 @@ log = logging.getLogger(__name__)
 UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 BLOCK_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_FILENAME = 255
-DISPLAY_THUMB = 1024  # the rendition a canvas block shows (``thumbKey``)
 
 REJECTION_STATUS = {
     ImageRejection.EMPTY: 422,
@@ -81,16 +79,6 @@ def blob_problem(exc: BlobError) -> Response:
                    kind="blob_store_unavailable", headers={"Retry-After": "5"})
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.body() or b"{}")
-    except ValueError:
-        raise ValueError("the body is not JSON") from None
-    if not isinstance(data, dict):
-        raise ValueError("the body must be a JSON object")
-    return data
-
-
 def _base(request: Request, services: Services) -> str:
     return services.settings.public_url or str(request.base_url).rstrip("/")
 
@@ -101,7 +89,7 @@ async def create_upload(request: Request) -> Response:
     settings = services.settings
     room_id = request.path_params["room"]
     await authorize(request, room_id, Role.EDIT)
-    body = await _json_object(request)
+    body = await json_body(request)
     filename, content_type = body.get("filename", ""), body.get("content_type")
     size, block_id = body.get("size"), body.get("block_id")
     if not isinstance(filename, str) or len(filename) > MAX_FILENAME:
@@ -253,28 +241,15 @@ async def _store_renditions(services: Services,
     processed = await asyncio.to_thread(process_image, data,
                                         max_bytes=settings.max_upload_bytes,
                                         max_pixels=settings.max_image_pixels)
-    room, digest = record.room_id, processed.content_hash
-    await asyncio.gather(
-        blobs.put(image_key(room, digest), processed.main, processed.mime),
-        *(blobs.put(image_key(room, digest, size), data, processed.mime)
-          for size, data in processed.thumbs.items()),
-    )
+    image = await store_renditions(blobs, record.room_id, processed)
     await blobs.delete(record.key)
-    return {
-        "key": image_key(room, digest),
-        "width": processed.width,
-        "height": processed.height,
-        "mime": OUTPUT_MIME,
-        "thumbKey": image_key(room, digest, DISPLAY_THUMB),
-    }, digest
+    return image, processed.content_hash
 
 
 async def _set_block_image(services: Services, room_id: str, block_id: str,
                            image: dict[str, Any]) -> bool:
     """Set ``blocks[block_id].image`` if that block exists; whether it did."""
-    # Numbers go in as floats: that is what JS numbers are, and what yjs clients read back.
-    value = {name: float(image[name]) if name in ("width", "height") else image[name]
-             for name in schema.IMAGE_FIELDS}
+    value = block_image(image)
 
     def edit(doc: Doc[Any]) -> bool:
         blocks = doc.get(schema.BLOCKS, type=Map)

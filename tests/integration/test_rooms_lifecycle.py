@@ -39,7 +39,7 @@ async def test_ten_clients_joining_an_unloaded_room_at_once_all_sync(server):
     room = await new_room(server)
     assert room["room"] not in server.services.rooms.rooms
     clients = await asyncio.gather(*(YClient.connect(url(server, room)) for _ in range(10)))
-    assert server.services.rooms.loads >= 1
+    assert server.services.rooms.stats.loads >= 1
     clients[0].add_text_block("b", "hi")
     for c in clients:
         await eventually(lambda c=c: c.block_text("b") == "hi")

@@ -340,3 +340,22 @@ async def test_disconnect_mid_broadcast_does_not_break_the_room(server):
     await eventually(lambda: reader.block_text("t") == expected)
     await writer.close()
     await reader.close()
+
+
+async def test_peer_whose_socket_goes_silent_is_dropped_by_ping(settings):
+    """A client that stops answering pings (a dead network path, no close frame) is
+    dropped, and leaves everyone's awareness."""
+    from tests.conftest import run_server
+
+    async with run_server(settings.replace(ping_interval=0.3)) as srv:
+        room = await new_room(srv)
+        a = await YClient.connect(url(srv, room), ping_interval=None)
+        b = await YClient.connect(url(srv, room), ping_interval=None)
+        await a.set_awareness({"user": {"name": "A"}})
+        await eventually(lambda: a.doc.client_id in b.awareness)
+        a.ws.transport.pause_reading()  # a's side no longer reads, so never answers pings
+        room_obj = srv.services.rooms.rooms[room["room"]]
+        await eventually(lambda: len(room_obj.peers) == 1, timeout=10)
+        await eventually(lambda: a.doc.client_id not in b.awareness, timeout=5)
+        a.ws.transport.abort()
+        await b.close()

@@ -1,0 +1,125 @@
+"""``GET /metrics``: Prometheus text, collected from the live process at scrape time.
+
+One registry per app (tests run several servers in one process). Nothing here keeps
+state of its own: figures come from the room manager, its writers, the fan-out and, for
+jobs, from PostgreSQL (jobs are run by other processes).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+
+if TYPE_CHECKING:
+    from .app import Services
+
+JOB_COUNTS = """
+SELECT tool, status, count(*) AS n,
+       avg(extract(epoch FROM finished_at - created_at)) FILTER (WHERE finished_at IS NOT NULL)
+         AS latency
+FROM jobs WHERE created_at > now() - interval '1 day' GROUP BY tool, status
+"""
+
+
+class ArborCollector(Collector):
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.job_rows: list[tuple[str, str, int, float | None]] = []
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.services
+        rooms = list(s.rooms.rooms.values())
+        stats = s.rooms.stats
+        yield GaugeMetricFamily("arbor_rooms", "rooms held in memory", value=len(rooms))
+        yield GaugeMetricFamily("arbor_connections", "open websocket connections",
+                                value=sum(len(r.peers) for r in rooms))
+        yield CounterMetricFamily("arbor_connections_opened", "websockets accepted",
+                                  value=stats.connections_total)
+        closed = CounterMetricFamily("arbor_connections_closed_by_server",
+                                     "connections the server closed, by close code",
+                                     labels=["code"])
+        for code, n in sorted(stats.closed_by_code.items()):
+            closed.add_metric([str(code)], n)
+        yield closed
+        yield CounterMetricFamily("arbor_updates_in", "document updates applied",
+                                  value=stats.updates_in)
+        yield CounterMetricFamily("arbor_update_bytes_in", "bytes of applied updates",
+                                  value=stats.bytes_in)
+        yield CounterMetricFamily("arbor_messages_out", "sync messages queued to clients",
+                                  value=stats.messages_out)
+        yield CounterMetricFamily("arbor_bytes_out", "bytes of sync messages queued",
+                                  value=stats.bytes_out)
+        yield CounterMetricFamily("arbor_awareness_out", "awareness messages queued",
+                                  value=stats.awareness_out)
+        yield CounterMetricFamily("arbor_updates_stored", "updates written to PostgreSQL",
+                                  value=stats.stored_updates)
+        yield CounterMetricFamily("arbor_store_failures", "failed PostgreSQL writes (retried)",
+                                  value=stats.store_failures)
+        yield CounterMetricFamily("arbor_compactions", "room logs compacted",
+                                  value=stats.compactions)
+        yield CounterMetricFamily("arbor_room_loads", "rooms loaded", value=stats.loads)
+        yield CounterMetricFamily("arbor_room_load_failures", "room loads that failed",
+                                  value=stats.load_failures)
+        now = time.monotonic()
+        writers = list(s.rooms.writers.values())
+        lag = max((now - w.pending_since for w in writers if w.pending_since is not None),
+                  default=0.0)
+        yield GaugeMetricFamily("arbor_persistence_lag_seconds",
+                                "age of the oldest update not yet stored", value=lag)
+        yield GaugeMetricFamily("arbor_persistence_pending_bytes",
+                                "bytes accepted but not yet stored",
+                                value=sum(w.pending_bytes for w in writers))
+        if s.fanout is not None:
+            f = s.fanout
+            yield CounterMetricFamily("arbor_fanout_published", "entries sent to Redis",
+                                      value=f.published)
+            yield CounterMetricFamily("arbor_fanout_received", "entries applied from Redis",
+                                      value=f.received)
+            yield CounterMetricFamily("arbor_fanout_resyncs",
+                                      "rooms resynchronised after a Redis gap", value=f.resyncs)
+            yield GaugeMetricFamily("arbor_fanout_healthy", "1 while Redis answers",
+                                    value=1 if f.healthy else 0)
+            yield GaugeMetricFamily("arbor_fanout_lag_seconds",
+                                    "time since the stream reader last returned",
+                                    value=max(0.0, now - f.last_read))
+        rejected = CounterMetricFamily("arbor_rate_limited", "requests refused by rate limits",
+                                       labels=["what"])
+        for what, n in sorted(s.rate_limited.items()):
+            rejected.add_metric([what], n)
+        yield rejected
+        jobs = GaugeMetricFamily("arbor_jobs", "jobs of the last day by tool and status",
+                                 labels=["tool", "status"])
+        latency = GaugeMetricFamily("arbor_job_latency_seconds",
+                                    "mean time from request to end, last day", labels=["tool"])
+        for tool, status, n, mean in self.job_rows:
+            jobs.add_metric([tool, status], n)
+            if status == "done" and mean is not None:
+                latency.add_metric([tool], mean)
+        yield jobs
+        yield latency
+
+
+async def metrics(request: Request) -> Response:
+    services: Services = request.app.state.services
+    registry: CollectorRegistry = request.app.state.metrics_registry
+    collector: ArborCollector = request.app.state.metrics_collector
+    rows = await services.store.pool.fetch(JOB_COUNTS)
+    collector.job_rows = [(r["tool"], r["status"], int(r["n"]),
+                           float(r["latency"]) if r["latency"] is not None else None)
+                          for r in rows]
+    return Response(generate_latest(registry), media_type="text/plain; version=0.0.4")
+
+
+def install(app_state: object, services: Services) -> None:
+    registry = CollectorRegistry(auto_describe=False)
+    collector = ArborCollector(services)
+    registry.register(collector)
+    app_state.metrics_registry = registry  # type: ignore[attr-defined]
+    app_state.metrics_collector = collector  # type: ignore[attr-defined]

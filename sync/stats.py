@@ -1,0 +1,24 @@
+"""Process-wide counters of the sync layer, read by ``/metrics`` at scrape time."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass
+class SyncStats:
+    updates_in: int = 0  # document changes applied (peers, API, workers, other processes)
+    bytes_in: int = 0
+    messages_out: int = 0  # sync messages queued to peers
+    bytes_out: int = 0
+    awareness_out: int = 0
+    stored_updates: int = 0  # updates written to PostgreSQL
+    store_failures: int = 0  # failed writes (retried)
+    compactions: int = 0
+    loads: int = 0
+    load_failures: int = 0
+    connections_total: int = 0
+    closed_by_code: dict[int, int] = dataclasses.field(default_factory=dict)
+
+    def closed(self, code: int) -> None:
+        self.closed_by_code[code] = self.closed_by_code.get(code, 0) + 1

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import httpx
+
+from tests.yclient import YClient, eventually
+
+
+def value(text: str, name: str, labels: str = "") -> float:
+    for line in text.splitlines():
+        if line.startswith(name + labels + " ") or (not labels and line.startswith(name + " ")):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name}{labels} not in metrics")
+
+
+async def test_metrics_count_rooms_connections_and_updates(server):
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        before = (await http.get("/metrics")).text
+        room = (await http.post("/api/rooms", json={})).json()
+        c = await YClient.connect(f"{server.ws_url}/sync/{room['room']}?token="
+                                  f"{room['edit_token']}")
+        c.add_text_block("b", "counted")
+        await eventually(lambda: server.services.rooms.stats.stored_updates > 0)
+        r = await http.get("/metrics")
+        assert r.status_code == 200
+        text = r.text
+        assert value(text, "arbor_rooms") >= 1
+        assert value(text, "arbor_connections") >= 1
+        assert value(text, "arbor_updates_in_total") > value(before, "arbor_updates_in_total")
+        assert value(text, "arbor_updates_stored_total") >= 1
+        assert "arbor_persistence_lag_seconds" in text
+        assert room["edit_token"] not in text
+        await c.close()
