@@ -88,6 +88,12 @@ VARIABLES: list[tuple[str, str, str]] = [
     ("ARBOR_JOB_TIMEOUT_SECONDS", "300", "longest one attempt of a job may run"),
     ("ARBOR_ROOM_JOB_CONCURRENCY", "2", "jobs of one room running at once (the rest wait)"),
     ("ARBOR_WORKER_CONCURRENCY", "8", "jobs one worker process runs at once"),
+    ("ARBOR_JOB_HEARTBEAT_SECONDS", "5", "how often a worker heartbeats its running jobs and "
+     "sweeps for lost ones"),
+    ("ARBOR_JOB_STALE_SECONDS", "30", "a running job silent for this long lost its worker and "
+     "is queued again"),
+    ("ARBOR_JOB_LOST_SECONDS", "60", "a queued job not picked up for this long is handed to the "
+     "queue again"),
     ("ARBOR_LOG_FORMAT", "text", "`text` or `json`"),
     ("ARBOR_LOG_LEVEL", "INFO", "log level"),
     ("OPENAI_API_KEY", "", "OpenAI API key; unset: OpenAI models are not offered"),
@@ -105,6 +111,9 @@ VARIABLES: list[tuple[str, str, str]] = [
     ("ARBOR_RATE_JOBS_BURST_ROOM", "20", "jobs one room may start at once"),
     ("ARBOR_RATE_ROOMS_PER_MIN_IP", "10", "rooms one client address may create per minute"),
     ("ARBOR_RATE_ROOMS_BURST_IP", "3", "rooms one client address may create at once"),
+    ("ARBOR_RATE_LIKES_PER_MIN", "30", "likes, follows and reports one person may make per "
+     "minute (an address: four times that)"),
+    ("ARBOR_REPORTS_TO_HIDE", "3", "distinct reports that hide a gallery post pending review"),
     ("ARBOR_TRUSTED_PROXIES", "", "comma-separated proxy addresses (or CIDR ranges) whose "
      "X-Forwarded-For is believed"),
 ]
@@ -146,6 +155,9 @@ class Settings:
     job_timeout: float = 300.0
     room_job_concurrency: int = 2
     worker_concurrency: int = 8
+    job_heartbeat: float = 5.0
+    job_stale_after: float = 30.0
+    job_lost_after: float = 60.0
     log_format: str = "text"
     log_level: str = "INFO"
     openai_api_key: Secret = dataclasses.field(default_factory=lambda: Secret(""))
@@ -161,6 +173,8 @@ class Settings:
     rate_jobs_burst_room: int = 20
     rate_rooms_per_min_ip: float = 10.0
     rate_rooms_burst_ip: int = 3
+    rate_likes_per_min: float = 30.0
+    reports_to_hide: int = 3
     trusted_proxies: frozenset[str] = frozenset()
 
     @classmethod
@@ -229,6 +243,9 @@ class Settings:
             job_timeout=num("ARBOR_JOB_TIMEOUT_SECONDS", float),
             room_job_concurrency=max(1, num("ARBOR_ROOM_JOB_CONCURRENCY", int)),
             worker_concurrency=max(1, num("ARBOR_WORKER_CONCURRENCY", int)),
+            job_heartbeat=max(0.05, num("ARBOR_JOB_HEARTBEAT_SECONDS", float)),
+            job_stale_after=num("ARBOR_JOB_STALE_SECONDS", float),
+            job_lost_after=num("ARBOR_JOB_LOST_SECONDS", float),
             log_format=log_format,
             log_level=get("ARBOR_LOG_LEVEL").upper(),
             openai_api_key=Secret(get("OPENAI_API_KEY")),
@@ -244,6 +261,8 @@ class Settings:
             rate_jobs_burst_room=num("ARBOR_RATE_JOBS_BURST_ROOM", int),
             rate_rooms_per_min_ip=num("ARBOR_RATE_ROOMS_PER_MIN_IP", float),
             rate_rooms_burst_ip=num("ARBOR_RATE_ROOMS_BURST_IP", int),
+            rate_likes_per_min=num("ARBOR_RATE_LIKES_PER_MIN", float),
+            reports_to_hide=max(1, num("ARBOR_REPORTS_TO_HIDE", int)),
             trusted_proxies=frozenset(p.strip() for p in get("ARBOR_TRUSTED_PROXIES").split(",")
                                       if p.strip()),
         )

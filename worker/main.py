@@ -32,9 +32,9 @@ from .runner import Worker
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT = 5.0
-STALE_AFTER = 30.0  # a running job whose heartbeat is older than this lost its worker
-LOST_AFTER = 60.0  # a queued job not picked up for this long may have left the queue
+# How often a worker heartbeats and sweeps, when a running job counts as lost (its
+# heartbeat is older than this) and when a queued job may have left the queue: Settings
+# ``job_heartbeat``, ``job_stale_after``, ``job_lost_after`` (ARBOR_JOB_*_SECONDS).
 
 
 async def run_job(ctx: dict[str, Any], job_id: str) -> str:
@@ -43,19 +43,20 @@ async def run_job(ctx: dict[str, Any], job_id: str) -> str:
 
 
 async def heartbeat_and_sweep(worker: Worker) -> None:
+    every = worker.settings.job_heartbeat
     while True:
-        await asyncio.sleep(HEARTBEAT)
+        await asyncio.sleep(every)
         try:
             if worker.running:
                 await worker.jobs.heartbeat(list(worker.running), worker.worker_id)
             await sweep(worker)
         except Exception:  # the loop must outlive a database or Redis hiccup
-            log.exception("heartbeat/sweep failed; trying again in %.0fs", HEARTBEAT)
+            log.exception("heartbeat/sweep failed; trying again in %.1fs", every)
 
 
 async def sweep(worker: Worker) -> None:
     prefix = worker.settings.redis_prefix
-    for job in await worker.jobs.stale_running(STALE_AFTER):
+    for job in await worker.jobs.stale_running(worker.settings.job_stale_after):
         if job.attempt >= job.max_attempts:
             failed = await worker.jobs.fail_stale(
                 job, "The worker running this tool stopped, and so did every retry")
@@ -67,7 +68,7 @@ async def sweep(worker: Worker) -> None:
                         extra={"job": job.id})
             await worker.signals.set_fence(job.id, job.attempt + 1)
             await enqueue(worker.arq, prefix, job.id)
-    for job in await worker.jobs.forgotten_queued(LOST_AFTER):
+    for job in await worker.jobs.forgotten_queued(worker.settings.job_lost_after):
         await worker.jobs.touch_queued(job.id)
         await enqueue(worker.arq, prefix, job.id)
 
