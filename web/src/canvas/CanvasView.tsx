@@ -15,13 +15,18 @@ import { useCanvasShortcuts } from '../hooks/useCanvasShortcuts'
 import { useConnectionState } from '../hooks/useConnectionState'
 import { useImageUpload } from '../hooks/useImageUpload'
 import { mergeNodes, readBlocks, type ArborEdge, type ArborNode } from '../sync/bindings'
-import { selectionsByBlock } from '../sync/presence'
+import { selectionsByBlock, spotlightOf } from '../sync/presence'
+import { branchLinks, lineageOf } from '../sync/lineage'
+import { useJobs } from '../hooks/useJobs'
+import { isActiveJob } from '../api/jobs'
 import { connectBlocks, createBlock, createLinkedBlock, deleteItems, moveBlocks } from '../sync/mutations'
 import { DEFAULT_SIZE, type BlockKind } from '../sync/schema'
 import { Cursors } from './Cursors'
 import { TopBar } from './TopBar'
 import { FollowBanner } from './FollowBanner'
 import { ConnectionBanner } from './ConnectionBanner'
+import { QueuePanel } from './QueuePanel'
+import { BranchPanel } from './BranchPanel'
 
 const GRID: [number, number] = [20, 20]
 
@@ -33,6 +38,10 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
   const people = usePeers()
   const presence = usePresence()
   const [following, setFollowing] = useState<string | null>(null)
+  const [watching, setWatching] = useState<{ id: string; name: string } | null>(null)
+  const [queueOpen, setQueueOpen] = useState(false)
+  const [spotlight, setSpotlight] = useState<number | null>(null)
+  const queue = useJobs()
   const pointer = useRef<{ x: number; y: number } | null>(null)
   const upload = useImageUpload()
 
@@ -130,6 +139,44 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
 
   const startFollowing = useCallback((userId: string | null) => setFollowing(userId), [])
 
+  // ---- spotlight: someone asks everyone to follow them; each person can decline -----------
+  useEffect(() => presence.setSpotlight(spotlight), [presence, spotlight])
+  const asked = useRef(new Set<string>())
+  const lit = spotlightOf(people)
+  useEffect(() => {
+    if (!lit) return
+    const key = `${lit.user.id}:${lit.spotlight}`
+    if (asked.current.has(key)) return // asked before: following, or declined by stopping
+    asked.current.add(key)
+    if (lit.user.id === identity.id) return
+    setFollowing(lit.user.id)
+    notify(`${lit.user.name} asked everyone to follow their view. Stop following to decline.`)
+  }, [lit?.user.id, lit?.spotlight, identity.id, notify]) // eslint-disable-line react-hooks/exhaustive-deps
+  const toggleSpotlight = useCallback(() => setSpotlight((s) => (s == null ? Date.now() : null)), [])
+  useEffect(() => { if (identity.noFollow) setSpotlight(null) }, [identity.noFollow])
+
+  // ---- watching someone's branch: the block they last selected (or ran) ------------------
+  const lastPicked = useRef(new Map<string, string>())
+  for (const p of people) {
+    if (p.selection.length) lastPicked.current.set(p.user.id, p.selection[p.selection.length - 1])
+  }
+  const watchedPerson = watching ? people.find((p) => p.user.id === watching.id) ?? null : null
+  const watchedBlock = watching ? lastPicked.current.get(watching.id) ?? null : null
+  const startWatching = useCallback((userId: string | null) => {
+    const p = userId ? people.find((x) => x.user.id === userId) : null
+    setWatching(p ? { id: p.user.id, name: p.user.name } : null)
+  }, [people])
+
+  /** Centre the view on a block (stops following: this person chose where to look). */
+  const goTo = useCallback((blockId: string) => {
+    const b = conn.blocks.get(blockId)
+    if (!b) return
+    setFollowing(null)
+    const x = Number(b.get('x') ?? 0) + Number(b.get('w') ?? 0) / 2
+    const y = Number(b.get('y') ?? 0) + Number(b.get('h') ?? 0) / 2
+    void flow.setCenter(x, y, { zoom: flow.getZoom(), duration: 300 })
+  }, [conn, flow])
+
   // ---- double-click, paste, drop --------------------------------------------------------
   const onDoubleClick = useCallback((e: ReactMouseEvent) => {
     if (readOnly) return
@@ -182,23 +229,48 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
 
   // Other people's selections outline blocks in their colour.
   const peerSel = useMemo(() => selectionsByBlock(people), [people])
+  // The selected blocks' branch: ancestors back to the root prompt and all descendants.
+  const selectedKey = useMemo(() => nodes.filter((n) => n.selected).map((n) => n.id).join(' '), [nodes])
+  const branch = useMemo(() => {
+    if (!selectedKey) return null
+    const ids = selectedKey.split(' ')
+    const { ancestors, descendants } = lineageOf(edges, ids)
+    return { ancestors, descendants, edges: new Set(branchLinks(edges, ids).map((e) => e.id)) }
+  }, [edges, selectedKey])
   const shown = useMemo(() => nodes.map((n) => {
     const colors = peerSel.get(n.id)
-    return colors ? { ...n, data: { ...n.data, peerColors: colors } } : n
-  }), [nodes, peerSel])
+    const cls = branch?.ancestors.has(n.id) ? 'branch-ancestor' : branch?.descendants.has(n.id) ? 'branch-descendant' : undefined
+    if (!colors && cls === n.className) return n
+    return { ...n, className: cls, data: colors ? { ...n.data, peerColors: colors } : n.data }
+  }), [nodes, peerSel, branch])
+  const shownEdges = useMemo(() => (branch ? edges.map((e) => {
+    const on = branch.edges.has(e.id)
+    return on === (e.className === 'in-branch') ? e : { ...e, className: on ? 'in-branch' : undefined }
+  }) : edges), [edges, branch])
+  const activeJobs = queue.jobs.filter(isActiveJob).length
 
   return (
     <div className={`canvas-page${readOnly ? ' read-only' : ''}`}>
       <TopBar people={people} following={following} onFollow={startFollowing} addBlock={addBlock}
-        onTokenChange={onTokenChange} />
+        watching={watching?.id ?? null} onWatch={startWatching} selectOnly={selectOnly}
+        onTokenChange={onTokenChange} queueOpen={queueOpen} onQueue={() => setQueueOpen((o) => !o)}
+        activeJobs={activeJobs} spotlight={spotlight != null} onSpotlight={toggleSpotlight} />
       <ConnectionBanner />
-      {followed && <FollowBanner name={followed.user.name} color={followed.user.color} onStop={() => setFollowing(null)} />}
+      {followed && <FollowBanner name={followed.user.name} color={followed.user.color}
+        spotlight={followed.spotlight != null} onStop={() => setFollowing(null)} />}
+      {(queueOpen || watching) && (
+        <aside className="side-panels" aria-label="Side panels">
+          {watching && <BranchPanel person={watchedPerson} name={watching.name} blockId={watchedBlock}
+            onGo={goTo} onClose={() => setWatching(null)} />}
+          {queueOpen && <QueuePanel {...queue} onShow={goTo} onClose={() => setQueueOpen(false)} />}
+        </aside>
+      )}
       <div className="flow-wrap" onPointerMove={onPointerMove} onDoubleClick={onDoubleClick}
         onDragOver={(e) => { if (!readOnly && e.dataTransfer.types.includes('Files')) e.preventDefault() }}
         onDrop={onDrop}>
         <ReactFlow<ArborNode, ArborEdge>
           nodes={shown}
-          edges={edges}
+          edges={shownEdges}
           nodeTypes={nodeTypes}
           onNodesChange={onNodesChange}
           onEdgesChange={onEdgesChange}
@@ -219,8 +291,9 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
           snapGrid={GRID}
           minZoom={0.1}
           maxZoom={3}
-          fitView
-          fitViewOptions={{ padding: 0.2, maxZoom: 1.2 }}
+          // No fitView here: it would jump to the first block someone makes on an empty canvas.
+          // The effect above fits once, when the canvas's content arrives.
+          onlyRenderVisibleElements
           proOptions={{ hideAttribution: true }}
           defaultEdgeOptions={{ type: 'smoothstep' }}
           aria-label="Canvas"

@@ -34,7 +34,7 @@ function ParamField({ p, value, onChange }: { p: ToolParam; value: unknown; onCh
 }
 
 /** The server's tools, for the selected blocks. */
-export function ToolsMenu() {
+export function ToolsMenu({ selectOnly }: { selectOnly: (ids: ReadonlySet<string>) => void }) {
   const { conn, room, token, identity, notify } = useArbor()
   const flow = useReactFlow<ArborNode, ArborEdge>()
   const { tools, error } = useTools()
@@ -63,6 +63,8 @@ export function ToolsMenu() {
     setChosen(null)
     const inputs = selected.map((n) => n.id)
     const outputs = createOutputs(conn, { tool: tool.name, inputs, kind: outputKind(tool), count: outputCount(tool), author: identity.id })
+    // The new outputs become the selection, so others watching this person's branch see them.
+    selectOnly(new Set(outputs))
     try {
       const r = await startJob(room, token, { tool: tool.name, inputs, outputs, params: values })
       markOutputs(conn, outputs.filter((id) => conn.blocks.get(id)?.get('jobId') == null), { jobId: r.job_id })

@@ -4,7 +4,6 @@ import { navigate } from '../App'
 import { useArbor } from '../hooks/useArbor'
 import { useCanvasTitle } from '../hooks/useCanvasTitle'
 import { useUndoState } from '../hooks/useUndoState'
-import { initials } from '../lib/identity'
 import { rememberCanvas } from '../lib/recent'
 import type { Person } from '../sync/presence'
 import { setTitle } from '../sync/mutations'
@@ -15,13 +14,23 @@ import { ShareDialog } from './ShareDialog'
 import { ToolsMenu } from './ToolsMenu'
 import { NameDialog } from './NameDialog'
 import { Logo } from './Logo'
+import { MeMenu } from './MeMenu'
 
-export function TopBar({ people, following, onFollow, addBlock, onTokenChange }: {
+export function TopBar({ people, following, onFollow, watching, onWatch, addBlock, selectOnly, onTokenChange,
+  queueOpen, onQueue, activeJobs, spotlight, onSpotlight }: {
   people: Person[]
   following: string | null
   onFollow: (id: string | null) => void
+  watching: string | null
+  onWatch: (id: string | null) => void
   addBlock: (kind: BlockKind) => string | null
+  selectOnly: (ids: ReadonlySet<string>) => void
   onTokenChange: (t: string) => void
+  queueOpen: boolean
+  onQueue: () => void
+  activeJobs: number
+  spotlight: boolean
+  onSpotlight: () => void
 }) {
   const { conn, room, readOnly, identity, setIdentity } = useArbor()
   const title = useCanvasTitle()
@@ -65,22 +74,22 @@ export function TopBar({ people, following, onFollow, addBlock, onTokenChange }:
             <button onClick={undo} disabled={!canUndo} aria-label="Undo" title="Undo (Ctrl/Cmd+Z)">↶</button>
             <button onClick={redo} disabled={!canRedo} aria-label="Redo" title="Redo (Ctrl/Cmd+Shift+Z)">↷</button>
             <span className="sep" aria-hidden="true" />
-            <ToolsMenu />
+            <ToolsMenu selectOnly={selectOnly} />
           </>
         )}
         <button onClick={() => void flow.fitView({ padding: 0.2, duration: 300 })} title="Fit everything in view">Fit view</button>
+        <button onClick={onQueue} aria-expanded={queueOpen}
+          title="Jobs of this canvas: waiting, running, finished">
+          Queue{activeJobs > 0 && <span className="count" aria-label={`${activeJobs} active`}> {activeJobs}</span>}
+        </button>
       </div>
       <div className="topbar-right">
-        <Avatars people={people} following={following} onFollow={onFollow} />
-        <button className="avatar me" style={{ background: identity.color }} onClick={() => setEditingMe(true)}
-          aria-label={`You: ${identity.name}. Change name or colour`} title={`You: ${identity.name}`}>
-          {initials(identity.name)}
-        </button>
-        <label className="toggle small" title="Others cannot follow your view">
-          <input type="checkbox" checked={identity.noFollow}
-            onChange={(e) => setIdentity({ ...identity, noFollow: e.target.checked })} />
-          Don’t let others follow me
-        </label>
+        <Avatars people={people} following={following} onFollow={onFollow} watching={watching} onWatch={onWatch} />
+        {spotlight && (
+          <button className="small on" onClick={onSpotlight} aria-pressed="true"
+            title="Everyone was asked to follow you. Click to stop.">Spotlight on</button>
+        )}
+        <MeMenu spotlight={spotlight} onSpotlight={onSpotlight} onEdit={() => setEditingMe(true)} />
         <button className="primary" onClick={() => setSharing(true)}>Share</button>
       </div>
       {sharing && <ShareDialog onClose={() => setSharing(false)} onTokenChange={onTokenChange} />}

@@ -6,9 +6,11 @@ export interface PresenceActions {
   setViewport: (v: { x: number; y: number; zoom: number }) => void
   setSelection: (ids: string[]) => void
   setFollowing: (userId: string | null) => void
+  /** Ask everyone to follow this person (the time it started), or stop asking (null). */
+  setSpotlight: (since: number | null) => void
 }
 
-/** Publishes this person's presence (user, cursor, viewport, selection, following). */
+/** Publishes this person's presence (user, cursor, viewport, selection, following, spotlight). */
 export function usePresence(): PresenceActions {
   const { conn, identity } = useArbor()
   const awareness = conn.provider.awareness
@@ -55,6 +57,9 @@ export function usePresence(): PresenceActions {
       },
       setFollowing(userId) {
         awareness.setLocalStateField('following', userId)
+      },
+      setSpotlight(since) {
+        awareness.setLocalStateField('spotlight', since)
       },
     }
   }, [awareness])

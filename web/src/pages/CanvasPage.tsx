@@ -95,7 +95,11 @@ export function CanvasPage({ room }: { room: string }) {
     if (!connected || !token) return
     const c = new Connection(room, token, wsBase(window.location))
     setConn(c)
+    // For the browser tests and the console: the live document of this canvas.
+    const w = window as unknown as { arbor?: Connection }
+    w.arbor = c
     return () => {
+      if (w.arbor === c) delete w.arbor
       c.destroy()
       setConn(null)
     }

@@ -1,4 +1,5 @@
-// Presence through awareness: the fields are user, cursor, viewport, selection, following.
+// Presence through awareness: the fields are user, cursor, viewport, selection, following,
+// and spotlight (since when this person asks everyone to follow them, or null).
 import { SERVER_AWARENESS_FIELD } from './schema'
 
 export interface PresenceUser {
@@ -15,6 +16,7 @@ export interface Person {
   viewport: { x: number; y: number; zoom: number } | null
   selection: string[]
   following: string | null
+  spotlight: number | null
 }
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
@@ -36,6 +38,7 @@ export function readPeople(states: ReadonlyMap<number, Record<string, unknown>>,
       viewport: v && isNum(v.x) && isNum(v.y) && isNum(v.zoom) ? { x: v.x, y: v.y, zoom: v.zoom } : null,
       selection: Array.isArray(s.selection) ? s.selection.filter((x): x is string => typeof x === 'string') : [],
       following: typeof s.following === 'string' ? s.following : null,
+      spotlight: isNum(s.spotlight) ? s.spotlight : null,
     }
     // The same person in two tabs: keep one entry per client, but label duplicates apart.
     out.push(person)
@@ -56,4 +59,14 @@ export function selectionsByBlock(people: readonly Person[]): Map<string, string
     }
   }
   return m
+}
+
+/** The person whose spotlight started last (and who can be followed), or null. */
+export function spotlightOf(people: readonly Person[]): Person | null {
+  let best: Person | null = null
+  for (const p of people) {
+    if (p.spotlight == null || p.user.noFollow) continue
+    if (!best || p.spotlight > best.spotlight!) best = p
+  }
+  return best
 }

@@ -1,0 +1,68 @@
+"""What the browser tests do to a canvas page, as a person would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.async_api import Locator, Page, expect
+
+
+def node(page: Page, block_id: str) -> Locator:
+    return page.locator(f'.react-flow__node[data-id="{block_id}"]')
+
+
+async def node_ids(page: Page) -> list[str]:
+    ids: list[str] = await page.locator(".react-flow__node").evaluate_all(
+        "els => els.map(e => e.dataset.id)")
+    return ids
+
+
+async def add_text_block(page: Page, text: str, at: tuple[int, int] | None = None) -> str:
+    """Double-click empty canvas (a new text block there), type text, finish with Escape."""
+    before = set(await node_ids(page))
+    x, y = at or (200, 200)
+    await page.locator(".react-flow__pane").dblclick(position={"x": x, "y": y})
+    await expect(page.locator(".react-flow__node")).to_have_count(len(before) + 1)
+    (bid,) = [i for i in await node_ids(page) if i not in before]
+    await node(page, bid).locator(".text-view").dblclick()
+    await expect(node(page, bid).locator(".cm-content")).to_be_focused()
+    await page.keyboard.type(text)
+    await page.keyboard.press("Escape")
+    await expect(node(page, bid).locator(".text-view")).to_contain_text(text)
+    return bid
+
+
+async def select_block(page: Page, block_id: str) -> None:
+    await node(page, block_id).locator(".block-head").click()
+    await expect(node(page, block_id)).to_have_class(__import__("re").compile(r"\bselected\b"))
+
+
+async def viewport(page: Page) -> dict[str, float]:
+    """The canvas transform as drawn: x, y (px) and zoom."""
+    v: dict[str, float] = await page.evaluate("""() => {
+        const m = new DOMMatrix(getComputedStyle(document.querySelector('.react-flow__viewport')).transform)
+        return { x: m.e, y: m.f, zoom: m.a }
+    }""")
+    return v
+
+
+async def doc_state(page: Page) -> dict[str, Any]:
+    """The page's canvas document as plain data (blocks with their text, edge count)."""
+    s: dict[str, Any] = await page.evaluate("""() => {
+        const c = window.arbor
+        const blocks = {}
+        c.blocks.forEach((b, id) => { blocks[id] = { text: String(b.get('text') ?? ''),
+            x: b.get('x'), y: b.get('y'), status: b.get('status') } })
+        return { blocks, edges: c.edges.size }
+    }""")
+    return s
+
+
+async def drag_pane(page: Page, dx: int, dy: int, steps: int = 10,
+                    start: tuple[int, int] = (640, 500)) -> None:
+    """Pan the canvas by dragging empty space."""
+    x, y = start
+    await page.mouse.move(x, y)
+    await page.mouse.down()
+    await page.mouse.move(x + dx, y + dy, steps=steps)
+    await page.mouse.up()

@@ -1,0 +1,187 @@
+"""Two people on one canvas in real browsers: editing, following, view links, undo,
+offline edits and bad links."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import connected, expect, new_room, open_canvas, poll, shot
+from tests.e2e.helpers import (
+    add_text_block,
+    doc_state,
+    drag_pane,
+    node,
+    select_block,
+    viewport,
+)
+
+pytestmark = pytest.mark.timeout(90)
+
+
+async def test_two_people_see_each_others_blocks(app, browser):
+    room = await new_room(app)
+    _, a = await open_canvas(browser, room.url(app.base_url), "Ada")
+    _, b = await open_canvas(browser, room.url(app.base_url), "Ben")
+    await connected(a)
+    await connected(b)
+    first = await add_text_block(a, "a lighthouse in fog", at=(300, 250))
+    second = await add_text_block(a, "seen from the sea", at=(700, 450))
+    await expect(node(b, first)).to_contain_text("a lighthouse in fog")
+    await expect(node(b, second)).to_contain_text("seen from the sea")
+    # B edits A's block; A sees it.
+    await node(b, first).locator(".text-view").dblclick()
+    await b.keyboard.press("End")
+    await b.keyboard.type(" at dawn")
+    await b.keyboard.press("Escape")
+    await expect(node(a, first)).to_contain_text("a lighthouse in fog at dawn")
+    # Each sees the other among the people here, and where they point.
+    await expect(a.get_by_role("button", name="Ben", exact=True)).to_be_visible()
+    await expect(b.get_by_role("button", name="Ada", exact=True)).to_be_visible()
+    await expect(b.locator(".cursor-name", has_text="Ada")).to_be_attached()
+    await shot(a, "two-people-a")
+    await shot(b, "two-people-b")
+    assert not a.errors and not b.errors, (a.errors, b.errors)
+
+
+async def test_following_tracks_the_other_persons_pan(app, browser):
+    room = await new_room(app)
+    _, a = await open_canvas(browser, room.url(app.base_url), "Ada")
+    _, b = await open_canvas(browser, room.url(app.base_url), "Ben")
+    await connected(a)
+    await connected(b)
+    await add_text_block(a, "something to look at", at=(400, 300))
+    await b.get_by_role("button", name="Ada", exact=True).click()
+    await b.get_by_role("menuitem", name="Follow Ada").click()
+    await expect(b.get_by_role("status").filter(has_text="Following Ada")).to_be_visible()
+    await expect(a.get_by_text("Ben is following you")).to_be_visible()
+
+    async def tracks() -> bool:
+        va, vb = await viewport(a), await viewport(b)
+        return (abs(va["x"] - vb["x"]) <= 2 and abs(va["y"] - vb["y"]) <= 2
+                and abs(va["zoom"] - vb["zoom"]) < 0.01)
+
+    for dx, dy in ((-300, -120), (180, 260)):
+        before = await viewport(b)
+        await drag_pane(a, dx, dy)
+        await poll(tracks)
+        after = await viewport(b)
+        assert abs(after["x"] - before["x"] - dx) < 40 and abs(after["y"] - before["y"] - dy) < 40
+    await shot(b, "follow-b")
+    # Panning by hand stops following.
+    await drag_pane(b, 50, 50)
+    await expect(b.get_by_role("status").filter(has_text="Following Ada")).to_have_count(0)
+
+
+async def test_view_link_cannot_edit_but_sees_changes(app, browser):
+    room = await new_room(app)
+    _, a = await open_canvas(browser, room.url(app.base_url), "Ada")
+    await connected(a)
+    bid = await add_text_block(a, "only editors write here", at=(400, 300))
+    _, v = await open_canvas(browser, room.url(app.base_url, room.view_token), "Cy")
+    await connected(v)
+    await expect(node(v, bid)).to_contain_text("only editors write here")
+    await expect(v.get_by_text("View only")).to_be_visible()
+    # No editing affordances.
+    for name in ("+ Text", "+ Image", "Undo", "Tools ▾"):
+        await expect(v.get_by_role("button", name=name, exact=True)).to_have_count(0)
+    await expect(v.get_by_role("textbox", name="Canvas title")).to_have_count(0)
+    await expect(v.locator(".react-flow__handle").first).to_be_hidden()
+    await expect(node(v, bid).get_by_role("button", name="Edit text")).to_have_count(0)
+    before = await doc_state(v)
+    # A forced attempt: shortcuts, double-clicks, typing, delete, undo, paste-like typing.
+    await v.locator(".react-flow__pane").click(position={"x": 100, "y": 100})
+    for key in ("t", "i", "Control+d", "Control+z"):
+        await v.keyboard.press(key)
+    await v.locator(".react-flow__pane").dblclick(position={"x": 150, "y": 150})
+    await node(v, bid).locator(".text-view").dblclick()
+    await v.keyboard.type("forced")
+    await select_block(v, bid)
+    await v.keyboard.press("Delete")
+    await v.keyboard.press("Backspace")
+    await expect(node(v, bid).locator(".cm-content")).to_have_count(0)
+    # The editor's next change reaches the viewer, so everything before it has arrived too.
+    await node(a, bid).locator(".text-view").dblclick()
+    await a.keyboard.press("End")
+    await a.keyboard.type(" (live)")
+    await a.keyboard.press("Escape")
+    await expect(node(v, bid)).to_contain_text("only editors write here (live)")
+    after_v, after_a = await doc_state(v), await doc_state(a)
+    assert set(after_v["blocks"]) == set(before["blocks"]) == set(after_a["blocks"])
+    assert after_v["blocks"][bid]["text"] == after_a["blocks"][bid]["text"] == \
+        "only editors write here (live)"
+    await expect(v.locator(".fatal-banner")).to_have_count(0)
+    await shot(v, "view-only")
+
+
+async def test_undo_takes_back_only_my_own_edits(app, browser):
+    room = await new_room(app)
+    _, a = await open_canvas(browser, room.url(app.base_url), "Ada")
+    _, b = await open_canvas(browser, room.url(app.base_url), "Ben")
+    await connected(a)
+    await connected(b)
+    mine = await add_text_block(a, "alpha", at=(300, 250))
+    theirs = await add_text_block(b, "beta", at=(700, 450))
+    await expect(node(a, theirs)).to_contain_text("beta")
+    undo = a.get_by_role("button", name="Undo", exact=True)
+    for _ in range(10):
+        if await undo.is_disabled():
+            break
+        await undo.click()
+    await expect(undo).to_be_disabled()
+    await expect(node(a, mine)).to_have_count(0)
+    await expect(node(b, mine)).to_have_count(0)
+    await expect(node(a, theirs)).to_contain_text("beta")
+    await expect(node(b, theirs)).to_contain_text("beta")
+    # Redo brings mine back for both.
+    await a.get_by_role("button", name="Redo", exact=True).click()
+    await expect(node(b, mine)).to_be_attached()
+    await shot(b, "undo-b")
+
+
+async def test_an_offline_edit_arrives_after_reconnecting(app, browser):
+    room = await new_room(app)
+    _, a = await open_canvas(browser, room.url(app.base_url), "Ada")
+    bctx, b = await open_canvas(browser, room.url(app.base_url), "Ben")
+    await connected(a)
+    await connected(b)
+    bid = await add_text_block(a, "shared", at=(400, 300))
+    await expect(node(b, bid)).to_contain_text("shared")
+    await bctx.set_offline(True)
+    await expect(b.locator(".status-indicator")).to_contain_text("Offline")
+    await node(b, bid).locator(".text-view").dblclick()
+    await b.keyboard.press("End")
+    await b.keyboard.type(" and written offline")
+    await b.keyboard.press("Escape")
+    await expect(node(b, bid)).to_contain_text("shared and written offline")
+    await expect(b.locator(".status-indicator")).to_contain_text("kept in this browser")
+    await shot(b, "offline-b")
+    await bctx.set_offline(False)
+    await connected(b)
+    await expect(node(a, bid)).to_contain_text("shared and written offline")
+    await expect(b.locator(".status-indicator")).to_contain_text("All changes saved")
+
+
+async def test_a_rotated_or_forged_link_says_so(app, browser):
+    room = await new_room(app)
+    _, a = await open_canvas(browser, room.url(app.base_url), "Ada")
+    await connected(a)
+    async with httpx.AsyncClient(base_url=app.base_url) as http:
+        r = await http.post(f"/api/rooms/{room.room}/links/rotate",
+                            headers={"Authorization": f"Bearer {room.edit_token}"})
+        assert r.status_code == 200, r.text
+    message = re.compile(r"not valid for this canvas.*rotated.*Ask for a new link")
+    # The open page is cut off with a clear message, and does not reconnect.
+    await expect(a.get_by_role("alert")).to_contain_text(message)
+    await expect(a.locator(".status-indicator")).to_contain_text("Disconnected")
+    await shot(a, "rotated-open-page")
+    # Opening the old link, or a made-up one, says the same before anything loads.
+    for token in (room.edit_token, "forged" + "x" * 30):
+        _, p = await open_canvas(browser, room.url(app.base_url, token), "Ben")
+        await expect(p.get_by_role("heading", name="Cannot open this canvas")).to_be_visible()
+        await expect(p.get_by_role("alert")).to_contain_text(message)
+        await expect(p.locator(".react-flow")).to_have_count(0)
+        await shot(p, "bad-link")
+        await p.context.close()
