@@ -37,7 +37,7 @@ from sync.settings import Settings
 from sync.store import PostgresStore, migrate
 
 from . import metrics
-from .api import health, jobs, rooms
+from .api import gallery, health, identity, jobs, rooms
 from .api.images import get_image
 from .api.uploads import blob_problem, complete_upload, create_upload, receive_upload
 from .problems import problem
@@ -55,7 +55,7 @@ from .ws import sync_endpoint
 log = logging.getLogger(__name__)
 
 WEB_DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
-APP_PATHS = ("/", "/r/{room}", "/gallery", "/p/{post}", "/u/{handle}")
+APP_PATHS = ("/", "/r/{room}", "/gallery", "/p/{post}", "/u/{handle}", "/recover")
 
 
 @dataclasses.dataclass
@@ -225,6 +225,23 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> Starlette
         Route("/api/rooms/{room}/jobs", jobs.list_jobs, methods=["GET"]),
         Route("/api/rooms/{room}/jobs/{job}", jobs.get_job, methods=["GET"]),
         Route("/api/rooms/{room}/jobs/{job}/cancel", jobs.cancel_job, methods=["POST"]),
+        Route("/api/identity", identity.claim_identity, methods=["POST"]),
+        Route("/api/identity", identity.get_identity, methods=["GET"]),
+        Route("/api/identity/recover", identity.recover_identity, methods=["POST"]),
+        Route("/api/rooms/{room}/lineage/{block}", gallery.room_lineage, methods=["GET"]),
+        Route("/api/rooms/{room}/publish", gallery.publish, methods=["POST"]),
+        Route("/api/posts", gallery.list_posts, methods=["GET"]),
+        Route("/api/posts/{post}", gallery.get_post, methods=["GET"]),
+        Route("/api/posts/{post}", gallery.delete_post, methods=["DELETE"]),
+        Route("/api/posts/{post}/images/{size}", gallery.post_image, methods=["GET"]),
+        Route("/api/posts/{post}/like", gallery.like_post, methods=["POST"]),
+        Route("/api/posts/{post}/like", gallery.unlike_post, methods=["DELETE"]),
+        Route("/api/posts/{post}/report", gallery.report_post, methods=["POST"]),
+        Route("/api/posts/{post}/remix", gallery.remix_post, methods=["POST"]),
+        Route("/api/people/{handle}", gallery.get_person, methods=["GET"]),
+        Route("/api/people/{handle}/follow", gallery.follow_person, methods=["POST"]),
+        Route("/api/people/{handle}/follow", gallery.unfollow_person, methods=["DELETE"]),
+        Route("/api/feed/following", gallery.following_feed, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/metrics", metrics.metrics, methods=["GET"]),
         WebSocketRoute("/sync/{room}", sync_endpoint),

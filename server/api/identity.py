@@ -1,0 +1,262 @@
+"""``/api/identity``: claim a gallery handle, read it back, recover it on another device.
+
+There are no passwords. Claiming a handle creates a long random *identity secret*; the
+browser keeps it in the ``arbor_id`` cookie (HttpOnly, SameSite=Lax, Secure over https)
+and the server keeps only its SHA-256. The recovery link (``/recover#secret=...``, the
+secret in the fragment so it never reaches a server log) carries it to another device,
+whose page posts it to ``/api/identity/recover``.
+
+Every cookie-authenticated write (and every request that sets the cookie) must pass
+:func:`check_csrf`: the ``X-Arbor-CSRF: 1`` header, which a cross-site form cannot send
+and a cross-site script cannot send without a CORS preflight we never answer, and an
+``Origin`` (or, lacking it, ``Referer``) that is this server, ``ARBOR_PUBLIC_URL`` or one
+of ``ARBOR_ALLOWED_ORIGINS`` (a ``*`` there does not count here).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import unicodedata
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from sync.gallery import (
+    MAX_DISPLAY_NAME,
+    CursorError,
+    GalleryStore,
+    HandleError,
+    Person,
+    check_handle,
+    hash_secret,
+    new_secret,
+)
+from sync.lineage import BlockNotFoundError
+
+from ..problems import problem
+from ..ratelimit import Bucket, Rate, address_key
+
+if TYPE_CHECKING:
+    from ..app import Services
+
+COOKIE = "arbor_id"
+COOKIE_MAX_AGE = 400 * 86400  # the longest lifetime browsers honour
+CSRF_HEADER = "x-arbor-csrf"
+MAX_SECRET = 200
+HANDLE_STATUS = {"malformed": 400, "reserved": 409, "taken": 409}
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class Refusal(Exception):
+    """A request this API turns down: becomes a problem response in :func:`endpoint`."""
+
+    def __init__(self, status: int, detail: str, kind: str,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.kind, self.headers = status, detail, kind, headers
+
+
+def endpoint(handler: Handler) -> Handler:
+    """Turn refusals and the gallery's own errors into problems."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except Refusal as r:
+            return problem(r.status, r.detail, kind=r.kind, headers=r.headers)
+        except HandleError as exc:
+            return problem(HANDLE_STATUS[exc.reason], exc.detail, kind=f"handle_{exc.reason}")
+        except CursorError as exc:
+            return problem(400, exc.detail, kind="bad_cursor")
+        except BlockNotFoundError as exc:
+            return problem(404, exc.detail, kind="block_not_found")
+        except _Limited as exc:
+            return exc.response
+
+    return wrapped
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def gallery_of(request: Request) -> GalleryStore:
+    return GalleryStore(services_of(request).store.pool)
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        data = json.loads(raw or b"{}")
+    except ValueError:
+        raise ValueError("the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object")
+    return data
+
+
+# ------------------------------------------------------------------------------- CSRF
+
+
+def _origin(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def allowed_origins(request: Request) -> set[str]:
+    settings = services_of(request).settings
+    allowed = {o.lower() for o in settings.allowed_origins if o != "*"}
+    if settings.public_url and (public := _origin(settings.public_url)):
+        allowed.add(public)
+    host = request.headers.get("host")
+    if host:
+        allowed.add(f"{request.url.scheme}://{host}".lower())
+    return allowed
+
+
+def check_csrf(request: Request) -> None:
+    """Refuse (403) a write that a page on another site could have made with our cookie."""
+    if request.headers.get(CSRF_HEADER) != "1":
+        raise Refusal(403, f"this request needs the {CSRF_HEADER.title()}: 1 header",
+                      "csrf_header_missing")
+    sent = request.headers.get("origin")
+    origin = _origin(sent) if sent and sent != "null" else None
+    if origin is None and not sent and (referer := request.headers.get("referer")):
+        origin = _origin(referer)
+    if origin is None or origin not in allowed_origins(request):
+        raise Refusal(403, "this request did not come from an Arbor page", "origin_not_allowed")
+
+
+# ----------------------------------------------------------------------------- cookies
+
+
+def _secure(request: Request) -> bool:
+    return (request.url.scheme == "https"
+            or services_of(request).settings.public_url.startswith("https://"))
+
+
+def set_identity_cookie(request: Request, response: Response, secret: str) -> None:
+    response.set_cookie(COOKIE, secret, max_age=COOKIE_MAX_AGE, path="/",
+                        secure=_secure(request), httponly=True, samesite="lax")
+
+
+async def current_person(request: Request) -> Person | None:
+    """The person whose identity cookie came with the request, if it is a real one."""
+    secret = request.cookies.get(COOKIE)
+    if not secret or len(secret) > MAX_SECRET:
+        return None
+    return await gallery_of(request).person_by_secret(hash_secret(secret))
+
+
+async def require_person(request: Request) -> Person:
+    person = await current_person(request)
+    if person is None:
+        raise Refusal(401, "claim a handle first (or recover yours on this device)",
+                      "identity_required")
+    return person
+
+
+def action_buckets(request: Request, what: str, person: Person | None) -> list[Bucket]:
+    """Per-person and per-address buckets for gallery actions (likes, follows, ...)."""
+    services = services_of(request)
+    per_min = services.settings.rate_likes_per_min
+    rate = Rate(per_min, max(1, round(per_min / 2)))
+    ip = address_key(services.client_ip(request))
+    # An address may hold several people (a household, an office): give it more room.
+    buckets = [Bucket(f"{what}:ip:{ip}", Rate(per_min * 4, max(1, round(per_min * 2))), 1,
+                      f"{what}-ip")]
+    if person is not None:
+        buckets.append(Bucket(f"{what}:person:{person.id}", rate, 1, f"{what}-person"))
+    return buckets
+
+
+async def limit(request: Request, buckets: list[Bucket], what: str) -> None:
+    refused = await services_of(request).check_limits(buckets, what)
+    if refused is not None:
+        raise _Limited(refused)
+
+
+class _Limited(Exception):
+    def __init__(self, response: Response) -> None:
+        super().__init__("rate limited")
+        self.response = response
+
+
+# ----------------------------------------------------------------------------- the API
+
+
+def _base(request: Request) -> str:
+    return services_of(request).settings.public_url or str(request.base_url).rstrip("/")
+
+
+def _identity_json(request: Request, person: Person, secret: str) -> dict[str, Any]:
+    return {"handle": person.handle, "display_name": person.display_name,
+            "recovery_url": f"{_base(request)}/recover#secret={secret}"}
+
+
+def _display_name(raw: object, handle: str) -> str:
+    if raw is None:
+        return handle
+    if not isinstance(raw, str):
+        raise ValueError("display_name must be a string")
+    name = " ".join(raw.split())
+    if len(name) > MAX_DISPLAY_NAME:
+        raise ValueError(f"display_name must be at most {MAX_DISPLAY_NAME} characters")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise ValueError("display_name must not contain control characters")
+    return name or handle
+
+
+@endpoint
+async def claim_identity(request: Request) -> Response:
+    """``POST /api/identity`` {handle, display_name?} -> 201 and the cookie."""
+    check_csrf(request)
+    body = await json_body(request)
+    handle = check_handle(body.get("handle"))
+    name = _display_name(body.get("display_name"), handle)
+    if await current_person(request) is not None:
+        raise Refusal(409, "this browser already has a handle", "identity_exists")
+    services = services_of(request)
+    await limit(request, services.rates.room_buckets(services.client_ip(request)),
+                "new handles")
+    secret = new_secret()
+    person = await gallery_of(request).create_person(handle, name, hash_secret(secret))
+    response = JSONResponse(_identity_json(request, person, secret), status_code=201)
+    set_identity_cookie(request, response, secret)
+    return response
+
+
+@endpoint
+async def get_identity(request: Request) -> Response:
+    """``GET /api/identity`` -> {handle, display_name, recovery_url} or 401."""
+    person = await require_person(request)
+    return JSONResponse(_identity_json(request, person, request.cookies[COOKIE]),
+                        headers={"Cache-Control": "no-store"})
+
+
+@endpoint
+async def recover_identity(request: Request) -> Response:
+    """``POST /api/identity/recover`` {secret} -> the identity, and the cookie."""
+    check_csrf(request)
+    body = await json_body(request)
+    secret = body.get("secret")
+    if not isinstance(secret, str) or not 0 < len(secret) <= MAX_SECRET:
+        raise ValueError("secret must be the text after #secret= in the recovery link")
+    services = services_of(request)
+    await limit(request, [Bucket(f"recover:ip:{address_key(services.client_ip(request))}",
+                                 services.rates.rooms_ip, 1, "recover-ip")], "recoveries")
+    person = await gallery_of(request).person_by_secret(hash_secret(secret))
+    if person is None:
+        raise Refusal(401, "this recovery link is not valid", "unknown_secret")
+    response = JSONResponse(_identity_json(request, person, secret))
+    set_identity_cookie(request, response, secret)
+    return response

@@ -1,0 +1,365 @@
+"""The public gallery in PostgreSQL (migration 0004): people and their credentials, posts,
+likes, follows, reports, and remixed canvases.
+
+- A person has a handle and no password. The browser keeps a long random *identity
+  secret*; only its SHA-256 is stored, as a ``credentials`` row of kind ``secret`` (OAuth
+  or e-mail sign-in become other kinds of row later).
+- Listings use keyset pagination: a :class:`Cursor` holds the sort key of the last row
+  shown, and the next page starts strictly after it, so posts published meanwhile never
+  shift a page (there is no OFFSET anywhere).
+- A like (or report) and the post's counter change in one statement, and the primary key
+  makes a repeat a no-op, so counts stay exact under concurrent requests.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import re
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Final, Literal
+
+import asyncpg
+
+from .errors import ArborError, StoreError, StoreReason
+from .lineage import Step
+from .store import queries
+from .store.postgres import CONNECTION_ERRORS
+
+HANDLE: Final = re.compile(r"^[a-z0-9_]{3,30}$")
+RESERVED_HANDLES: Final = frozenset({
+    "about", "abuse", "account", "admin", "administrator", "api", "arbor", "assets", "blog",
+    "feed", "following", "gallery", "healthz", "help", "identity", "login", "logout",
+    "metrics", "mod", "moderator", "new", "null", "official", "p", "people", "posts",
+    "privacy", "r", "recover", "root", "security", "settings", "signin", "signup", "staff",
+    "static", "support", "sync", "system", "terms", "top", "u", "undefined", "www",
+})
+MAX_DISPLAY_NAME: Final = 50
+MAX_TITLE: Final = 120
+MAX_DESCRIPTION: Final = 2000
+MAX_REASON: Final = 500
+TOP_WINDOW: Final = 7 * 86400.0  # "top this week"
+
+Sort = Literal["new", "top"]
+
+
+class HandleError(ArborError):
+    """A handle that cannot be claimed; ``reason`` is malformed, reserved or taken."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class CursorError(ArborError):
+    def __init__(self) -> None:
+        super().__init__("cursor is not one this server handed out")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Person:
+    id: str
+    handle: str
+    display_name: str
+    created_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FollowCounts:
+    followers: int
+    following: int
+    followed_by_me: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Post:
+    id: str
+    author: Person
+    room_id: str
+    block_id: str
+    title: str
+    description: str
+    include_prompts: bool
+    lineage: list[Step]
+    image_key: str
+    width: int
+    height: int
+    mime: str
+    parent_post_id: str | None
+    like_count: int
+    report_count: int
+    hidden: bool
+    deleted: bool
+    created_at: dt.datetime
+    liked_by_me: bool
+
+    @property
+    def listed(self) -> bool:
+        return not (self.hidden or self.deleted)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NewPost:
+    id: str
+    author_id: str
+    room_id: str
+    block_id: str
+    title: str
+    description: str
+    include_prompts: bool
+    lineage: list[Step]
+    image_key: str
+    width: int
+    height: int
+    mime: str
+    parent_post_id: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Cursor:
+    """The sort key of the last row of a page: (likes,) created_at, id."""
+
+    sort: str
+    created_at: dt.datetime
+    id: str
+    likes: int | None = None
+
+    def encode(self) -> str:
+        raw = [self.sort, self.created_at.isoformat(), self.id]
+        if self.likes is not None:
+            raw.append(str(self.likes))
+        return base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, value: str, sort: str) -> Cursor:
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+            if not (isinstance(raw, list) and raw and raw[0] == sort
+                    and all(isinstance(x, str) for x in raw)):
+                raise CursorError
+            likes = int(raw[3]) if sort == "top" else None
+            if (sort == "top") != (len(raw) == 4) or len(raw) not in (3, 4):
+                raise CursorError
+            created = dt.datetime.fromisoformat(raw[1])
+            if created.tzinfo is None:
+                raise CursorError
+            return cls(sort, created, raw[2], likes)
+        except (ValueError, binascii.Error, IndexError, UnicodeDecodeError):
+            raise CursorError from None
+
+    @classmethod
+    def after(cls, post: Post, sort: str) -> Cursor:
+        return cls(sort, post.created_at, post.id, post.like_count if sort == "top" else None)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Page:
+    posts: list[Post]
+    next: Cursor | None
+
+
+def hash_secret(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def new_post_id() -> str:
+    return secrets.token_urlsafe(9)
+
+
+def check_handle(raw: object) -> str:
+    """The normalised (lower-case) handle, or HandleError."""
+    if not isinstance(raw, str):
+        raise HandleError("malformed", "handle must be a string")
+    handle = raw.strip().lower()
+    if not HANDLE.match(handle):
+        raise HandleError("malformed", "a handle is 3 to 30 characters: a-z, 0-9 and _")
+    if handle in RESERVED_HANDLES:
+        raise HandleError("reserved", f"the handle {handle!r} is reserved")
+    return handle
+
+
+def _person(row: Any) -> Person:
+    return Person(row["id"], row["handle"], row["display_name"], row["created_at"])
+
+
+def _post(row: Any) -> Post:
+    lineage = row["lineage"]
+    steps = json.loads(lineage) if isinstance(lineage, str) else lineage
+    author = Person(row["author_id"], row["author_handle"], row["author_display_name"],
+                    row["created_at"])
+    return Post(row["id"], author, row["room_id"], row["block_id"], row["title"],
+                row["description"], row["include_prompts"],
+                [Step.from_json(s) for s in steps], row["image_key"], row["image_width"],
+                row["image_height"], row["image_mime"], row["parent_post_id"],
+                row["like_count"], row["report_count"], row["hidden"], row["deleted"],
+                row["created_at"], bool(row["liked_by_me"]))
+
+
+class GalleryStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @asynccontextmanager
+    async def _conn(self) -> AsyncIterator[asyncpg.Connection]:
+        try:
+            async with self.pool.acquire() as conn:
+                yield conn
+        except CONNECTION_ERRORS as exc:
+            raise StoreError(StoreReason.CONNECTION, f"PostgreSQL unreachable: {exc}") from exc
+        except asyncpg.UniqueViolationError:
+            raise
+        except asyncpg.PostgresError as exc:
+            raise StoreError(StoreReason.QUERY, f"PostgreSQL error: {exc}") from exc
+
+    # --- people -------------------------------------------------------------------------
+
+    async def create_person(self, handle: str, display_name: str,
+                            secret_hash: bytes) -> Person:
+        """A new person holding the secret whose hash is given; HandleError if taken."""
+        try:
+            async with self._conn() as c, c.transaction():
+                row = await c.fetchrow(queries["create_person"], uuid.uuid4().hex, handle,
+                                       display_name)
+                await c.execute(queries["create_secret_credential"], row["id"], secret_hash)
+        except asyncpg.UniqueViolationError:
+            raise HandleError("taken", f"the handle {handle!r} is taken") from None
+        return _person(row)
+
+    async def person_by_secret(self, secret_hash: bytes) -> Person | None:
+        async with self._conn() as c:
+            row = await c.fetchrow(queries["person_by_secret"], secret_hash)
+            if row is not None:
+                await c.execute(queries["touch_credential"], row["credential_id"])
+        return None if row is None else _person(row)
+
+    async def person_by_handle(self, handle: str) -> Person | None:
+        async with self._conn() as c:
+            row = await c.fetchrow(queries["person_by_handle"], handle)
+        return None if row is None else _person(row)
+
+    async def follow_counts(self, person_id: str, viewer_id: str | None) -> FollowCounts:
+        async with self._conn() as c:
+            row = await c.fetchrow(queries["person_follow_counts"], person_id, viewer_id)
+        return FollowCounts(int(row["followers"]), int(row["following"]),
+                            bool(row["followed_by_me"]))
+
+    async def follow(self, follower_id: str, followee_id: str) -> None:
+        async with self._conn() as c:
+            await c.execute(queries["follow"], follower_id, followee_id)
+
+    async def unfollow(self, follower_id: str, followee_id: str) -> None:
+        async with self._conn() as c:
+            await c.execute(queries["unfollow"], follower_id, followee_id)
+
+    # --- posts --------------------------------------------------------------------------
+
+    async def create_post(self, post: NewPost) -> None:
+        lineage = json.dumps([s.to_json() for s in post.lineage])
+        async with self._conn() as c:
+            await c.execute(queries["insert_post"], post.id, post.author_id, post.room_id,
+                            post.block_id, post.title, post.description, post.include_prompts,
+                            lineage, post.image_key, post.width, post.height, post.mime,
+                            post.parent_post_id)
+
+    async def get_post(self, post_id: str, viewer_id: str | None = None) -> Post | None:
+        async with self._conn() as c:
+            row = await c.fetchrow(queries["get_post"], post_id, viewer_id)
+        return None if row is None else _post(row)
+
+    async def list_posts(self, sort: Sort, *, limit: int, viewer_id: str | None,
+                         cursor: Cursor | None = None) -> Page:
+        if sort == "top":
+            args: Sequence[Any] = (cursor.likes, cursor.created_at, cursor.id) if cursor \
+                else (None, None, None)
+            return await self._page("list_posts_top", sort, limit, viewer_id, *args,
+                                    TOP_WINDOW)
+        return await self._page("list_posts_new", sort, limit, viewer_id,
+                                *_keyset(cursor))
+
+    async def list_by_author(self, author_id: str, *, limit: int, viewer_id: str | None,
+                             cursor: Cursor | None = None) -> Page:
+        return await self._page("list_posts_by_author", "new", limit, viewer_id,
+                                *_keyset(cursor), author_id)
+
+    async def list_following(self, viewer_id: str, *, limit: int,
+                             cursor: Cursor | None = None) -> Page:
+        return await self._page("list_posts_following", "new", limit, viewer_id,
+                                *_keyset(cursor))
+
+    async def _page(self, query: str, sort: str, limit: int, viewer_id: str | None,
+                    *args: Any) -> Page:
+        async with self._conn() as c:
+            rows = await c.fetch(queries[query], limit + 1, viewer_id, *args)
+        posts = [_post(r) for r in rows[:limit]]
+        more = len(rows) > limit and posts
+        return Page(posts, Cursor.after(posts[-1], sort) if more else None)
+
+    async def unpublish(self, post_id: str, author_id: str) -> bool:
+        async with self._conn() as c:
+            return await c.fetchval(queries["unpublish_post"], post_id, author_id) is not None
+
+    async def like(self, post_id: str, person_id: str) -> int:
+        async with self._conn() as c:
+            count: int = await c.fetchval(queries["like_post"], post_id, person_id)
+        return count
+
+    async def unlike(self, post_id: str, person_id: str) -> int:
+        async with self._conn() as c:
+            count: int = await c.fetchval(queries["unlike_post"], post_id, person_id)
+        return count
+
+    async def report(self, post_id: str, person_id: str, reason: str,
+                     hide_at: int) -> bool:
+        """Record one report per person; whether the post is now hidden."""
+        async with self._conn() as c:
+            row = await c.fetchrow(queries["report_post"], post_id, person_id, reason,
+                                   hide_at)
+        return bool(row["hidden"])
+
+    # --- remixes ------------------------------------------------------------------------
+
+    async def record_remix(self, room_id: str, post_id: str) -> None:
+        async with self._conn() as c:
+            await c.execute(queries["record_remix"], room_id, post_id)
+
+    async def remix_source(self, room_id: str) -> str | None:
+        async with self._conn() as c:
+            value: str | None = await c.fetchval(queries["remix_source"], room_id)
+        return value
+
+
+def _keyset(cursor: Cursor | None) -> tuple[dt.datetime | None, str | None]:
+    return (cursor.created_at, cursor.id) if cursor else (None, None)
+
+
+__all__ = [
+    "MAX_DESCRIPTION",
+    "MAX_DISPLAY_NAME",
+    "MAX_REASON",
+    "MAX_TITLE",
+    "RESERVED_HANDLES",
+    "Cursor",
+    "CursorError",
+    "FollowCounts",
+    "GalleryStore",
+    "HandleError",
+    "NewPost",
+    "Page",
+    "Person",
+    "Post",
+    "check_handle",
+    "hash_secret",
+    "new_post_id",
+    "new_secret",
+]
