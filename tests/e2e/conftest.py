@@ -41,6 +41,11 @@ WAIT_MS = 15_000
 expect.set_options(timeout=WAIT_MS)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "offline_delay(seconds): pause between the offline provider's text chunks")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
@@ -72,8 +77,9 @@ def chromium_path() -> str:
 
 
 @pytest.fixture
-def e2e_settings(settings: Settings) -> Settings:
-    return settings.replace(offline_delay=0.01)
+def e2e_settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    marker = request.node.get_closest_marker("offline_delay")
+    return settings.replace(offline_delay=marker.args[0] if marker else 0.01)
 
 
 @pytest.fixture

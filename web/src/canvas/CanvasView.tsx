@@ -258,16 +258,16 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
       <ConnectionBanner />
       {followed && <FollowBanner name={followed.user.name} color={followed.user.color}
         spotlight={followed.spotlight != null} onStop={() => setFollowing(null)} />}
-      {(queueOpen || watching) && (
-        <aside className="side-panels" aria-label="Side panels">
-          {watching && <BranchPanel person={watchedPerson} name={watching.name} blockId={watchedBlock}
-            onGo={goTo} onClose={() => setWatching(null)} />}
-          {queueOpen && <QueuePanel {...queue} onShow={goTo} onClose={() => setQueueOpen(false)} />}
-        </aside>
-      )}
       <div className="flow-wrap" onPointerMove={onPointerMove} onDoubleClick={onDoubleClick}
         onDragOver={(e) => { if (!readOnly && e.dataTransfer.types.includes('Files')) e.preventDefault() }}
         onDrop={onDrop}>
+        {(queueOpen || watching) && (
+          <aside className="side-panels" aria-label="Side panels">
+            {watching && <BranchPanel person={watchedPerson} name={watching.name} blockId={watchedBlock}
+              onGo={goTo} onClose={() => setWatching(null)} />}
+            {queueOpen && <QueuePanel {...queue} onShow={goTo} onClose={() => setQueueOpen(false)} />}
+          </aside>
+        )}
         <ReactFlow<ArborNode, ArborEdge>
           nodes={shown}
           edges={shownEdges}

@@ -1,0 +1,55 @@
+import { useEffect, useRef } from 'react'
+import type { PostSummary } from '../../api/gallery'
+import { GalleryLink } from './GalleryLink'
+
+function PostCard({ post }: { post: PostSummary }) {
+  const { width, height } = post.image
+  return (
+    <li className="post-card">
+      <GalleryLink to={`/p/${encodeURIComponent(post.id)}`} label={post.title}>
+        <img src={post.image.small_url} alt={post.title} loading="lazy" decoding="async"
+          width={width || undefined} height={height || undefined} />
+      </GalleryLink>
+      <div className="post-card-meta">
+        <span className="post-card-title">{post.title}</span>
+        <span className="muted">
+          <GalleryLink to={`/u/${encodeURIComponent(post.author.handle)}`}>@{post.author.handle}</GalleryLink>
+          {' · '}
+          <span aria-label={`${post.like_count} likes`}>♥ {post.like_count}</span>
+        </span>
+      </div>
+    </li>
+  )
+}
+
+/** A grid of post thumbnails that asks for more when its end scrolls into view. */
+export function PostGrid({ posts, more, done, loading, error, empty }: {
+  posts: PostSummary[]
+  more: () => void
+  done: boolean
+  loading: boolean
+  error: string | null
+  empty: string
+}) {
+  const sentinel = useRef<HTMLDivElement>(null)
+  useEffect(() => {
+    const el = sentinel.current
+    if (!el || done) return
+    const io = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) more()
+    }, { rootMargin: '600px' })
+    io.observe(el)
+    return () => io.disconnect()
+  }, [more, done])
+  return (
+    <>
+      <ul className="post-grid" aria-label="Posts">
+        {posts.map((p) => <PostCard key={p.id} post={p} />)}
+      </ul>
+      {error && <p role="alert" className="error">{error}</p>}
+      {done && !error && posts.length === 0 && <p className="muted">{empty}</p>}
+      {loading && <p className="muted">Loading…</p>}
+      <div ref={sentinel} className="post-grid-end" />
+    </>
+  )
+}
