@@ -23,6 +23,8 @@ from typing import Any, Final
 import asyncpg
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .store import queries
 
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 RUN_JOB: Final = "run_job"  # the arq function name workers register
 ACTIVE: Final = ("queued", "running")
 FINAL: Final = ("done", "error", "cancelled")
+# What Redis raises while it is away (restarting, unreachable): a job rides it out.
+REDIS_DOWN: Final = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -131,6 +135,11 @@ class JobStore:
                 return None
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", room)
             return _opt(await conn.fetchrow(queries["claim_job"], job_id, worker, room_cap))
+
+    async def fence_holds(self, job_id: str, attempt: int) -> bool:
+        """The fence from the row itself (when Redis is away): ``attempt`` still runs."""
+        row = await self.pool.fetchrow(queries["job_fence"], job_id)
+        return row is not None and row["status"] == "running" and row["attempt"] == attempt
 
     async def heartbeat(self, job_ids: list[str], worker: str) -> None:
         await self.pool.execute(queries["heartbeat_jobs"], job_ids, worker)

@@ -22,7 +22,7 @@ from arq.worker import Worker as ArqWorker
 
 from sync.blobs import open_blob_store
 from sync.fanout import Fanout
-from sync.jobs import RUN_JOB, JobSignals, JobStore, enqueue, queue_name
+from sync.jobs import REDIS_DOWN, RUN_JOB, JobSignals, JobStore, enqueue, queue_name
 from sync.rooms import RoomManager
 from sync.settings import Settings
 from sync.store import PostgresStore, migrate
@@ -69,8 +69,8 @@ async def sweep(worker: Worker) -> None:
             await worker.signals.set_fence(job.id, job.attempt + 1)
             await enqueue(worker.arq, prefix, job.id)
     for job in await worker.jobs.forgotten_queued(worker.settings.job_lost_after):
+        await enqueue(worker.arq, prefix, job.id)  # Redis still away: the next sweep tries
         await worker.jobs.touch_queued(job.id)
-        await enqueue(worker.arq, prefix, job.id)
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -115,8 +115,28 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["store"].close()
 
 
+class _ArqWorker(ArqWorker):
+    """arq's poll loop ends the worker on the first Redis error (a restart, a blip): this
+    one logs it and polls again, so the jobs it runs, its heartbeats and its sweeps go on
+    and the worker takes jobs again once Redis is back."""
+
+    _redis_away = False
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except REDIS_DOWN as exc:
+            if not self._redis_away:
+                log.warning("Redis is unreachable (%s); polling again", exc)
+            self._redis_away = True
+            return
+        if self._redis_away:
+            log.info("Redis is back")
+            self._redis_away = False
+
+
 def build_worker(settings: Settings, *, handle_signals: bool = True) -> ArqWorker:
-    return ArqWorker(
+    return _ArqWorker(
         functions=[_named(run_job)],
         redis_settings=RedisSettings.from_dsn(settings.redis_url.reveal()),
         queue_name=queue_name(settings.redis_prefix),

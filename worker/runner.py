@@ -18,11 +18,12 @@ import random
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import asyncpg
 from arq.connections import ArqRedis
 
 from sync import doc_schema as schema
 from sync.errors import ArborError
-from sync.jobs import JobRecord, JobSignals, JobStore, enqueue
+from sync.jobs import REDIS_DOWN, JobRecord, JobSignals, JobStore, enqueue
 from sync.settings import Settings
 from sync.tools import ToolError
 
@@ -64,15 +65,15 @@ class Worker:
             current = await self.jobs.get(job_id)
             if current is not None and current.status == "queued":
                 # Its room already runs as many jobs as it may: wait behind the others.
-                await enqueue(self.arq, self.settings.redis_prefix, job_id,
-                              defer=0.5 + random.random())
+                await self._enqueue(job_id, defer=0.5 + random.random())
                 return "deferred"
             return "skipped"
-        await self.signals.set_fence(job.id, job.attempt)
         self.running[job.id] = job.attempt
-        log.info("job %s (%s) attempt %d started", job.id, job.tool, job.attempt,
-                 extra={"job": job.id, "room": job.room_id})
         try:
+            with contextlib.suppress(*REDIS_DOWN):  # fence checks fall back to the row
+                await self.signals.set_fence(job.id, job.attempt)
+            log.info("job %s (%s) attempt %d started", job.id, job.tool, job.attempt,
+                     extra={"job": job.id, "room": job.room_id})
             return await self._attempt(job)
         finally:
             self.running.pop(job.id, None)
@@ -88,14 +89,15 @@ class Worker:
             await self._mark_blocks(job, "cancelled", "")
             return "cancelled"
         except FenceBrokenError:
-            if await self.signals.cancelled(job.id):
+            if await self._cancelled(job):
                 await self._mark_blocks(job, "cancelled", "")
                 return "cancelled"
             return "superseded"  # a newer attempt owns the blocks now
         except BlockGoneError:
             cancelled = await self.jobs.cancel(job.id)
             if cancelled is not None:
-                await self.signals.cancel(job.id)
+                with contextlib.suppress(*REDIS_DOWN):
+                    await self.signals.cancel(job.id)
             await self._mark_blocks(job, "cancelled", "")
             return "cancelled"
         except ProviderError as exc:
@@ -127,7 +129,7 @@ class Worker:
             if requeued is None:
                 return "superseded"
             await self._mark_blocks(job, "queued", f"{message}; retrying in {delay:.0f} s")
-            await enqueue(self.arq, self.settings.redis_prefix, job.id, defer=delay)
+            await self._enqueue(job.id, defer=delay)
             log.warning("job %s attempt %d failed (%s); retrying in %.1fs", job.id,
                         job.attempt, message, delay, extra={"job": job.id})
             return "retrying"
@@ -137,11 +139,34 @@ class Worker:
         log.warning("job %s failed: %s", job.id, message, extra={"job": job.id})
         return "error"
 
+    async def _enqueue(self, job_id: str, *, defer: float = 0) -> None:
+        try:
+            await enqueue(self.arq, self.settings.redis_prefix, job_id, defer=defer)
+        except REDIS_DOWN as exc:
+            # The row says queued: the sweeper hands it to the queue once Redis is back.
+            log.warning("could not hand job %s to the queue (%s); the sweeper will", job_id,
+                        exc, extra={"job": job_id})
+
+    async def _fence_holds(self, job: JobRecord) -> bool:
+        """Whether this attempt may still write: the Redis mirror of the fence, or the
+        job's row when Redis is away (a Redis restart must not fail the job)."""
+        try:
+            return await self.signals.fence_holds(job.id, job.attempt)
+        except REDIS_DOWN:
+            return await self.jobs.fence_holds(job.id, job.attempt)
+
     def _fence_check(self, job: JobRecord) -> Any:
         async def check() -> None:
-            if not await self.signals.fence_holds(job.id, job.attempt):
+            if not await self._fence_holds(job):
                 raise FenceBrokenError(job.id)
         return check
+
+    async def _cancelled(self, job: JobRecord) -> bool:
+        try:
+            return await self.signals.cancelled(job.id)
+        except REDIS_DOWN:
+            current = await self.jobs.get(job.id)
+            return current is not None and current.status == "cancelled"
 
     async def _guarded(self, job: JobRecord, work: Awaitable[T]) -> T:
         """Run ``work``, stopping it within ``FENCE_POLL`` once the fence breaks."""
@@ -154,9 +179,9 @@ class Worker:
             while True:
                 await asyncio.sleep(FENCE_POLL)
                 try:
-                    holds = await self.signals.fence_holds(job.id, job.attempt)
-                except OSError:
-                    continue  # Redis briefly away: keep going, the writes check again
+                    holds = await self._fence_holds(job)
+                except (*REDIS_DOWN, asyncpg.PostgresError):
+                    continue  # both stores briefly away: keep going, writes check again
                 if not holds:
                     broken = True
                     task.cancel()
@@ -168,7 +193,7 @@ class Worker:
         except asyncio.CancelledError:
             if broken:
                 task.uncancel()
-                if await self.signals.cancelled(job.id):
+                if await self._cancelled(job):
                     raise JobCancelledError(job.id) from None
                 raise FenceBrokenError(job.id) from None
             raise

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .providers.registry import Registry
 
 WRITE_INTERVAL = 0.05
+CATCH_UP = 3.0  # longest wait for the room to show the blocks a job names
 
 
 class FenceBrokenError(Exception):
@@ -198,10 +199,23 @@ async def _images(run: ToolRun, inputs: list[_Input]) -> list[ImageInput]:
     return out
 
 
+async def _caught_up(room: Room, ids: list[str], within: float) -> None:
+    """Wait (a little) for blocks the server saw before it accepted the job: this
+    process's copy of the room may lag behind by the fan-out, by seconds right after
+    Redis came back. A block still missing after that was deleted."""
+    deadline = time.monotonic() + within
+    blocks = _blocks(room.doc)
+    while time.monotonic() < deadline:
+        if all(i in blocks for i in ids):
+            return
+        await asyncio.sleep(0.02)
+
+
 async def execute(run: ToolRun) -> Outcome:
     job = run.job
     spec = get_tool(job.tool)
     async with run.rooms.session(job.room_id) as room:
+        await _caught_up(room, job.inputs + job.outputs, CATCH_UP)
         inputs = _read_inputs(room, job.inputs)
         if spec.name == "split":
             return await _split(run, room, inputs)

@@ -10,6 +10,9 @@ SELECT * FROM jobs WHERE id = $1;
 -- get_room_job --
 SELECT * FROM jobs WHERE id = $1 AND room_id = $2;
 
+-- job_fence --
+SELECT status, attempt FROM jobs WHERE id = $1;
+
 -- list_room_jobs --
 SELECT * FROM jobs WHERE room_id = $1 ORDER BY created_at DESC LIMIT $2;
 
