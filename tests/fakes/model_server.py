@@ -45,6 +45,7 @@ class Switches:
     retry_after: str | None = None  # Retry-After header on error answers
     chunk_delay: float = 0.0  # seconds between streamed chunks
     cut_after: int | None = None  # close the connection after this many chunks
+    cut_times: int | None = None  # ...in this many answers (None: every time), then normally
     refuse: bool = False  # answer with the provider's refusal
     reply: str = DEFAULT_REPLY
     words_per_chunk: int = 2
@@ -60,6 +61,8 @@ class Recorded:
     json: Any
     finished_at: float | None = None  # when the answer ended (completed, cut or abandoned)
     disconnected: bool = False  # the client went away before the answer was complete
+    received_at: float = dataclasses.field(default_factory=time.monotonic)
+    sent_at: list[float] = dataclasses.field(default_factory=list)  # when each event went out
 
 
 def png_bytes(seed: str, size: tuple[int, int] = (16, 16)) -> bytes:
@@ -173,9 +176,15 @@ class FakeModelServer:
             gone.set()
 
         watcher = asyncio.get_running_loop().create_task(watch())
+        cut = self.switches.cut_after
+        if cut is not None and self.switches.cut_times is not None:
+            if self.switches.cut_times <= 0:
+                cut = None
+            else:
+                self.switches.cut_times -= 1
         try:
             for i, event in enumerate(events):
-                if self.switches.cut_after is not None and i >= self.switches.cut_after:
+                if cut is not None and i >= cut:
                     return  # an unfinished response: uvicorn closes the connection
                 if i and self.switches.chunk_delay:
                     try:
@@ -185,6 +194,7 @@ class FakeModelServer:
                 if gone.is_set():
                     rec.disconnected = True
                     return
+                rec.sent_at.append(time.monotonic())
                 await send({"type": "http.response.body", "body": event, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
