@@ -3,6 +3,10 @@ import { HomePage } from './pages/HomePage'
 import { CanvasPage } from './pages/CanvasPage'
 import { NotFoundPage } from './pages/NotFoundPage'
 import { roomFromPath } from './lib/links'
+import { GalleryPage } from './pages/gallery/GalleryPage'
+import { PostPage } from './pages/gallery/PostPage'
+import { ProfilePage } from './pages/gallery/ProfilePage'
+import { RecoverPage } from './pages/gallery/RecoverPage'
 
 /** Client-side navigation: push a path (with fragment) and re-render the matching page. */
 export function navigate(to: string): void {
@@ -21,8 +25,11 @@ export function App() {
   const room = roomFromPath(path)
   if (room) return <CanvasPage key={room} room={room} />
   if (path.startsWith('/r/')) return <NotFoundPage message="This canvas link is not valid." />
-  if (path === '/gallery' || path.startsWith('/p/') || path.startsWith('/u/')) {
-    return <NotFoundPage title="Coming soon" message="The gallery and profiles are not open yet." />
-  }
+  if (path === '/gallery' || path === '/gallery/') return <GalleryPage />
+  if (path === '/recover') return <RecoverPage />
+  const post = /^\/p\/([A-Za-z0-9_-]{8,32})\/?$/.exec(path)
+  if (post) return <PostPage key={post[1]} id={post[1]} />
+  const person = /^\/u\/([A-Za-z0-9_]{1,30})\/?$/.exec(path)
+  if (person) return <ProfilePage key={person[1]} handle={person[1]} />
   return <NotFoundPage message="There is nothing at this address." />
 }

@@ -7,6 +7,7 @@ import { imageUrl } from '../api/uploads'
 import { useImageUpload } from '../hooks/useImageUpload'
 import { BlockFrame } from './BlockFrame'
 import { TextEditor } from './TextEditor'
+import { PublishAction } from '../pages/gallery/PublishAction'
 
 const zoomSelector = (s: { transform: [number, number, number] }) => s.transform[2] > 1.5
 
@@ -56,6 +57,7 @@ function ImageBlockNodeImpl({ id, data, selected }: NodeProps<ImageNode>) {
           {text || <span className="muted">{readOnly ? '' : 'Double-click to add a prompt'}</span>}
         </div>
       )}
+      {img && selected && <PublishAction blockId={id} />}
     </BlockFrame>
   )
 }
