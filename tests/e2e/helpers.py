@@ -58,10 +58,25 @@ async def doc_state(page: Page) -> dict[str, Any]:
     return s
 
 
-async def drag_pane(page: Page, dx: int, dy: int, steps: int = 10,
-                    start: tuple[int, int] = (640, 500)) -> None:
+async def empty_spot(page: Page) -> tuple[int, int]:
+    """A point of the canvas (page coordinates) with no block, edge or panel on it."""
+    spot: list[int] | None = await page.evaluate("""() => {
+        const r = document.querySelector('.react-flow').getBoundingClientRect()
+        for (let y = r.top + r.height / 2, i = 0; i < 40; i++, y += (i % 2 ? 1 : -1) * i * 13) {
+            for (let x = r.left + r.width / 3; x < r.left + r.width * 0.7; x += 17) {
+                const el = document.elementFromPoint(x, y)
+                if (el && el.classList.contains('react-flow__pane')) return [Math.round(x), Math.round(y)]
+            }
+        }
+        return null
+    }""")
+    assert spot, "no empty spot on the canvas to drag"
+    return spot[0], spot[1]
+
+
+async def drag_pane(page: Page, dx: int, dy: int, steps: int = 10) -> None:
     """Pan the canvas by dragging empty space."""
-    x, y = start
+    x, y = await empty_spot(page)
     await page.mouse.move(x, y)
     await page.mouse.down()
     await page.mouse.move(x + dx, y + dy, steps=steps)

@@ -26,6 +26,7 @@ import { TopBar } from './TopBar'
 import { FollowBanner } from './FollowBanner'
 import { ConnectionBanner } from './ConnectionBanner'
 import { QueuePanel } from './QueuePanel'
+import { fitAll } from './fitAll'
 import { BranchPanel } from './BranchPanel'
 
 const GRID: [number, number] = [20, 20]
@@ -220,12 +221,14 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
   useEffect(() => {
     if (fitted.current || !(synced || cacheLoaded)) return
     if (nodes.length === 0) {
-      if (synced) fitted.current = true // the server says it is empty: nothing to fit
+      // The server says it is empty: nothing to fit. (Blocks already in the document but not
+      // yet drawn arrive on the next frame: wait for them.)
+      if (synced && conn.blocks.size === 0) fitted.current = true
       return
     }
     fitted.current = true
-    requestAnimationFrame(() => void flow.fitView({ padding: 0.2, maxZoom: 1.2 }))
-  }, [synced, cacheLoaded, nodes.length, flow])
+    requestAnimationFrame(() => fitAll(flow))
+  }, [synced, cacheLoaded, nodes.length, flow, conn])
 
   // Other people's selections outline blocks in their colour.
   const peerSel = useMemo(() => selectionsByBlock(people), [people])

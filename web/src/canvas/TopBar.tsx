@@ -8,6 +8,7 @@ import { rememberCanvas } from '../lib/recent'
 import type { Person } from '../sync/presence'
 import { setTitle } from '../sync/mutations'
 import type { BlockKind } from '../sync/schema'
+import type { ArborEdge, ArborNode } from '../sync/bindings'
 import { Avatars } from './Avatars'
 import { StatusIndicator } from './StatusIndicator'
 import { ShareDialog } from './ShareDialog'
@@ -15,6 +16,7 @@ import { ToolsMenu } from './ToolsMenu'
 import { NameDialog } from './NameDialog'
 import { Logo } from './Logo'
 import { MeMenu } from './MeMenu'
+import { fitAll } from './fitAll'
 
 export function TopBar({ people, following, onFollow, watching, onWatch, addBlock, selectOnly, onTokenChange,
   queueOpen, onQueue, activeJobs, spotlight, onSpotlight }: {
@@ -35,7 +37,7 @@ export function TopBar({ people, following, onFollow, watching, onWatch, addBloc
   const { conn, room, readOnly, identity, setIdentity } = useArbor()
   const title = useCanvasTitle()
   const { canUndo, canRedo, undo, redo } = useUndoState()
-  const flow = useReactFlow()
+  const flow = useReactFlow<ArborNode, ArborEdge>()
   const [draft, setDraft] = useState<string | null>(null)
   const [sharing, setSharing] = useState(false)
   const [editingMe, setEditingMe] = useState(false)
@@ -77,7 +79,7 @@ export function TopBar({ people, following, onFollow, watching, onWatch, addBloc
             <ToolsMenu selectOnly={selectOnly} />
           </>
         )}
-        <button onClick={() => void flow.fitView({ padding: 0.2, duration: 300 })} title="Fit everything in view">Fit view</button>
+        <button onClick={() => fitAll(flow, 300)} title="Fit everything in view">Fit view</button>
         <button onClick={onQueue} aria-expanded={queueOpen}
           title="Jobs of this canvas: waiting, running, finished">
           Queue{activeJobs > 0 && <span className="count" aria-label={`${activeJobs} active`}> {activeJobs}</span>}
