@@ -71,12 +71,13 @@ class Gallery:
             doc = client.doc
             blocks, edges = doc.get("blocks", type=Map), doc.get("edges", type=Map)
             with doc.transaction():
-                for role, kind, text, tool in (
+                for n, (role, kind, text, tool) in enumerate((
                         ("prompt", "text", "a fox", None),
                         ("expanded", "text", "a red fox asleep in fresh snow", "expand"),
                         ("image", "image", "a red fox asleep in fresh snow", "image"),
-                        ("other", "text", "an unrelated idea", None)):
-                    block = Map({"kind": kind, "x": 0.0, "y": 0.0, "status": "done"})
+                        ("other", "text", "an unrelated idea", None))):
+                    block = Map({"kind": kind, "x": 320.0 * n, "y": 0.0, "w": 260.0,
+                                 "h": 280.0, "status": "done"})
                     blocks[ids[role]] = block
                     block["text"] = Text(text)
                     if tool:

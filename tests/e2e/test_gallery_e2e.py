@@ -1,0 +1,101 @@
+"""The gallery in the browser: publish an image block from a canvas, find it in the
+gallery from another browser, like it, remix it, and find its lineage in the new canvas."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import secrets
+
+import httpx
+import pytest
+from playwright.async_api import Page
+
+from tests.e2e.conftest import connected, expect, new_room, open_canvas, poll, shot
+from tests.e2e.helpers import doc_state, node, select_block
+from tests.integration.test_gallery import Gallery
+
+pytestmark = pytest.mark.timeout(120)
+
+
+async def claim(page: Page, handle: str) -> None:
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_label("Handle").fill(handle)
+    await dialog.get_by_role("button", name="Claim handle").click()
+    await expect(dialog.get_by_role("heading", name=f"You are @{handle}")).to_be_visible()
+    await expect(dialog.get_by_label("Recovery link")).to_have_value(
+        re.compile(r"/recover#secret=[A-Za-z0-9_-]{40,}$"))
+    await dialog.get_by_role("button", name="Continue").click()
+
+
+async def test_publish_like_and_remix_across_two_browsers(app, browser):
+    room = await new_room(app, "Foxes")
+    async with contextlib.AsyncExitStack() as stack, \
+            httpx.AsyncClient(base_url=app.base_url) as http:
+        # A canvas grown prompt -> expanded prompt -> image, with a real uploaded image.
+        links = {"room": room.room, "edit_token": room.edit_token,
+                 "view_token": room.view_token}
+        _, ids = await Gallery(app, stack).canvas(http, links)
+
+    author_ctx, author = await open_canvas(browser, room.url(app.base_url), "Ada")
+    await connected(author)
+    await select_block(author, ids["image"])
+    await node(author, ids["image"]).get_by_role("button", name="Publish").click()
+    ada = "ada_" + secrets.token_hex(3)
+    await claim(author, ada)
+    dialog = author.get_by_role("dialog")
+    await expect(dialog.locator(".lineage-step")).to_have_count(3)
+    await expect(dialog.locator(".lineage-step").first).to_contain_text("a fox")
+    await dialog.get_by_label("Title", exact=True).fill("Snow fox <b>asleep</b>")
+    await dialog.get_by_role("button", name="Publish", exact=True).click()
+    await expect(dialog.get_by_role("heading", name="Published")).to_be_visible()
+    await shot(author, "gallery-published")
+
+    # Someone else, in another browser, finds it in the gallery.
+    viewer_ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
+    person = {"id": "user-ben", "name": "Ben", "color": "#b42318", "noFollow": False}
+    await viewer_ctx.add_init_script(
+        f"localStorage.setItem('arbor.identity', {json.dumps(json.dumps(person))})")
+    viewer = await viewer_ctx.new_page()
+    await viewer.goto(f"{app.base_url}/gallery")
+    card = viewer.locator(".post-card", has_text="Snow fox <b>asleep</b>")
+    await expect(card).to_have_count(1)
+    thumb = card.locator("img")
+    await expect(thumb).to_have_attribute("loading", "lazy")
+    await poll(lambda: thumb.evaluate("img => img.complete && img.naturalWidth > 0"))
+    await card.locator("a").first.click()
+    await expect(viewer.locator("h1.post-title")).to_have_text("Snow fox <b>asleep</b>")
+    assert await viewer.locator("h1.post-title b").count() == 0  # text, never HTML
+    story = viewer.get_by_role("list", name="How this image grew")
+    await expect(story.locator("li")).to_have_count(3)
+    await expect(story.locator("li").first).to_contain_text("a fox")
+    await expect(viewer.get_by_role("link", name=re.compile(f"@{ada}"))).to_be_visible()
+
+    # Liking needs a handle: the dialog asks for one, then the like goes through.
+    await viewer.get_by_role("button", name="Like").click()
+    await claim(viewer, "ben_" + secrets.token_hex(3))
+    await expect(viewer.locator(".like-count")).to_have_text("1")
+    await expect(viewer.get_by_role("button", name="Unlike")).to_be_visible()
+    await shot(viewer, "gallery-post-liked")
+
+    # Remix opens a new canvas holding the lineage.
+    await viewer.get_by_role("button", name="Remix").click()
+    await viewer.wait_for_url(re.compile(r"/r/[A-Za-z0-9_-]+#token="))
+    await connected(viewer)
+
+    async def lineage_arrived():
+        state = await doc_state(viewer)
+        texts = sorted(b["text"] for b in state["blocks"].values())
+        return state["edges"] == 2 and texts == sorted(
+            ["a fox", "a red fox asleep in fresh snow", "a red fox asleep in fresh snow"])
+
+    await poll(lineage_arrived)
+    image = viewer.locator(".react-flow__node img")
+    await expect(image).to_have_count(1)
+    await poll(lambda: image.evaluate("img => img.complete && img.naturalWidth > 0"))
+    assert re.search(r"/r/([A-Za-z0-9_-]+)", viewer.url)[1] != room.room  # type: ignore[index]
+    await shot(viewer, "gallery-remix-canvas")
+    assert not author.errors, author.errors  # type: ignore[attr-defined]
+    await author_ctx.close()
+    await viewer_ctx.close()
