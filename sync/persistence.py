@@ -53,6 +53,7 @@ class RoomWriter:
         self._urgent = asyncio.Event()
         self._warned_full = False
         self.failures = 0
+        self.failing = False
         self.stored_updates = 0
         self.pending_since: float | None = None  # when the oldest unsaved update arrived
 
@@ -82,7 +83,8 @@ class RoomWriter:
         pass
 
     def before_write(self, room: Room, size: int) -> None:
-        if self._bytes + size > self.max_buffer_bytes:
+        # Only while PostgreSQL refuses writes: a healthy writer drains within the interval.
+        if self.failing and self._bytes + size > self.max_buffer_bytes:
             if not self._warned_full:
                 log.error("persistence backlog full for room %s (%d bytes unsaved); "
                           "refusing writes until PostgreSQL accepts them", room.id, self._bytes,
@@ -106,6 +108,7 @@ class RoomWriter:
                 except StoreError as exc:
                     self._buffer[:0] = batch
                     self.failures += 1
+                    self.failing = True
                     self.room.stats.store_failures += 1
                     log.warning("could not store %d updates of room %s (%s); retrying in %.1fs",
                                 len(batch), self.room.id, exc, backoff,
@@ -114,6 +117,7 @@ class RoomWriter:
                     backoff = min(backoff * 2, 5.0)
                     continue
                 backoff = self.flush_interval
+                self.failing = False
                 self._bytes -= sum(len(u) for u in batch)
                 self.rows += 1
                 self.stored_updates += len(batch)
@@ -136,8 +140,11 @@ class RoomWriter:
                 self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _compact(self) -> None:
+        # The room's whole in-memory state goes in too: that includes updates relayed from
+        # other processes, so content whose own process died before storing it is stored
+        # by every process that held it, at its next compaction or unload.
         try:
-            result = await self.store.compact(self.room.id)
+            result = await self.store.compact(self.room.id, extra=self.room.doc.get_update())
         except StoreError as exc:
             log.warning("compaction of room %s failed: %s", self.room.id, exc,
                         extra={"room": self.room.id})
@@ -157,5 +164,5 @@ class RoomWriter:
 
     async def close(self, *, compact: bool = True) -> None:
         await self.flush()
-        if compact and self.rows > 0:
+        if compact:
             await self._compact()
