@@ -37,7 +37,7 @@ from sync.settings import Settings
 from sync.store import PostgresStore, migrate
 
 from . import metrics
-from .api import gallery, health, identity, jobs, rooms
+from .api import gallery, health, history, identity, jobs, rooms
 from .api.images import get_image
 from .api.uploads import blob_problem, complete_upload, create_upload, receive_upload
 from .problems import problem
@@ -242,6 +242,11 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> Starlette
         Route("/api/people/{handle}/follow", gallery.follow_person, methods=["POST"]),
         Route("/api/people/{handle}/follow", gallery.unfollow_person, methods=["DELETE"]),
         Route("/api/feed/following", gallery.following_feed, methods=["GET"]),
+        Route("/api/rooms/{room}/history", history.list_history, methods=["GET"]),
+        Route("/api/rooms/{room}/history/{checkpoint}", history.get_checkpoint,
+              methods=["GET"]),
+        Route("/api/rooms/{room}/history/{checkpoint}/restore", history.restore_checkpoint,
+              methods=["POST"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/metrics", metrics.metrics, methods=["GET"]),
         WebSocketRoute("/sync/{room}", sync_endpoint),

@@ -26,6 +26,7 @@ Awareness is never stored.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable
 
@@ -199,6 +200,20 @@ class AwarenessRegistry:
 
     def states(self) -> dict[int, bytes]:
         return {cid: st.raw for cid, st in self._states.items() if st.raw != NULL}
+
+    def user_name(self, owner: object) -> str | None:
+        """The display name ``owner`` publishes in its presence (``user.name``), if any."""
+        for cid in self._owned.get(owner, ()):
+            st = self._states.get(cid)
+            if st is None or st.raw == NULL:
+                continue
+            try:
+                user = json.loads(st.raw).get("user")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(user, dict) and isinstance(user.get("name"), str):
+                return str(user["name"])[:100]
+        return None
 
     def owner_of(self, client_id: int) -> object:
         st = self._states.get(client_id)

@@ -24,6 +24,7 @@ from .room import LOAD, REMOTE, Room
 
 if TYPE_CHECKING:
     from .awareness import Changes
+    from .history import CheckpointStore
     from .store import PostgresStore
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,9 @@ class BacklogFullError(ArborError):
 
 class RoomWriter:
     def __init__(self, room: Room, store: PostgresStore, *, flush_interval: float,
-                 compact_after: int, max_buffer_bytes: int, stored_rows: int = 0) -> None:
+                 compact_after: int, max_buffer_bytes: int, stored_rows: int = 0,
+                 checkpoints: CheckpointStore | None = None,
+                 checkpoint_every: float = 600.0) -> None:
         self.room = room
         self.store = store
         self.flush_interval = flush_interval
@@ -52,6 +55,9 @@ class RoomWriter:
         self._idle.set()
         self._urgent = asyncio.Event()
         self._warned_full = False
+        self.checkpoints = checkpoints
+        self.checkpoint_every = checkpoint_every
+        self.active_since: float | None = None  # first change since the last checkpoint
         self.failures = 0
         self.failing = False
         self.stored_updates = 0
@@ -71,8 +77,11 @@ class RoomWriter:
             if self.is_idle():
                 room.set_saved(room.state_after)
             return
+        now = time.monotonic()
         if not self._buffer:
-            self.pending_since = time.monotonic()
+            self.pending_since = now
+        if self.active_since is None:
+            self.active_since = now
         self._buffer.append(update)
         self._bytes += len(update)
         self._idle.clear()
@@ -131,6 +140,9 @@ class RoomWriter:
                     self.room.set_saved(state)
                 if self.rows >= self.compact_after:
                     await self._compact()
+                if (self.active_since is not None
+                        and time.monotonic() - self.active_since >= self.checkpoint_every):
+                    await self.checkpoint("auto")
         finally:
             self._task = None
             self._urgent.clear()
@@ -162,7 +174,24 @@ class RoomWriter:
             self._task = asyncio.get_running_loop().create_task(self._run())
         await self._idle.wait()
 
+    async def checkpoint(self, reason: str) -> None:
+        """Keep the room's whole state as a point in its history."""
+        if self.checkpoints is None:
+            return
+        authors = sorted(self.room.authors)
+        try:
+            await self.checkpoints.create(self.room.id, self.room.doc.get_update(), reason,
+                                          authors)
+        except StoreError as exc:
+            log.warning("checkpoint of room %s failed: %s", self.room.id, exc,
+                        extra={"room": self.room.id})
+            return
+        self.room.authors.clear()
+        self.active_since = None
+
     async def close(self, *, compact: bool = True) -> None:
         await self.flush()
+        if self.active_since is not None:
+            await self.checkpoint("unload")
         if compact:
             await self._compact()

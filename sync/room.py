@@ -93,6 +93,7 @@ class Room:
         self.saved_state = b"\x00"
         self.state_after = b"\x00"
         self.updates_in = 0
+        self.authors: set[str] = set()  # who changed the room since its last checkpoint
         self.stats = stats or SyncStats()
         self._origin: object = None
         self._tick_handle: asyncio.TimerHandle | None = None
@@ -117,8 +118,10 @@ class Room:
         """A change another process accepted: relay to our peers only."""
         self._apply(update, REMOTE)
 
-    def transact(self, edit: Callable[[Doc[Any]], Any], origin: object = LOCAL) -> Any:
+    def transact(self, edit: Callable[[Doc[Any]], Any], origin: object = LOCAL,
+                 author: str = "Arbor") -> Any:
         """Make a change on the server side (API, worker): stored and published."""
+        self.authors.add(author)
         self._origin = origin
         try:
             with self.doc.transaction(origin=origin):
@@ -206,6 +209,7 @@ class Room:
         for ext in self.extensions:
             ext.before_write(self, len(update))
         self._apply(update, peer)
+        self.authors.add(self.awareness.user_name(peer) or "someone")
 
     def would_change(self, update: bytes) -> bool:
         """Whether applying ``update`` would change the document (tried on a copy)."""

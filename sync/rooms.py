@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from .errors import RoomLoadError, StoreError, StoreReason
 from .fanout import KIND_UPDATE
+from .history import CheckpointStore
 from .persistence import RoomWriter
 from .room import Room
 from .stats import SyncStats
@@ -130,7 +131,9 @@ class RoomManager:
         writer = RoomWriter(room, self.store, flush_interval=s.flush_interval,
                             compact_after=s.compact_after_updates,
                             max_buffer_bytes=s.persist_buffer_max_bytes,
-                            stored_rows=len(stored.updates))
+                            stored_rows=len(stored.updates),
+                            checkpoints=CheckpointStore(self.store.pool),
+                            checkpoint_every=s.checkpoint_minutes * 60)
         self.writers[room_id] = writer
         room.extensions.append(writer)
         if self.fanout is not None:

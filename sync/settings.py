@@ -94,6 +94,8 @@ VARIABLES: list[tuple[str, str, str]] = [
      "is queued again"),
     ("ARBOR_JOB_LOST_SECONDS", "60", "a queued job not picked up for this long is handed to the "
      "queue again"),
+    ("ARBOR_CHECKPOINT_MINUTES", "10", "minutes of activity between automatic history "
+     "checkpoints of a room"),
     ("ARBOR_LOG_FORMAT", "text", "`text` or `json`"),
     ("ARBOR_LOG_LEVEL", "INFO", "log level"),
     ("OPENAI_API_KEY", "", "OpenAI API key; unset: OpenAI models are not offered"),
@@ -158,6 +160,7 @@ class Settings:
     job_heartbeat: float = 5.0
     job_stale_after: float = 30.0
     job_lost_after: float = 60.0
+    checkpoint_minutes: float = 10.0
     log_format: str = "text"
     log_level: str = "INFO"
     openai_api_key: Secret = dataclasses.field(default_factory=lambda: Secret(""))
@@ -246,6 +249,7 @@ class Settings:
             job_heartbeat=max(0.05, num("ARBOR_JOB_HEARTBEAT_SECONDS", float)),
             job_stale_after=num("ARBOR_JOB_STALE_SECONDS", float),
             job_lost_after=num("ARBOR_JOB_LOST_SECONDS", float),
+            checkpoint_minutes=num("ARBOR_CHECKPOINT_MINUTES", float),
             log_format=log_format,
             log_level=get("ARBOR_LOG_LEVEL").upper(),
             openai_api_key=Secret(get("OPENAI_API_KEY")),
