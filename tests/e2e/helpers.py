@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playwright.async_api import Locator, Page, expect
@@ -34,13 +35,14 @@ async def add_text_block(page: Page, text: str, at: tuple[int, int] | None = Non
 
 async def select_block(page: Page, block_id: str) -> None:
     await node(page, block_id).locator(".block-head").click()
-    await expect(node(page, block_id)).to_have_class(__import__("re").compile(r"\bselected\b"))
+    await expect(node(page, block_id)).to_have_class(re.compile(r"\bselected\b"))
 
 
 async def viewport(page: Page) -> dict[str, float]:
     """The canvas transform as drawn: x, y (px) and zoom."""
     v: dict[str, float] = await page.evaluate("""() => {
-        const m = new DOMMatrix(getComputedStyle(document.querySelector('.react-flow__viewport')).transform)
+        const el = document.querySelector('.react-flow__viewport')
+        const m = new DOMMatrix(getComputedStyle(el).transform)
         return { x: m.e, y: m.f, zoom: m.a }
     }""")
     return v
@@ -65,7 +67,9 @@ async def empty_spot(page: Page) -> tuple[int, int]:
         for (let y = r.top + r.height / 2, i = 0; i < 40; i++, y += (i % 2 ? 1 : -1) * i * 13) {
             for (let x = r.left + r.width / 3; x < r.left + r.width * 0.7; x += 17) {
                 const el = document.elementFromPoint(x, y)
-                if (el && el.classList.contains('react-flow__pane')) return [Math.round(x), Math.round(y)]
+                if (el && el.classList.contains('react-flow__pane')) {
+                    return [Math.round(x), Math.round(y)]
+                }
             }
         }
         return null

@@ -7,17 +7,19 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import connected, expect, new_room, open_canvas, shot
+from tests.e2e.conftest import connected, expect, new_room, open_canvas, poll, shot
 from tests.e2e.helpers import add_text_block, drag_pane, select_block, viewport
 
 pytestmark = pytest.mark.timeout(90)
 
-UNNAMED_BUTTONS = """() => Array.from(document.querySelectorAll('button, [role=button], [role^=menuitem]'))
+UNNAMED_BUTTONS = """() => Array.from(
+        document.querySelectorAll('button, [role=button], [role^=menuitem]'))
     .filter((b) => b.offsetParent !== null || b.getClientRects().length)
     .filter((b) => {
         const by = (b.getAttribute('aria-labelledby') || '').split(/\\s+/).filter(Boolean)
             .map((id) => document.getElementById(id)?.textContent ?? '').join(' ')
-        const name = (b.getAttribute('aria-label') || by || b.textContent || b.getAttribute('title') || '').trim()
+        const name = (b.getAttribute('aria-label') || by || b.textContent ||
+            b.getAttribute('title') || '').trim()
         return !name
     })
     .map((b) => b.outerHTML.slice(0, 120))"""
@@ -64,7 +66,8 @@ def contrast(a: list[float], b: list[float]) -> float:
 
 def test_contrast_formula():
     assert round(contrast([0, 0, 0], [255, 255, 255]), 1) == 21.0
-    assert contrast([119, 119, 119], [255, 255, 255]) < 4.5 < contrast([118, 118, 118], [255, 255, 255])
+    white = [255, 255, 255]
+    assert contrast([119, 119, 119], white) < 4.5 < contrast([118, 118, 118], white)
 
 
 async def check_page(page, state: str, seen: dict[str, float]) -> None:
@@ -96,13 +99,13 @@ async def test_buttons_are_named_focus_is_visible_and_text_is_readable(app, brow
     await a.keyboard.press("Escape")
     await a.get_by_role("button", name="Ben", exact=True).click()
     await check_page(a, "avatar menu", seen)
-    await a.get_by_role("menuitem", name="Watch Ben’s branch").click()
+    await a.get_by_role("menuitem", name="Watch Ben\u2019s branch").click()
     await a.get_by_role("button", name="You: Ada").click()
     await check_page(a, "own menu", seen)
     await a.keyboard.press("Escape")
     await a.get_by_role("button", name=re.compile("^Queue")).click()
     await b.get_by_role("button", name="Ada", exact=True).click()
-    await b.get_by_role("menuitem", name="Watch Ada’s branch").click()
+    await b.get_by_role("menuitem", name="Watch Ada\u2019s branch").click()
     await expect(b.locator(".story-step")).to_have_count(2)
     await check_page(a, "side panels", seen)
     await check_page(b, "watching", seen)
@@ -110,7 +113,8 @@ async def test_buttons_are_named_focus_is_visible_and_text_is_readable(app, brow
     await check_page(a, "share dialog", seen)
     await shot(a, "a11y-share")
     await a.keyboard.press("Escape")
-    print("\n" + "\n".join(f"{r:5.2f}  {k}" for k, r in sorted(seen.items(), key=lambda kv: kv[1])[:12]))
+    lowest = sorted(seen.items(), key=lambda kv: kv[1])[:12]
+    print("\n" + "\n".join(f"{r:5.2f}  {k}" for k, r in lowest))
 
     # Keyboard focus is visible: every stop of the first Tabs draws an outline.
     await a.locator("body").click(position={"x": 5, "y": 790})
@@ -120,8 +124,10 @@ async def test_buttons_are_named_focus_is_visible_and_text_is_readable(app, brow
         style = await a.evaluate("""() => { const e = document.activeElement
             const s = getComputedStyle(e)
             const path = e.querySelector?.('.react-flow__edge-path')
-            return { tag: e.tagName, label: e.getAttribute('aria-label') || e.textContent.slice(0, 30),
-                     outline: s.outlineStyle, width: parseFloat(s.outlineWidth), shadow: s.boxShadow,
+            return { tag: e.tagName,
+                     label: e.getAttribute('aria-label') || e.textContent.slice(0, 30),
+                     outline: s.outlineStyle, width: parseFloat(s.outlineWidth),
+                     shadow: s.boxShadow,
                      stroke: path ? getComputedStyle(path).stroke : null } }""")
         if style["tag"] == "BODY":  # past the last stop, the browser's own UI
             continue
@@ -156,7 +162,6 @@ async def test_spotlight_asks_everyone_to_follow_and_each_can_decline(app, brows
         vb = await viewport(b)
         return abs(vb["x"] - va["x"]) <= 2 and abs(vb["y"] - va["y"]) <= 2
 
-    from tests.e2e.conftest import poll
     await poll(ben_tracks)
     assert await viewport(c) == cy_view
     await expect(c.get_by_role("status").filter(has_text="Following Ada")).to_have_count(0)

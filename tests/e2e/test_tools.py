@@ -47,8 +47,8 @@ async def test_a_tool_run_streams_into_both_canvases_and_a_watcher_sees_the_bran
     await select_block(a, root)
     # B watches A's branch: the block A has selected, and what grows from it.
     await b.get_by_role("button", name="Ada", exact=True).click()
-    await b.get_by_role("menuitem", name="Watch Ada’s branch").click()
-    panel = b.get_by_role("region", name="Ada’s branch")
+    await b.get_by_role("menuitem", name="Watch Ada\u2019s branch").click()
+    panel = b.get_by_role("region", name="Ada\u2019s branch")
     await expect(panel.locator(".story-step")).to_have_count(1)
     await expect(panel).to_contain_text("a red fox in snow")
     await b.evaluate(RECORD_TEXT)
