@@ -1,0 +1,703 @@
+"""Sync load benchmark: Arbor against a bare relay and the reference y-websocket server.
+
+    .venv/bin/python bench/sync_load.py [--quick] [--only a,b,...] [--profile DIR]
+
+Clients are stock ``yjs`` + ``y-websocket`` in Node processes (``bench/load/loadclient.js``,
+no permessage-deflate, no awareness). Each scenario runs, one server at a time, against
+
+- ``relay``: ``bench/load/relay.js``, a websocket relay with no CRDT (the practical floor);
+- ``ref``: the reference Node server (npm ``@y/websocket-server``, in memory);
+- ``arbor``: ``arbor serve`` subprocesses against real PostgreSQL and Redis (``DATABASE_URL``
+  / ``REDIS_URL`` when set, in a database and key prefix of its own; else embedded ones
+  started in a temporary folder).
+
+Scenarios: (a) one room, 1 writer + 100 readers at 50 updates/s; (b) 200 rooms x 4
+clients, each writing 1 update/s; (c) Arbor only: writer on server A, readers on server B;
+(d) a new client's full sync of a room holding 20,000 updates, from memory and (Arbor)
+cold from PostgreSQL after compaction; (e) RSS per idle room; (f) the highest rate one
+room sustains (10 readers) before p99 passes 100 ms. Latency is writer update -> reader
+sees it (a monotonic timestamp in the update; one machine, one clock). Server CPU is % of
+one core from /proc/PID/stat over the measured window; RSS from /proc/PID/status.
+Everything listens on 127.0.0.1, every wait has a deadline, and every process started
+here is stopped before it exits. It prints figures; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+LOAD = ROOT / "bench" / "load"
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SERVERS = ("relay", "ref", "arbor")
+
+
+# --- measurement helpers -------------------------------------------------------------------
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q / 100 * len(s)))]
+
+
+def cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime (fields 14, 15)
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class CpuMeter:
+    def __init__(self, pid: int) -> None:
+        self.pid, self.t0, self.c0 = pid, time.monotonic(), cpu_ticks(pid)
+
+    def percent(self) -> float:
+        dt = time.monotonic() - self.t0
+        return (cpu_ticks(self.pid) - self.c0) / CLK_TCK / dt * 100 if dt > 0 else 0.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --- Node load clients ---------------------------------------------------------------------
+
+class NodeClients:
+    """One ``node loadclient.js`` process holding many clients."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._ready = asyncio.get_running_loop().create_future()
+        self._reader = asyncio.get_running_loop().create_task(self._read())
+        self._err: list[str] = []
+        self._err_reader = asyncio.get_running_loop().create_task(self._read_err())
+
+    @classmethod
+    async def start(cls) -> NodeClients:
+        proc = await asyncio.create_subprocess_exec(
+            "node", str(LOAD / "loadclient.js"), cwd=str(LOAD),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, limit=64 << 20)
+        self = cls(proc)
+        await asyncio.wait_for(self._ready, 15)
+        return self
+
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        while line := await self.proc.stdout.readline():
+            msg = json.loads(line)
+            if msg.get("event") == "ready":
+                self._ready.set_result(True)
+                continue
+            fut = self._pending.pop(msg.get("id"), None)
+            if fut is not None and not fut.done():
+                if msg["ok"]:
+                    fut.set_result(msg["result"])
+                else:
+                    fut.set_exception(RuntimeError(msg["error"]))
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(RuntimeError("node exited: " + "\n".join(self._err[-20:])))
+
+    async def _read_err(self) -> None:
+        assert self.proc.stderr is not None
+        while line := await self.proc.stderr.readline():
+            self._err.append(line.decode(errors="replace").rstrip())
+
+    async def cmd(self, cmd: str, within: float = 60, **args: Any) -> Any:
+        assert self.proc.stdin is not None
+        rid = next(self._ids)
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = fut
+        self.proc.stdin.write((json.dumps({"id": rid, "cmd": cmd, **args}) + "\n").encode())
+        await self.proc.stdin.drain()
+        return await asyncio.wait_for(fut, within)
+
+    async def close(self) -> None:
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.proc.wait(), 10)
+        for t in (self._reader, self._err_reader):
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+
+
+@contextlib.asynccontextmanager
+async def node_clients(n: int) -> AsyncIterator[list[NodeClients]]:
+    procs: list[NodeClients] = []
+    try:
+        for _ in range(n):
+            procs.append(await NodeClients.start())
+        yield procs
+    finally:
+        await asyncio.gather(*(p.close() for p in procs))
+
+
+# --- servers under test --------------------------------------------------------------------
+
+@dataclass
+class Target:
+    """A running server: where clients connect, its PID, and how to name a room."""
+
+    kind: str
+    pid: int
+    ws_url: str  # y-websocket serverUrl (the room is appended as a path segment)
+    http_url: str
+    rooms: Callable[[int], Any]  # async: n -> list of (room, params)
+
+
+@dataclass
+class Proc:
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+
+def _stop(proc: Proc, timeout: float = 40) -> None:
+    if proc.popen.poll() is None:
+        proc.popen.terminate()
+        try:
+            proc.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.popen.kill()
+            proc.popen.wait(5)
+
+
+def _wait_listening(proc: Proc, port: int, timeout: float = 30, path: str | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.popen.poll() is not None:
+            raise RuntimeError(f"server exited ({proc.popen.returncode}):\n"
+                               + proc.log.read_text(errors="replace")[-3000:])
+        try:
+            if path is None:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return
+            elif httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200:
+                return
+        except (OSError, httpx.TransportError):
+            pass
+        time.sleep(0.1)  # polling a starting subprocess, with a deadline
+    raise RuntimeError(f"server on port {port} did not start within {timeout} s:\n"
+                       + proc.log.read_text(errors="replace")[-3000:])
+
+
+def _spawn(args: list[str], env: dict[str, str], log: Path, cwd: Path) -> Proc:
+    with open(log, "wb") as out:
+        popen = subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL)
+    return Proc(popen, log)
+
+
+async def _named_rooms(n: int) -> list[tuple[str, dict[str, str]]]:
+    return [(f"room-{secrets.token_hex(6)}", {}) for _ in range(n)]
+
+
+@contextlib.contextmanager
+def node_server(kind: str, tmp: Path) -> Iterator[Target]:
+    port = free_port()
+    log = tmp / f"{kind}-{port}.log"
+    if kind == "relay":
+        proc = _spawn(["node", str(LOAD / "relay.js"), str(port)], dict(os.environ), log, LOAD)
+    else:
+        script = LOAD / "node_modules" / "@y" / "websocket-server" / "src" / "server.js"
+        env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port)}
+        env.pop("YPERSISTENCE", None)
+        proc = _spawn(["node", str(script)], env, log, LOAD)
+    try:
+        _wait_listening(proc, port)
+        yield Target(kind, proc.popen.pid, f"ws://127.0.0.1:{port}", f"http://127.0.0.1:{port}",
+                     _named_rooms)
+    finally:
+        _stop(proc, 10)
+
+
+@dataclass
+class Storage:
+    database_url: str
+    redis_url: str
+    redis_prefix: str
+    cleanup: list[Callable[[], Any]] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def storage(tmp: Path) -> AsyncIterator[Storage]:
+    """PostgreSQL and Redis for Arbor: the configured ones (own database / key prefix) or
+    embedded ones in ``tmp``."""
+    db_env, redis_env = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
+    embedded = None
+    if not db_env or not redis_env:
+        from sync.services import start_embedded
+
+        embedded = start_embedded(tmp / "services", postgres=not db_env, redis=not redis_env)
+    prefix = f"arbor-bench-{secrets.token_hex(4)}:"
+    db_url = db_env or embedded.database_url  # type: ignore[union-attr]
+    name = None
+    if db_env:
+        import asyncpg
+
+        name = f"arbor_bench_{secrets.token_hex(4)}"
+        conn = await asyncpg.connect(db_env)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        parts = urlsplit(db_env)
+        db_url = urlunsplit(parts._replace(path="/" + name))
+    s = Storage(db_url or "", redis_env or embedded.redis_url or "", prefix)  # type: ignore[union-attr]
+    try:
+        yield s
+    finally:
+        if name is not None and db_env:
+            import asyncpg
+
+            conn = await asyncpg.connect(db_env)
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await conn.close()
+        if redis_env:
+            import redis.asyncio as aioredis
+
+            r = aioredis.from_url(redis_env)
+            try:
+                async for key in r.scan_iter(match=prefix + "*", count=1000):
+                    await r.delete(key)
+            finally:
+                await r.aclose()
+        if embedded is not None:
+            embedded.stop()
+
+
+def arbor_env(st: Storage, tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ARBOR_", "AWS_"))}
+    env.update({
+        "DATABASE_URL": st.database_url, "REDIS_URL": st.redis_url,
+        "ARBOR_REDIS_PREFIX": st.redis_prefix, "ARBOR_DATA_DIR": str(tmp / "arbor-data"),
+        "ARBOR_LOG_LEVEL": "WARNING",
+        "ARBOR_ROOM_GRACE_SECONDS": "1",  # (d) cold load: the room leaves memory quickly
+        "ARBOR_RATE_ROOMS_PER_MIN_IP": "1000000", "ARBOR_RATE_ROOMS_BURST_IP": "1000000",
+    })
+    return env
+
+
+@contextlib.contextmanager
+def arbor_server(st: Storage, tmp: Path) -> Iterator[Target]:
+    port = free_port()
+    proc = _spawn([sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1",
+                   "--port", str(port)], arbor_env(st, tmp), tmp / f"arbor-{port}.log", ROOT)
+    base = f"http://127.0.0.1:{port}"
+
+    async def rooms(n: int) -> list[tuple[str, dict[str, str]]]:
+        sem = asyncio.Semaphore(16)
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            async def one() -> tuple[str, dict[str, str]]:
+                async with sem:
+                    r = await http.post("/api/rooms", json={"title": "bench"})
+                    r.raise_for_status()
+                    body = r.json()
+                    return body["room"], {"token": body["edit_token"]}
+
+            return list(await asyncio.gather(*(one() for _ in range(n))))
+
+    try:
+        _wait_listening(proc, port, timeout=60, path="/healthz")
+        yield Target("arbor", proc.popen.pid, f"ws://127.0.0.1:{port}/sync", base, rooms)
+    finally:
+        _stop(proc)
+
+
+async def arbor_rooms_held(target: Target) -> int:
+    async with httpx.AsyncClient(timeout=5) as http:
+        return int((await http.get(f"{target.http_url}/healthz")).json()["rooms"])
+
+
+# --- scenarios -----------------------------------------------------------------------------
+
+@dataclass
+class Result:
+    p50: float = float("nan")
+    p99: float = float("nan")
+    delivered: float = float("nan")
+    cpu: float = float("nan")
+    rss_mb: float = float("nan")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def spec(cid: str, target: Target, room: str, params: dict[str, str],
+         writer: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": cid, "url": target.ws_url, "room": room, "params": params}
+    if writer:
+        out["resync_ms"] = 10_000
+    return out
+
+
+def wait_mode(target: Target) -> str:
+    return "open" if target.kind == "relay" else "synced"
+
+
+async def _connect(proc: NodeClients, specs: list[dict[str, Any]], target: Target,
+                   conc: int = 50) -> None:
+    if not specs:
+        return
+    res = await proc.cmd("connect", within=180, clients=specs, wait=wait_mode(target),
+                         concurrency=conc, timeout_ms=30000)
+    if res["failed"]:
+        raise RuntimeError(f"{res['failed']} of {len(specs)} clients did not connect")
+
+
+async def measure_fanout(writer_proc: NodeClients, reader_procs: list[NodeClients],
+                         writers: list[str], rate: float, duration: float, expected: int,
+                         pid: int | list[int]) -> Result:
+    """Mark, write for ``duration``, drain, and collect; ``expected`` deliveries per sent."""
+    pids = pid if isinstance(pid, list) else [pid]
+    procs = [writer_proc, *[p for p in reader_procs if p is not writer_proc]]
+    warm = min(2.0, duration / 2)  # JIT, buffers, first allocations: not measured
+    await writer_proc.cmd("write", within=warm + 30, writers=writers, rate=rate,
+                          duration_ms=int(warm * 1000))
+    await asyncio.sleep(0.3)
+    await asyncio.gather(*(p.cmd("mark") for p in procs))
+    meters = [CpuMeter(p) for p in pids]
+    res = await writer_proc.cmd("write", within=duration + 30, writers=writers, rate=rate,
+                                duration_ms=int(duration * 1000))
+    cpu = sum(m.percent() for m in meters)
+    await asyncio.sleep(min(2.0, max(0.5, duration / 5)))  # late deliveries still count
+    stats = await asyncio.gather(*(p.cmd("stats", within=60) for p in procs))
+    lat = [x for s in stats for x in s["lat"]]
+    received = sum(s["received"] for s in stats)
+    want = res["sent"] * expected
+    return Result(pct(lat, 50), pct(lat, 99), received / want if want else float("nan"), cpu,
+                  sum(rss_kb(p) for p in pids) / 1024,
+                  {"sent": res["sent"], "closes": sum(s["closes"] for s in stats)})
+
+
+async def scenario_a(target: Target, cfg: Config) -> Result:
+    (room, params), = await target.rooms(1)
+    async with node_clients(2) as (wproc, rproc):
+        await _connect(rproc, [spec(f"r{i}", target, room, params) for i in range(cfg.a_readers)],
+                       target)
+        await _connect(wproc, [spec("w", target, room, params, writer=True)], target)
+        await asyncio.sleep(0.5)
+        async with cfg.profiling(target, "a", cfg.a_seconds):
+            return await measure_fanout(wproc, [rproc], ["w"], cfg.a_rate, cfg.a_seconds,
+                                        cfg.a_readers, target.pid)
+
+
+async def scenario_b(target: Target, cfg: Config) -> Result:
+    rooms = await target.rooms(cfg.b_rooms)
+    nproc = 4
+    async with node_clients(nproc) as procs:
+        # the 4 clients of a room live in 4 different processes
+        per: list[list[dict[str, Any]]] = [[] for _ in range(nproc)]
+        for r, (room, params) in enumerate(rooms):
+            for k in range(4):
+                per[k].append(spec(f"c{r}-{k}", target, room, params, writer=True))
+        await asyncio.gather(*(_connect(p, s, target, 25) for p, s in zip(procs, per, strict=True)))
+        await asyncio.sleep(0.5)
+        await asyncio.gather(*(p.cmd("mark") for p in procs))
+        meter = CpuMeter(target.pid)
+        async with cfg.profiling(target, "b", cfg.b_seconds):
+            results = await asyncio.gather(*(
+                p.cmd("write", within=cfg.b_seconds + 30, writers=[c["id"] for c in s], rate=1.0,
+                      duration_ms=int(cfg.b_seconds * 1000))
+                for p, s in zip(procs, per, strict=True)))
+        cpu = meter.percent()
+        await asyncio.sleep(2)
+        stats = await asyncio.gather(*(p.cmd("stats", within=60) for p in procs))
+    lat = [x for s in stats for x in s["lat"]]
+    sent = sum(r["sent"] for r in results)
+    return Result(pct(lat, 50), pct(lat, 99), sum(s["received"] for s in stats) / (sent * 3),
+                  cpu, rss_kb(target.pid) / 1024,
+                  {"sent": sent, "closes": sum(s["closes"] for s in stats)})
+
+
+async def scenario_c(a: Target, b: Target, cfg: Config) -> Result:
+    (room, params), = await a.rooms(1)
+    async with node_clients(2) as (wproc, rproc):
+        await _connect(rproc, [spec(f"r{i}", b, room, params) for i in range(cfg.c_readers)], b)
+        await _connect(wproc, [spec("w", a, room, params, writer=True)], a)
+        await asyncio.sleep(0.5)
+        return await measure_fanout(wproc, [rproc], ["w"], cfg.c_rate, cfg.c_seconds,
+                                    cfg.c_readers, [a.pid, b.pid])
+
+
+async def scenario_d(target: Target, cfg: Config) -> Result:
+    (room, params), = await target.rooms(1)
+    out = Result()
+    async with node_clients(2) as (wproc, jproc):
+        await _connect(wproc, [spec("w", target, room, params, writer=True),
+                               spec("probe", target, room, params)], target)
+        t0 = time.monotonic()
+        await wproc.cmd("fill", within=300, client="w", n=cfg.d_updates)
+        if target.kind == "relay":
+            await wproc.cmd("wait_len", within=120, client="probe", n=cfg.d_updates,
+                            timeout_ms=110_000)
+            out.extra["fill_s"] = time.monotonic() - t0
+            out.extra["note"] = "the relay keeps no state: a new client gets nothing"
+            return out
+        await wproc.cmd("wait_len", within=300, client="probe", n=cfg.d_updates,
+                        timeout_ms=290_000)
+        out.extra["fill_s"] = time.monotonic() - t0
+        await asyncio.sleep(1)
+        warm = []
+        for i in range(3):
+            r = await jproc.cmd("join", within=120, client=f"j{i}", url=target.ws_url, room=room,
+                                params=params, n=cfg.d_updates, timeout_ms=50_000)
+            warm.append(r["ms"])
+        out.extra["warm_ms"] = sorted(warm)[1]
+        out.rss_mb = rss_kb(target.pid) / 1024
+        if target.kind != "arbor":
+            out.extra["cold_ms"] = None
+            return out
+        await wproc.cmd("destroy", within=30)
+        deadline = time.monotonic() + 60
+        while await arbor_rooms_held(target) and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+        r = await jproc.cmd("join", within=120, client="cold", url=target.ws_url, room=room,
+                            params=params, n=cfg.d_updates, timeout_ms=50_000)
+        out.extra["cold_ms"] = r["ms"]
+    return out
+
+
+async def scenario_e(target: Target, cfg: Config) -> Result:
+    rooms = await target.rooms(cfg.e_rooms + 1)
+    async with node_clients(1) as (proc,):
+        await _connect(proc, [spec("warm", target, *rooms[0])], target)
+        await asyncio.sleep(1)
+        before = rss_kb(target.pid)
+        await _connect(proc, [spec(f"e{i}", target, room, params)
+                              for i, (room, params) in enumerate(rooms[1:])], target, 25)
+        await asyncio.sleep(2)
+        after = rss_kb(target.pid)
+    return Result(rss_mb=after / 1024, extra={"kb_per_room": (after - before) / cfg.e_rooms})
+
+
+async def scenario_f(target: Target, cfg: Config) -> Result:
+    (room, params), = await target.rooms(1)
+    best, steps = 0, []
+    async with node_clients(2) as (wproc, rproc):
+        await _connect(rproc, [spec(f"r{i}", target, room, params) for i in range(cfg.f_readers)],
+                       target)
+        await _connect(wproc, [spec("w", target, room, params, writer=True)], target)
+        await asyncio.sleep(0.5)
+        for rate in cfg.f_rates:
+            r = await measure_fanout(wproc, [rproc], ["w"], rate, cfg.f_seconds, cfg.f_readers,
+                                     target.pid)
+            steps.append((rate, r.p99, r.delivered, r.cpu))
+            if r.p99 > 100 or r.delivered < 0.99:
+                break
+            best = rate
+    return Result(extra={"max_rate": best, "steps": steps})
+
+
+# --- configuration and report --------------------------------------------------------------
+
+@dataclass
+class Config:
+    quick: bool
+    profile_dir: Path | None = None
+    a_readers: int = 100
+    a_rate: float = 50
+    a_seconds: float = 20
+    b_rooms: int = 200
+    b_seconds: float = 20
+    c_readers: int = 20
+    c_rate: float = 50
+    c_seconds: float = 15
+    d_updates: int = 20_000
+    e_rooms: int = 500
+    f_readers: int = 10
+    f_rates: tuple[int, ...] = (100, 200, 400, 800, 1600, 3200, 6400)
+    f_seconds: float = 4
+
+    @classmethod
+    def make(cls, quick: bool, profile_dir: Path | None) -> Config:
+        if not quick:
+            return cls(False, profile_dir)
+        return cls(True, profile_dir, a_seconds=3, b_rooms=50, b_seconds=3, c_seconds=3,
+                   d_updates=2_000, e_rooms=100, f_rates=(400, 3200), f_seconds=2)
+
+    @contextlib.asynccontextmanager
+    async def profiling(self, target: Target, name: str, seconds: float) -> AsyncIterator[None]:
+        """``py-spy record`` on the Arbor server for the measured window (``--profile``)."""
+        spy = shutil.which("py-spy", path=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+        if self.profile_dir is None or target.kind != "arbor" or spy is None:
+            yield
+            return
+        self.profile_dir.mkdir(parents=True, exist_ok=True)
+        out = self.profile_dir / f"arbor-{name}.txt"
+        proc = await asyncio.create_subprocess_exec(
+            spy, "record", "--pid", str(target.pid), "--duration", str(int(seconds)),
+            "--format", "raw", "--nonblocking", "--output", str(out),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        try:
+            yield
+        finally:
+            try:
+                await asyncio.wait_for(proc.wait(), seconds + 20)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+def fmt(x: Any, spec_: str = ".1f") -> str:
+    if x is None or (isinstance(x, float) and x != x):
+        return "-"
+    return format(x, spec_)
+
+
+def ratio(a: float, b: float) -> str:
+    if a != a or b != b or not b:
+        return "-"
+    return f"{a / b:.2f}"
+
+
+def print_fanout(title: str, rows: dict[str, Result]) -> None:
+    print(f"\n## {title}")
+    print(f"{'server':8} {'p50 ms':>8} {'p99 ms':>8} {'deliv.':>7} {'cpu %':>7} {'rss MB':>7}"
+          f" {'sent':>7} {'closes':>6}")
+    for k, r in rows.items():
+        print(f"{k:8} {fmt(r.p50, '.2f'):>8} {fmt(r.p99, '.2f'):>8} {fmt(r.delivered, '.4f'):>7}"
+              f" {fmt(r.cpu):>7} {fmt(r.rss_mb):>7} {r.extra.get('sent', '-')!s:>7}"
+              f" {r.extra.get('closes', '-')!s:>6}")
+    if "arbor" in rows:
+        a = rows["arbor"]
+        for base in ("ref", "relay"):
+            if base in rows:
+                b = rows[base]
+                print(f"arbor/{base}: p50 {ratio(a.p50, b.p50)}  p99 {ratio(a.p99, b.p99)}  "
+                      f"cpu {ratio(a.cpu, b.cpu)}  rss {ratio(a.rss_mb, b.rss_mb)}")
+
+
+async def guarded(coro: Any, name: str, kind: str) -> Result:
+    """A scenario's result, or an empty one naming the error (the run goes on)."""
+    try:
+        result: Result = await asyncio.wait_for(coro, 600)
+        return result
+    except Exception as exc:  # report and continue with the next scenario
+        print(f"  ({name}) {kind} failed: {type(exc).__name__}: {str(exc)[:500]}", flush=True)
+        return Result(extra={"error": f"{type(exc).__name__}: {str(exc)[:200]}"})
+
+
+async def run(cfg: Config, only: set[str]) -> None:
+    started = time.monotonic()
+    load_before = os.getloadavg()[0]
+    out: dict[str, dict[str, Result]] = {k: {} for k in "abcdef"}
+    scen = {"a": scenario_a, "b": scenario_b, "d": scenario_d, "e": scenario_e, "f": scenario_f}
+    with tempfile.TemporaryDirectory(prefix="arbor-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        for kind in ("relay", "ref"):
+            for name, fn in scen.items():
+                if name in only:  # a fresh server for every scenario, as for Arbor
+                    with node_server(kind, tmp) as target:
+                        print(f"[{time.monotonic() - started:5.0f}s] {kind}: {name}", flush=True)
+                        out[name][kind] = await guarded(fn(target, cfg), name, kind)
+        async with storage(tmp) as st:
+            for name, fn in scen.items():
+                if name not in only:
+                    continue
+                with arbor_server(st, tmp) as target:
+                    print(f"[{time.monotonic() - started:5.0f}s] arbor: {name}", flush=True)
+                    out[name]["arbor"] = await guarded(fn(target, cfg), name, "arbor")
+            if "c" in only:
+                with arbor_server(st, tmp) as a, arbor_server(st, tmp) as b:
+                    print(f"[{time.monotonic() - started:5.0f}s] arbor: c", flush=True)
+                    out["c"]["arbor A->B"] = await guarded(scenario_c(a, b, cfg), "c", "A->B")
+                with arbor_server(st, tmp) as a:
+                    out["c"]["arbor A->A"] = await guarded(scenario_c(a, a, cfg), "c", "A->A")
+    elapsed = time.monotonic() - started
+    report(cfg, out, only, elapsed, (load_before, os.getloadavg()[0]))
+
+
+def report(cfg: Config, out: dict[str, dict[str, Result]], only: set[str], elapsed: float,
+           load: tuple[float, float]) -> None:
+    print(f"\n# Sync load ({'quick' if cfg.quick else 'full'} run, {elapsed:.0f} s, "
+          f"{os.cpu_count()} cores, load average {load[0]:.1f} before / {load[1]:.1f} after)")
+    print("clients, servers and storage share this machine; the load average includes them")
+    if "a" in only:
+        print_fanout(f"(a) one room: 1 writer + {cfg.a_readers} readers at {cfg.a_rate:g} "
+                     f"updates/s, {cfg.a_seconds:g} s", out["a"])
+    if "b" in only:
+        print_fanout(f"(b) {cfg.b_rooms} rooms x 4 clients, each writing 1 update/s, "
+                     f"{cfg.b_seconds:g} s", out["b"])
+    if "c" in only:
+        print_fanout(f"(c) cross-process: writer on A, {cfg.c_readers} readers on B "
+                     f"(A->A: same server), {cfg.c_rate:g} updates/s; cpu/rss = A+B", out["c"])
+    if "d" in only:
+        print(f"\n## (d) new client's full sync of a room of {cfg.d_updates} updates")
+        for k, r in out["d"].items():
+            print(f"{k:8} from memory {fmt(r.extra.get('warm_ms'))} ms, cold (PostgreSQL) "
+                  f"{fmt(r.extra.get('cold_ms'))} ms; writing them took "
+                  f"{fmt(r.extra.get('fill_s'))} s; rss {fmt(r.rss_mb)} MB"
+                  + (f"  ({r.extra['note']})" if "note" in r.extra else ""))
+    if "e" in only:
+        print(f"\n## (e) memory per idle room ({cfg.e_rooms} rooms, one client each)")
+        for k, r in out["e"].items():
+            print(f"{k:8} {fmt(r.extra.get('kb_per_room'))} KB per room "
+                  f"(server rss {fmt(r.rss_mb)} MB)")
+    if "f" in only:
+        print(f"\n## (f) one room, {cfg.f_readers} readers: highest rate with p99 <= 100 ms "
+              f"and >= 99% delivered ({cfg.f_seconds:g} s per step)")
+        for k, r in out["f"].items():
+            steps = ", ".join(f"{rate}/s p99 {fmt(p99)} ms {fmt(d * 100, '.1f')}% "
+                              f"cpu {fmt(c, '.0f')}%"
+                              for rate, p99, d, c in r.extra.get("steps", []))
+            print(f"{k:8} max {r.extra.get('max_rate', '-')}/s  [{steps}]")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="a reduced run (under 2 minutes)")
+    ap.add_argument("--only", default="abcdef", help="scenarios to run, e.g. 'ab' (default all)")
+    ap.add_argument("--profile", type=Path, help="py-spy record the Arbor server in (a), (b) "
+                    "into this folder (raw collapsed stacks)")
+    args = ap.parse_args()
+    if shutil.which("node") is None:
+        print("node is not installed", file=sys.stderr)
+        return 2
+    missing = [p for p in ("yjs", "y-websocket", "ws", "@y/websocket-server")
+               if not (LOAD / "node_modules" / p).is_dir()]
+    if missing:
+        print(f"bench/load/node_modules lacks {missing}: run `npm ci` in bench/load",
+              file=sys.stderr)
+        return 2
+    cfg = Config.make(args.quick, args.profile)
+    asyncio.run(run(cfg, set(args.only.replace(",", ""))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
