@@ -14,7 +14,7 @@ import dataclasses
 import random
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from pycrdt import Doc, Map, Text
@@ -160,10 +160,19 @@ class BlockWriter:
         if time.monotonic() - self._last >= WRITE_INTERVAL:
             await self.flush()
 
+    def due(self) -> float | None:
+        """Seconds until pending text must be written (None: nothing pending). The
+        batching bounds how long text waits, whether or not more text follows."""
+        if not self._pending:
+            return None
+        return max(0.0, self._last + WRITE_INTERVAL - time.monotonic())
+
     async def flush(self) -> None:
         if not self._pending:
             return
         await self.fence()
+        if not self._pending:  # a concurrent flush wrote it while the fence was checked
+            return
         chunk = "".join(self._pending)
         self._pending.clear()
 
@@ -264,13 +273,37 @@ async def _text(run: ToolRun, room: Room, spec: ToolSpec, prompt: str,
                           temperature=float(job.params.get("temperature", 0.8)))
     stream = provider.stream_text(request)
     try:
-        async for delta in stream:
-            await writer.append(delta)
-        await writer.flush()
+        await _stream_into(writer, stream)
     finally:
         await stream.aclose()
     await writer.set(status="done", progress=1.0)
     return Outcome(_usage(stream.usage), model)
+
+
+async def _stream_into(writer: BlockWriter, stream: AsyncIterator[str]) -> None:
+    """Append every delta; text still pending when its batching interval ends is written
+    then, not when the next delta happens to arrive (a pause in the stream, or a burst
+    of deltas in one read, must not hold text back)."""
+    chunks = stream.__aiter__()
+    waiting: asyncio.Future[str] | None = None
+    try:
+        while True:
+            if waiting is None:
+                waiting = asyncio.ensure_future(chunks.__anext__())
+            done, _ = await asyncio.wait({waiting}, timeout=writer.due())
+            if not done:
+                await writer.flush()
+                continue
+            got, waiting = waiting, None
+            try:
+                delta = got.result()
+            except StopAsyncIteration:
+                break
+            await writer.append(delta)
+        await writer.flush()
+    finally:
+        if waiting is not None:
+            waiting.cancel()  # the stream is closed next, which ends its producer
 
 
 async def _image(run: ToolRun, room: Room, spec: ToolSpec, prompt: str,

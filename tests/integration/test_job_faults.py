@@ -14,20 +14,21 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from pycrdt import Map
+from pycrdt import Doc, Map, Text
 
 from sync.settings import Secret, Settings
 from tests.conftest import RunningServer, run_server, run_worker
 from tests.fakes.conftest_fixtures import model_server_fixture  # noqa: F401
 from tests.fakes.model_server import DEFAULT_REPLY, FakeModelServer
 from tests.yclient import YClient, eventually
-from worker.tools import BlockWriter, FenceBrokenError
+from worker.tools import WRITE_INTERVAL, BlockWriter, FenceBrokenError, _stream_into
 
 MODEL = "openai:gpt-4.1-mini"
 
@@ -42,10 +43,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def openai_settings(settings: Settings, fake: FakeModelServer, **changes: Any) -> Settings:
-    return settings.replace(openai_api_key=Secret("sk-test"),
-                            openai_base_url=fake.openai_base_url, default_text_model=MODEL,
+def own_queue(settings: Settings, **changes: Any) -> Settings:
+    """This test's own Redis prefix (so its own arq queue): jobs other tests left queued
+    are never run here."""
+    return settings.replace(redis_prefix=f"{settings.redis_prefix}{secrets.token_hex(4)}:",
                             **changes)
+
+
+def openai_settings(settings: Settings, fake: FakeModelServer, **changes: Any) -> Settings:
+    # No sweeping of other tests' old queued jobs either: they would eat the fake's errors.
+    return own_queue(settings, openai_api_key=Secret("sk-test"),
+                     openai_base_url=fake.openai_base_url, default_text_model=MODEL,
+                     job_lost_after=3600.0, **changes)
 
 
 class Canvas:
@@ -204,8 +213,8 @@ async def test_retries_exhausted_end_in_error_after_max_attempts(settings, model
 
 
 async def test_stale_attempt_cannot_write_once_the_fence_moves_on(settings):
-    async with run_server(settings) as srv, run_worker(settings) as arq_worker, \
-            canvas(srv) as c:
+    s = own_queue(settings)
+    async with run_server(s) as srv, run_worker(s) as arq_worker, canvas(srv) as c:
         worker = arq_worker.ctx["arbor"]
         c.client.add_text_block("src", "a fenced story")
         c.client.add_text_block("out", "")
@@ -250,12 +259,57 @@ async def test_stale_attempt_cannot_write_once_the_fence_moves_on(settings):
         assert (await c.job(job_id))["attempt"] == 2
 
 
+class _OneDocRoom:
+    """Just enough of a Room for a BlockWriter: a document and its transactions."""
+
+    def __init__(self) -> None:
+        self.doc: Doc[Any] = Doc()
+
+    def transact(self, edit: Any) -> Any:
+        with self.doc.transaction():
+            return edit(self.doc)
+
+
+async def test_text_is_written_within_the_batch_interval_when_the_stream_pauses():
+    room = _OneDocRoom()
+    with room.doc.transaction():
+        block: Map[Any] = Map({"jobId": "j"})
+        room.doc.get("blocks", type=Map)["out"] = block
+        block["text"] = Text()
+    resume = asyncio.Event()
+
+    async def bursty() -> AsyncIterator[str]:
+        yield "a"  # written at once
+        yield "b"  # within the batch interval: held back, then...
+        await resume.wait()  # ...the model pauses for as long as the test likes
+        yield "c"
+
+    async def no_fence() -> None:
+        return None
+
+    writer = BlockWriter(room, "out", "j", no_fence)  # type: ignore[arg-type]
+    await writer.start()
+    text = room.doc.get("blocks", type=Map)["out"]["text"]
+    streaming = asyncio.get_running_loop().create_task(_stream_into(writer, bursty()))
+    try:
+        start = time.monotonic()
+        await eventually(lambda: str(text) == "ab", timeout=2, interval=0.005,
+                         message="the text held back to be written during the pause")
+        assert time.monotonic() - start < WRITE_INTERVAL + 0.1
+        resume.set()
+        await asyncio.wait_for(streaming, 2)
+        assert str(text) == "abc"
+    finally:
+        resume.set()
+        streaming.cancel()
+
+
 # --------------------------------------------------------------------- creating jobs
 
 
 async def test_concurrent_posts_accept_exactly_the_room_burst(settings):
     burst, n = 4, 16
-    tight = settings.replace(rate_jobs_burst_room=burst, rate_jobs_per_min_room=0.01)
+    tight = own_queue(settings, rate_jobs_burst_room=burst, rate_jobs_per_min_room=0.01)
     async with run_server(tight) as srv, canvas(srv) as c:
         c.client.add_text_block("p", "many at once")
         answers = await asyncio.gather(*(c.post_job("expand", ["p"]) for _ in range(n)))
@@ -318,7 +372,7 @@ def assert_offline_answer_once(text: str | None) -> None:
 
 
 async def test_worker_killed_mid_job_is_swept_and_the_job_rerun_to_done(settings):
-    s = settings.replace(**FAST_SWEEP, offline_delay=0.002)
+    s = own_queue(settings, **FAST_SWEEP, offline_delay=0.002)
     async with run_server(s) as srv, canvas(srv) as c:
         proc = await start_worker_process(s, ARBOR_OFFLINE_DELAY_MS="150")
         try:
@@ -385,7 +439,7 @@ async def private_redis() -> AsyncIterator[tuple[str, Any]]:
 
 async def test_redis_restarted_empty_mid_job_never_leaves_the_job_stuck(settings):
     async with private_redis() as (url, restart_empty):
-        s = settings.replace(**FAST_SWEEP, redis_url=Secret(url), offline_delay=0.1)
+        s = own_queue(settings, **FAST_SWEEP, redis_url=Secret(url), offline_delay=0.1)
         async with run_server(s) as srv, run_worker(s) as arq_worker, canvas(srv) as c:
             job_id, out = await c.start_run(LONG_PROMPT)
             await eventually(lambda: len(c.client.block_text(out) or "") > 20, timeout=20,
@@ -405,7 +459,7 @@ async def test_redis_restarted_empty_mid_job_never_leaves_the_job_stuck(settings
 
 
 async def test_busy_room_backlog_does_not_starve_another_room(settings):
-    s = settings.replace(room_job_concurrency=1, offline_delay=0.03)
+    s = own_queue(settings, room_job_concurrency=1, offline_delay=0.03)
     async with run_server(s) as srv, canvas(srv) as busy, canvas(srv) as quiet:
         busy.client.add_text_block("p", "one of many")
         quiet.client.add_text_block("q", "the only one")
