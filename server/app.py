@@ -7,7 +7,7 @@ import contextlib
 import dataclasses
 import logging
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from sync import budgets
 from sync.blobs import BlobStore, open_blob_store
 from sync.blobs.errors import BlobError
 from sync.errors import (
@@ -32,17 +33,21 @@ from sync.errors import (
 )
 from sync.fanout import KIND_CONTROL, Fanout
 from sync.jobs import JobSignals, JobStore, queue_name
+from sync.keys import KeyBox, KeyRing, server_secret
+from sync.models import ModelChoice, ModelInfo, PriceTable, parse_tool_models
 from sync.rooms import RoomManager
 from sync.settings import Settings
 from sync.store import PostgresStore, migrate
 
 from . import metrics
-from .api import gallery, health, history, identity, jobs, rooms
+from .api import gallery, health, history, identity, jobs, models, rooms
 from .api.images import get_image
 from .api.uploads import blob_problem, complete_upload, create_upload, receive_upload
 from .problems import problem
 from .ratelimit import (
     Bucket,
+    Budget,
+    Decision,
     RateConfig,
     RateLimiter,
     RateLimitUnavailable,
@@ -70,26 +75,48 @@ class Services:
     arq: ArqRedis = dataclasses.field(init=False)
     limiter: RateLimiter = dataclasses.field(init=False)
     rates: RateConfig = dataclasses.field(init=False)
+    prices: PriceTable = dataclasses.field(init=False)
+    choice: ModelChoice = dataclasses.field(init=False)
+    keys: KeyRing = dataclasses.field(init=False)
     rate_limited: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def client_ip(self, request: Request) -> str:
         peer = request.client.host if request.client else None
         return client_ip(peer, request.headers, self.rates.trusted_proxies)
 
-    async def check_limits(self, buckets: list[Bucket], what: str) -> Response | None:
+    async def check_limits(self, buckets: Sequence[Bucket | Budget], what: str
+                           ) -> Response | None:
         """A 429 (or 503 when Redis is away) problem if the buckets refuse, else None."""
+        return (await self.decide(buckets, what))[0]
+
+    async def decide(self, entries: Sequence[Bucket | Budget], what: str
+                     ) -> tuple[Response | None, Decision | None]:
+        """Spend from the buckets and budgets: (a 429/503 problem, None) if refused, else
+        (None, the decision)."""
         try:
-            decision = await self.limiter.check(buckets)
+            decision = await self.limiter.check(entries)
         except RateLimitUnavailable as exc:
             return problem(503, "cannot check rate limits right now; try again shortly",
-                           kind="rate_limit_unavailable", headers=unavailable_headers(exc))
+                           kind="rate_limit_unavailable", headers=unavailable_headers(exc)), None
         if decision.allowed:
-            return None
+            return None, decision
         self.rate_limited[what] = self.rate_limited.get(what, 0) + 1
         wait = max(1, math.ceil(decision.retry_after))
+        if (decision.blocked_by or "").startswith("budget-"):
+            return problem(429, budgets.message(decision.blocked_by), kind="budget_exhausted",
+                           headers=rate_headers(decision), retry_after=wait,
+                           limit=decision.blocked_by), None
         return problem(429, f"Too many {what}; try again in {wait} s", kind="rate_limited",
                        headers=rate_headers(decision), retry_after=wait,
-                       limit=decision.blocked_by)
+                       limit=decision.blocked_by), None
+
+    async def available_models(self, room_id: str | None = None) -> list[ModelInfo]:
+        """The models this deployment offers (and, for a room, those of its own keys)."""
+        providers = {name for name, key in (("openai", self.settings.openai_api_key),
+                                            ("gemini", self.settings.gemini_api_key)) if key}
+        if room_id is not None:
+            providers |= await self.keys.providers(room_id)
+        return self.prices.models(providers)
 
     async def check_job_limits(self, request: Request, room_id: str) -> Response | None:
         return await self.check_limits(self.rates.job_buckets(self.client_ip(request), room_id),
@@ -123,6 +150,10 @@ async def start_job_services(services: Services) -> None:
     services.signals = JobSignals(services.arq, settings.redis_prefix)
     services.limiter = RateLimiter(services.arq, settings.redis_prefix)
     services.rates = RateConfig.from_settings(settings)
+    services.prices = PriceTable.load(settings.prices)
+    services.choice = ModelChoice(parse_tool_models(settings.tool_models),
+                                  settings.default_text_model, settings.default_image_model)
+    services.keys = KeyRing(services.store.pool, KeyBox(server_secret(settings)))
 
 
 def _on_control(store: PostgresStore, room: Any, data: bytes) -> None:
@@ -147,7 +178,7 @@ async def stop_services(services: Services) -> None:
 
 
 def _error_response(exc: ArborError) -> Response:
-    answer = jobs.problem_for(exc)
+    answer = jobs.problem_for(exc) or models.problem_for(exc)
     if answer is not None:
         return answer
     if isinstance(exc, BlobError):
@@ -225,6 +256,12 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> Starlette
         Route("/api/rooms/{room}/jobs", jobs.list_jobs, methods=["GET"]),
         Route("/api/rooms/{room}/jobs/{job}", jobs.get_job, methods=["GET"]),
         Route("/api/rooms/{room}/jobs/{job}/cancel", jobs.cancel_job, methods=["POST"]),
+        Route("/api/models", models.list_models, methods=["GET"]),
+        Route("/api/rooms/{room}/estimate", models.estimate, methods=["POST"]),
+        Route("/api/rooms/{room}/usage", models.usage, methods=["GET"]),
+        Route("/api/rooms/{room}/keys", models.get_keys, methods=["GET"]),
+        Route("/api/rooms/{room}/keys/{provider}", models.put_key, methods=["PUT"]),
+        Route("/api/rooms/{room}/keys/{provider}", models.delete_key, methods=["DELETE"]),
         Route("/api/identity", identity.claim_identity, methods=["POST"]),
         Route("/api/identity", identity.get_identity, methods=["GET"]),
         Route("/api/identity/recover", identity.recover_identity, methods=["POST"]),

@@ -56,6 +56,9 @@ class JobRecord:
     queued_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    requested_by: str | None = None
+    estimate: dict[str, Any] | None = None
+    cost_usd: float | None = None
 
     def to_json(self, position: int | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -70,6 +73,9 @@ class JobRecord:
             "error": self.error,
             "model": self.model,
             "usage": self.usage,
+            "cost_usd": self.cost_usd,
+            "estimate": self.estimate,
+            "requested_by": self.requested_by,
             "created_at": self.created_at.isoformat(),
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
@@ -91,6 +97,8 @@ def _job(row: Any) -> JobRecord:
         worker=row["worker"], model=row["model"], usage=_load(row["usage"]),
         created_at=row["created_at"], queued_at=row["queued_at"],
         started_at=row["started_at"], finished_at=row["finished_at"],
+        requested_by=row["requested_by"], estimate=_load(row.get("estimate")),
+        cost_usd=row.get("cost_usd"),
     )
 
 
@@ -104,11 +112,14 @@ class JobStore:
 
     async def create(self, job_id: str, room_id: str, tool: str, inputs: list[str],
                      outputs: list[str], params: dict[str, Any], *, max_attempts: int,
-                     requester_ip_hash: bytes | None, requested_by: str | None) -> JobRecord:
+                     requester_ip_hash: bytes | None, requested_by: str | None,
+                     estimate: dict[str, Any] | None = None,
+                     reservation: dict[str, Any] | None = None) -> JobRecord:
         row = await self.pool.fetchrow(
             queries["insert_job"], job_id, room_id, tool, json.dumps(inputs),
             json.dumps(outputs), json.dumps(params), max_attempts, requester_ip_hash,
-            requested_by)
+            requested_by, json.dumps(estimate) if estimate is not None else None,
+            json.dumps(reservation) if reservation is not None else None)
         return _job(row)
 
     async def get(self, job_id: str, room_id: str | None = None) -> JobRecord | None:
@@ -150,11 +161,25 @@ class JobStore:
 
     async def finish(self, job: JobRecord, status: str, *, error: str | None = None,
                      usage: dict[str, Any] | None = None,
-                     model: str | None = None) -> JobRecord | None:
+                     model: str | None = None, cost_usd: float | None = None
+                     ) -> JobRecord | None:
         assert status in FINAL
         return _opt(await self.pool.fetchrow(
             queries["finish_job"], job.id, job.attempt, status, error,
-            json.dumps(usage) if usage is not None else None, model))
+            json.dumps(usage) if usage is not None else None, model, cost_usd))
+
+    async def record_spend(self, job_id: str, usage: dict[str, Any], model: str | None,
+                           cost_usd: float) -> None:
+        """What a job that ended another way (cancelled) used before it stopped."""
+        await self.pool.execute(queries["record_job_spend"], job_id, json.dumps(usage), model,
+                                cost_usd)
+
+    async def take_reservation(self, job_id: str) -> dict[str, Any] | None:
+        """The job's budget reservation, marking it settled; None if it has none or was
+        settled already (so each job is settled once)."""
+        value = await self.pool.fetchval(queries["settle_job"], job_id)
+        loaded = _load(value)
+        return loaded if isinstance(loaded, dict) else None
 
     async def cancel(self, job_id: str) -> JobRecord | None:
         return _opt(await self.pool.fetchrow(queries["cancel_job"], job_id))

@@ -107,6 +107,25 @@ VARIABLES: list[tuple[str, str, str]] = [
      "provider's, else offline)"),
     ("ARBOR_DEFAULT_IMAGE_MODEL", "", "model id for image tools (default: the first configured "
      "provider's, else offline)"),
+    ("ARBOR_TOOL_MODELS", "", "default model per tool, `tool=provider:model,...` (e.g. "
+     "`variations=openai:gpt-image-2`)"),
+    ("ARBOR_PRICES", "", "model prices in US dollars: a JSON object, or the path of a JSON "
+     "file, of model id → `input_per_mtok`, `output_per_mtok`, `per_image` (default: built-in "
+     "prices; offline is free)"),
+    ("ARBOR_SECRET_KEY", "", "secret that encrypts the API keys canvases bring (default: "
+     "random, kept in DATA_DIR/secret_key; set it when server and worker hosts differ)"),
+    ("ARBOR_BUDGET_ROOM_DAILY_USD", "0", "estimated dollars one canvas may spend per UTC day "
+     "(0: unlimited)"),
+    ("ARBOR_BUDGET_ROOM_DAILY_IMAGES", "0", "images one canvas may make per UTC day "
+     "(0: unlimited)"),
+    ("ARBOR_BUDGET_ROOM_DAILY_TOKENS", "0", "model tokens one canvas may use per UTC day "
+     "(0: unlimited)"),
+    ("ARBOR_BUDGET_IP_DAILY_USD", "0", "estimated dollars one client address may spend per UTC "
+     "day (0: unlimited)"),
+    ("ARBOR_BUDGET_IP_DAILY_IMAGES", "0", "images one client address may make per UTC day "
+     "(0: unlimited)"),
+    ("ARBOR_BUDGET_IP_DAILY_TOKENS", "0", "model tokens one client address may use per UTC day "
+     "(0: unlimited)"),
     ("ARBOR_RATE_JOBS_PER_MIN_IP", "20", "jobs one client address may start per minute"),
     ("ARBOR_RATE_JOBS_BURST_IP", "5", "jobs one client address may start at once"),
     ("ARBOR_RATE_JOBS_PER_MIN_ROOM", "60", "jobs one room may start per minute"),
@@ -170,6 +189,15 @@ class Settings:
     offline_delay: float = 0.03
     default_text_model: str = ""
     default_image_model: str = ""
+    tool_models: str = ""
+    prices: str = ""
+    secret_key: Secret = dataclasses.field(default_factory=lambda: Secret(""))
+    budget_room_daily_usd: float = 0.0
+    budget_room_daily_images: int = 0
+    budget_room_daily_tokens: int = 0
+    budget_ip_daily_usd: float = 0.0
+    budget_ip_daily_images: int = 0
+    budget_ip_daily_tokens: int = 0
     rate_jobs_per_min_ip: float = 20.0
     rate_jobs_burst_ip: int = 5
     rate_jobs_per_min_room: float = 60.0
@@ -259,6 +287,15 @@ class Settings:
             offline_delay=num("ARBOR_OFFLINE_DELAY_MS", int) / 1000,
             default_text_model=get("ARBOR_DEFAULT_TEXT_MODEL"),
             default_image_model=get("ARBOR_DEFAULT_IMAGE_MODEL"),
+            tool_models=get("ARBOR_TOOL_MODELS"),
+            prices=get("ARBOR_PRICES"),
+            secret_key=Secret(get("ARBOR_SECRET_KEY")),
+            budget_room_daily_usd=num("ARBOR_BUDGET_ROOM_DAILY_USD", float),
+            budget_room_daily_images=num("ARBOR_BUDGET_ROOM_DAILY_IMAGES", int),
+            budget_room_daily_tokens=num("ARBOR_BUDGET_ROOM_DAILY_TOKENS", int),
+            budget_ip_daily_usd=num("ARBOR_BUDGET_IP_DAILY_USD", float),
+            budget_ip_daily_images=num("ARBOR_BUDGET_IP_DAILY_IMAGES", int),
+            budget_ip_daily_tokens=num("ARBOR_BUDGET_IP_DAILY_TOKENS", int),
             rate_jobs_per_min_ip=num("ARBOR_RATE_JOBS_PER_MIN_IP", float),
             rate_jobs_burst_ip=num("ARBOR_RATE_JOBS_BURST_IP", int),
             rate_jobs_per_min_room=num("ARBOR_RATE_JOBS_PER_MIN_ROOM", float),

@@ -23,6 +23,7 @@ from arq.worker import Worker as ArqWorker
 from sync.blobs import open_blob_store
 from sync.fanout import Fanout
 from sync.jobs import REDIS_DOWN, RUN_JOB, JobSignals, JobStore, enqueue, queue_name
+from sync.keys import KeyBox, KeyRing, server_secret
 from sync.rooms import RoomManager
 from sync.settings import Settings
 from sync.store import PostgresStore, migrate
@@ -62,6 +63,7 @@ async def sweep(worker: Worker) -> None:
                 job, "The worker running this tool stopped, and so did every retry")
             if failed is not None:
                 await worker._mark_blocks(job, "error", failed.error or "")
+                await worker.settle_partial(failed, record=True)
             continue
         if await worker.jobs.reset_stale(job) is not None:
             log.warning("job %s lost its worker (%s); queued again", job.id, job.worker,
@@ -81,15 +83,17 @@ async def startup(ctx: dict[str, Any]) -> None:
     fanout = Fanout.from_url(settings.redis_url.reveal(), prefix=settings.redis_prefix,
                              process_id="", retention=settings.stream_retention)
     rooms = RoomManager(store, fanout, settings)
+    config = ProviderConfig.from_settings(settings)
     fanout.process_id = rooms.process_id.encode()
     await fanout.start()
     await rooms.start()
     worker = Worker(
         settings=settings, rooms=rooms, jobs=JobStore(store.pool),
         signals=JobSignals(ctx["redis"], settings.redis_prefix), arq=ctx["redis"],
-        registry=Registry.from_config(ProviderConfig.from_settings(settings)),
+        registry=Registry.from_config(config),
         blobs=open_blob_store(settings),
-        worker_id=f"{socket.gethostname()}:{os.getpid()}:{rooms.process_id}")
+        worker_id=f"{socket.gethostname()}:{os.getpid()}:{rooms.process_id}",
+        keys=KeyRing(store.pool, KeyBox(server_secret(settings))), prices=config.prices)
     ctx["arbor"] = worker
     ctx["store"] = store
     ctx["fanout"] = fanout

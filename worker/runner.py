@@ -6,6 +6,12 @@ cancelled it); a watcher checks the fence every quarter second and stops the pro
 when it breaks, so a cancel takes effect within a second. Transient provider failures go
 back to the queue with exponential backoff and jitter; the final failure puts a sentence a
 person can act on into the block, never a stack trace.
+
+Every attempt that ends the job records what it used and its cost (the price table in
+``sync/models.py``) and settles the job's budget reservation (``sync/budgets.py``): a
+finished job with the provider's usage, a failed or cancelled one with what it made before
+it stopped (images stored, text written), so the rest of its estimate is given back.
+A canvas that brought its own API key runs on a provider built from that key.
 """
 
 from __future__ import annotations
@@ -14,16 +20,20 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import math
 import random
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 from arq.connections import ArqRedis
+from pycrdt import Map
 
 from sync import doc_schema as schema
+from sync.budgets import Settler, settle
 from sync.errors import ArborError
 from sync.jobs import REDIS_DOWN, JobRecord, JobSignals, JobStore, enqueue
+from sync.models import CHARS_PER_TOKEN, PriceTable
 from sync.settings import Settings
 from sync.tools import ToolError
 
@@ -32,6 +42,7 @@ from .tools import BlockGoneError, FenceBrokenError, ToolRun, execute
 
 if TYPE_CHECKING:
     from sync.blobs import BlobStore
+    from sync.keys import KeyRing
     from sync.rooms import RoomManager
 
     from .providers.registry import Registry
@@ -56,6 +67,8 @@ class Worker:
     registry: Registry
     blobs: BlobStore
     worker_id: str
+    keys: KeyRing | None = None
+    prices: PriceTable = dataclasses.field(default_factory=PriceTable.default)
     running: dict[str, int] = dataclasses.field(default_factory=dict)
     finished: int = 0
 
@@ -80,17 +93,28 @@ class Worker:
             self.finished += 1
 
     async def _attempt(self, job: JobRecord) -> str:
-        run = ToolRun(job=job, settings=self.settings, rooms=self.rooms, registry=self.registry,
+        registry = self.registry
+        if self.keys is not None:
+            registry = registry.for_room(await self.keys.reveal(job.room_id))
+        try:
+            return await self._attempt_with(job, registry)
+        finally:
+            await registry.aclose_owned()
+
+    async def _attempt_with(self, job: JobRecord, registry: Registry) -> str:
+        run = ToolRun(job=job, settings=self.settings, rooms=self.rooms, registry=registry,
                       blobs=self.blobs, fence=self._fence_check(job))
         try:
             async with asyncio.timeout(self.settings.job_timeout):
                 outcome = await self._guarded(job, execute(run))
         except JobCancelledError:
             await self._mark_blocks(job, "cancelled", "")
+            await self.settle_partial(job, record=True)
             return "cancelled"
         except FenceBrokenError:
             if await self._cancelled(job):
                 await self._mark_blocks(job, "cancelled", "")
+                await self.settle_partial(job, record=True)
                 return "cancelled"
             return "superseded"  # a newer attempt owns the blocks now
         except BlockGoneError:
@@ -99,6 +123,7 @@ class Worker:
                 with contextlib.suppress(*REDIS_DOWN):
                     await self.signals.cancel(job.id)
             await self._mark_blocks(job, "cancelled", "")
+            await self.settle_partial(job, record=True)
             return "cancelled"
         except ProviderError as exc:
             return await self._failed(job, exc.message, transient=exc.transient,
@@ -114,11 +139,59 @@ class Worker:
             return await self._failed(job, "Something went wrong on our side while running "
                                       "this tool; try again", transient=False,
                                       retry_after=None)
-        done = await self.jobs.finish(job, "done", usage=outcome.usage, model=outcome.model)
+        cost = self.prices.cost(outcome.model or "", outcome.usage)
+        done = await self.jobs.finish(job, "done", usage=outcome.usage, model=outcome.model,
+                                      cost_usd=cost)
         if done is None:
             return "superseded"
+        await self._settle(job, outcome.usage, cost)
         log.info("job %s done", job.id, extra={"job": job.id, "room": job.room_id})
         return "done"
+
+    async def _settle(self, job: JobRecord, usage: dict[str, Any], cost: float) -> None:
+        """Move the job's budget counters from its estimate to what it used (once)."""
+        try:
+            await settle(self.jobs, Settler(self.arq, self.settings.redis_prefix), job.id,
+                         usage, cost)
+        except (*REDIS_DOWN, asyncpg.PostgresError) as exc:
+            log.warning("could not settle the budgets of job %s: %s", job.id, exc,
+                        extra={"job": job.id})
+
+    async def _made(self, job: JobRecord) -> dict[str, Any]:
+        """What an unfinished job made before it stopped, read from its blocks: images
+        stored, text written (about four characters a token), and, if it made anything,
+        its estimated input."""
+        images = chars = 0
+        try:
+            async with self.rooms.session(job.room_id) as room:
+                blocks = room.doc.get(schema.BLOCKS, type=Map)
+                for block_id in job.outputs:
+                    block = blocks.get(block_id)
+                    if not isinstance(block, Map) or block.get("jobId") != job.id:
+                        continue
+                    if block.get("kind") == "image":
+                        images += isinstance(block.get("image"), dict)
+                    else:
+                        chars += len(str(block.get("text") or ""))
+        except ArborError as exc:
+            log.warning("could not read what job %s made: %s", job.id, exc)
+        output_tokens = math.ceil(chars / CHARS_PER_TOKEN)
+        started = images or output_tokens
+        estimate = job.estimate or {}
+        return {"input_tokens": int(estimate.get("input_tokens", 0)) if started else 0,
+                "output_tokens": output_tokens, "images": images}
+
+    async def settle_partial(self, job: JobRecord, *, record: bool) -> dict[str, Any]:
+        """Settle a job that did not finish with what it made; ``record`` also writes that
+        usage and its cost into the row (a failed job's ``finish`` writes them itself)."""
+        usage = await self._made(job)
+        model = str(job.params.get("model") or "") or None
+        cost = self.prices.cost(model or "", usage)
+        if record:
+            with contextlib.suppress(asyncpg.PostgresError, OSError):
+                await self.jobs.record_spend(job.id, usage, model, cost)
+        await self._settle(job, usage, cost)
+        return {"usage": usage, "model": model, "cost_usd": cost}
 
     async def _failed(self, job: JobRecord, message: str, *, transient: bool,
                       retry_after: float | None) -> str:
@@ -133,9 +206,14 @@ class Worker:
             log.warning("job %s attempt %d failed (%s); retrying in %.1fs", job.id,
                         job.attempt, message, delay, extra={"job": job.id})
             return "retrying"
-        finished = await self.jobs.finish(job, "error", error=message)
+        made = await self._made(job)
+        model = str(job.params.get("model") or "") or None
+        cost = self.prices.cost(model or "", made)
+        finished = await self.jobs.finish(job, "error", error=message, usage=made, model=model,
+                                          cost_usd=cost)
         if finished is not None:
             await self._mark_blocks(job, "error", message)
+            await self._settle(job, made, cost)
         log.warning("job %s failed: %s", job.id, message, extra={"job": job.id})
         return "error"
 
@@ -204,8 +282,6 @@ class Worker:
 
     async def _mark_blocks(self, job: JobRecord, status: str, error: str) -> None:
         def edit(doc: Any) -> None:
-            from pycrdt import Map
-
             blocks = doc.get(schema.BLOCKS, type=Map)
             for block_id in job.outputs:
                 block = blocks.get(block_id)

@@ -1,9 +1,11 @@
 """``/api/tools`` and ``/api/rooms/{room}/jobs``: run a tool on blocks, follow it, cancel it.
 
-Creating a job is: check the capability, the body and the rate limits (nothing changes
-when any of these refuses), then put the output blocks and edges into the document with
-status ``queued`` (reusing the blocks the browser already made in its own undoable
-transaction), record the job in PostgreSQL, and hand its id to the arq queue.
+Creating a job is: check the capability, the body, the inputs, the model (offered here
+and able to do the run), then the rate limits and daily budgets in one atomic step that
+spends the run's estimate (nothing changes when any of these refuses), then put the output
+blocks and edges into the document with status ``queued`` (reusing the blocks the browser
+already made in its own undoable transaction), record the job with its estimate and budget
+reservation in PostgreSQL, and hand its id to the arq queue.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pycrdt import Doc, Map, Text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from sync import budgets
 from sync import doc_schema as schema
 from sync.errors import ArborError
 from sync.jobs import ACTIVE, enqueue
@@ -26,6 +29,8 @@ from sync.tools import MAX_INPUTS, ToolError, ToolSpec, catalog_json, get_tool, 
 
 from ..capabilities import Role
 from ..problems import problem
+from ..ratelimit import Budget
+from .models import plan_run
 from .rooms import authorize, json_body
 
 if TYPE_CHECKING:
@@ -158,15 +163,12 @@ async def create_job(request: Request) -> Response:
     params_in = body.get("params") or {}
     if not isinstance(params_in, dict):
         raise ValueError("params must be an object")
-    params = validate_params(spec, params_in)
+    params: dict[str, Any] = dict(validate_params(spec, params_in))
     author = body.get("author")
     author = author if isinstance(author, str) and len(author) <= 100 else None
 
-    limited = await services.check_job_limits(request, room_id)
-    if limited is not None:
-        return limited
-
     job_id = secrets.token_hex(12)
+    ip = services.client_ip(request)
     async with services.rooms.session(room_id) as room:
         await _wait_for_blocks(room, inputs + outputs, OUTPUT_WAIT)
         blocks = room.doc.get(schema.BLOCKS, type=Map)
@@ -179,13 +181,32 @@ async def create_job(request: Request) -> Response:
         from sync.tools import validate_inputs
 
         validate_inputs(spec, kinds)
-        made = room.transact(lambda doc: prepare_outputs(doc, spec, job_id, inputs, outputs,
-                                                         author))
-    ip = services.client_ip(request)
-    job = await services.jobs.create(
-        job_id, room_id, spec.name, inputs, made, dict(params),
-        max_attempts=services.settings.job_max_attempts,
-        requester_ip_hash=hashlib.sha256(ip.encode()).digest(), requested_by=author)
+        plan = await plan_run(services, request, room, spec, inputs, kinds, params)
+        lines = plan.lines if plan is not None else []
+        if plan is not None:
+            params["model"] = plan.model.id  # the worker runs what was checked and estimated
+        limited, decision = await services.decide(
+            [*services.rates.job_buckets(ip, room_id),
+             *(Budget(line.key, line.limit, line.amount, line.name) for line in lines)], "runs")
+        if limited is not None:
+            return limited
+        reservation = _reservation(lines, decision)
+        try:
+            made = room.transact(lambda doc: prepare_outputs(doc, spec, job_id, inputs, outputs,
+                                                             author))
+        except BaseException:
+            await _refund(services, reservation)
+            raise
+    try:
+        job = await services.jobs.create(
+            job_id, room_id, spec.name, inputs, made, params,
+            max_attempts=services.settings.job_max_attempts,
+            requester_ip_hash=hashlib.sha256(ip.encode()).digest(), requested_by=author,
+            estimate=plan.estimate_json() if plan is not None else None,
+            reservation=reservation)
+    except BaseException:
+        await _refund(services, reservation)
+        raise
     try:
         await enqueue(services.arq, services.settings.redis_prefix, job_id)
     except OSError:
@@ -213,6 +234,22 @@ async def list_jobs(request: Request) -> JSONResponse:
     return JSONResponse({"jobs": [j.to_json(await services.jobs.position(j)) for j in jobs]})
 
 
+def _reservation(lines: list[budgets.Line], decision: Any) -> dict[str, Any] | None:
+    """What the job keeps of the budgets it spent from: the limiter's UTC day and amounts."""
+    if not lines or decision is None:
+        return None
+    names = {line.name for line in lines}
+    reset = next((p.reset for p in decision.policies if p.name in names), 0.0)
+    return budgets.reservation(lines, budgets.day_from_reset(reset))
+
+
+async def _refund(services: Services, reservation: dict[str, Any] | None) -> None:
+    """Give a job's reservation back (it was refused after spending, or never ran)."""
+    if reservation is not None:
+        await budgets.Settler(services.arq, services.settings.redis_prefix).adjust(
+            reservation, budgets.amounts({}, 0.0))
+
+
 def mark_blocks(doc: Doc[Any], block_ids: list[str], job_id: str, status: str) -> None:
     blocks = doc.get(schema.BLOCKS, type=Map)
     for block_id in block_ids:
@@ -234,6 +271,9 @@ async def cancel_job(request: Request) -> JSONResponse:
         return problem(409, f"the job has already ended ({job.status})", kind="job_ended",
                        status_now=job.status)
     await services.signals.cancel(job_id)
+    if job.status == "queued":  # it never runs again: give back all it reserved
+        await budgets.settle(services.jobs, budgets.Settler(
+            services.arq, services.settings.redis_prefix), job_id, {}, 0.0)
     async with services.rooms.session(room_id) as room:
         room.transact(lambda doc: mark_blocks(doc, cancelled.outputs, job_id, "cancelled"))
     return JSONResponse(cancelled.to_json())

@@ -1,7 +1,7 @@
 -- insert_job --
 INSERT INTO jobs (id, room_id, tool, inputs, outputs, params, status, max_attempts,
-                  requester_ip_hash, requested_by)
-VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9)
+                  requester_ip_hash, requested_by, estimate, reservation)
+VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11)
 RETURNING *;
 
 -- get_job --
@@ -39,7 +39,7 @@ RETURNING *;
 
 -- finish_job --
 UPDATE jobs SET status = $3, error = $4, usage = $5, model = coalesce($6, model),
-    finished_at = now()
+    cost_usd = $7, finished_at = now()
 WHERE id = $1 AND attempt = $2 AND status = 'running'
 RETURNING *;
 
@@ -77,3 +77,11 @@ RETURNING *;
 UPDATE jobs SET status = 'queued', queued_at = now(), worker = NULL
 WHERE id = $1 AND attempt = $2 AND status = 'running'
 RETURNING *;
+
+-- record_job_spend --
+UPDATE jobs SET usage = $2, model = coalesce($3, model), cost_usd = $4 WHERE id = $1;
+
+-- settle_job --
+UPDATE jobs SET settled_at = now()
+WHERE id = $1 AND settled_at IS NULL AND reservation IS NOT NULL
+RETURNING reservation;

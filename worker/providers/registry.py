@@ -1,9 +1,13 @@
 """Which providers this deployment has, their models, and which model a tool uses.
 
-The offline provider always exists; OpenAI and Gemini exist when their key is set. Model ids
-are ``provider:name``; a name the provider does not list is still accepted (new models
-appear faster than this list changes) and assumed to do what its provider's listed models
-of that family do.
+The offline provider always exists; OpenAI and Gemini exist when their key is set. The
+models each provider lists come from the shared catalog (``sync/models.py``, plus models
+``ARBOR_PRICES`` adds). Model ids are ``provider:name``; a name the provider does not list is
+still accepted here (the server refuses it before a job is queued) and assumed to do what
+its provider's listed models of that family do.
+
+A canvas that brought its own key gets its own registry for its jobs (``for_room``): that
+provider is built from the room's key, the others are the deployment's.
 """
 
 from __future__ import annotations
@@ -11,8 +15,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Final
+from typing import Final, Literal, Protocol
 
+from sync.models import PriceTable, catalog_names, parse_tool_models
 from sync.settings import Secret, Settings
 from sync.tools import ToolSpec, get_tool
 
@@ -22,6 +27,17 @@ from .offline import TEXT_MODEL as OFFLINE_TEXT_MODEL
 from .offline import OfflineProvider
 
 log = logging.getLogger(__name__)
+
+
+class RoomKeyLike(Protocol):
+    """A room's decrypted key (``sync.keys.RoomKey``)."""
+
+    @property
+    def api_key(self) -> Secret: ...
+
+    @property
+    def base_url(self) -> str: ...
+
 
 _LABELS: Final = {"openai": "OpenAI", "gemini": "Gemini", "offline": "The offline provider"}
 _KEYS: Final = {"openai": "OPENAI_API_KEY", "gemini": "GEMINI_API_KEY"}
@@ -38,6 +54,8 @@ class ProviderConfig:
     offline_delay: float = 0.03
     default_text_model: str = ""
     default_image_model: str = ""
+    tool_models: tuple[tuple[str, str], ...] = ()
+    prices: PriceTable = dataclasses.field(default_factory=PriceTable.default)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ProviderConfig:
@@ -46,7 +64,30 @@ class ProviderConfig:
             gemini_api_key=settings.gemini_api_key, gemini_base_url=settings.gemini_base_url,
             offline_delay=settings.offline_delay,
             default_text_model=settings.default_text_model,
-            default_image_model=settings.default_image_model)
+            default_image_model=settings.default_image_model,
+            tool_models=tuple(parse_tool_models(settings.tool_models).items()),
+            prices=PriceTable.load(settings.prices))
+
+    def models_of(self, provider: str, kind: Literal["text", "image"]) -> tuple[str, ...]:
+        """The provider's own names of the models it lists: the catalog's, then the price
+        table's additions."""
+        extra = tuple(m.name for m in self.prices.extra
+                      if m.provider == provider and kind in m.kinds)
+        return tuple(dict.fromkeys(catalog_names(provider, kind) + extra))
+
+    def provider(self, name: str, api_key: Secret, base_url: str) -> Provider:
+        """A provider of ``name`` talking with ``api_key`` (the deployment's or a room's)."""
+        if name == "openai":
+            from .openai import OpenAIProvider
+
+            return OpenAIProvider(api_key, base_url, text_models=self.models_of(name, "text"),
+                                  image_models=self.models_of(name, "image"))
+        if name == "gemini":
+            from .google import GeminiProvider
+
+            return GeminiProvider(api_key, base_url, text_models=self.models_of(name, "text"),
+                                  image_models=self.models_of(name, "image"))
+        raise ValueError(f"no provider called {name!r}")
 
 
 def _required_kind(spec: ToolSpec) -> ModelKind:
@@ -64,26 +105,56 @@ class Registry:
             raise ValueError("the offline provider must be registered")
         self._default = {"text": default_text_model, "image": default_image_model}
         self._tool_models = dict(tool_models or {})
-        for model in [*self._default.values(), *self._tool_models.values()]:
+        self.config: ProviderConfig | None = None
+        self.owned: list[Provider] = []  # providers only this registry uses (a room's)
+        for model in self._default.values():
             if model:
                 self.resolve(model)  # a misconfigured default fails at start, not at a run
+        for model in self._tool_models.values():  # a tool's may name a provider rooms bring
+            if model and model.partition(":")[0] in self.providers:
+                self.resolve(model)
 
     @classmethod
     def from_config(cls, config: ProviderConfig, *,
                     tool_models: Mapping[str, str] | None = None) -> Registry:
         providers: list[Provider] = []
         if config.openai_api_key:
-            from .openai import OpenAIProvider
-
-            providers.append(OpenAIProvider(config.openai_api_key, config.openai_base_url))
+            providers.append(config.provider("openai", config.openai_api_key,
+                                             config.openai_base_url))
         if config.gemini_api_key:
-            from .google import GeminiProvider
-
-            providers.append(GeminiProvider(config.gemini_api_key, config.gemini_base_url))
+            providers.append(config.provider("gemini", config.gemini_api_key,
+                                             config.gemini_base_url))
         providers.append(OfflineProvider(config.offline_delay))
         log.info("model providers: %s", ", ".join(p.name for p in providers))
-        return cls(providers, default_text_model=config.default_text_model,
-                   default_image_model=config.default_image_model, tool_models=tool_models)
+        registry = cls(providers, default_text_model=config.default_text_model,
+                       default_image_model=config.default_image_model,
+                       tool_models=tool_models if tool_models is not None
+                       else dict(config.tool_models))
+        registry.config = config
+        return registry
+
+    def for_room(self, keys: Mapping[str, RoomKeyLike]) -> Registry:
+        """This registry with the providers a room brought keys for built from those keys
+        (``aclose_owned`` closes them when the job is done). Without keys: ``self``."""
+        if not keys or self.config is None:
+            return self
+        config = self.config
+        # Without a base URL of its own a room's key goes where the deployment's would.
+        default_url = {"openai": config.openai_base_url, "gemini": config.gemini_base_url}
+        own = [config.provider(name, key.api_key, key.base_url or default_url.get(name, ""))
+               for name, key in sorted(keys.items())]
+        providers = [*own, *(p for name, p in self.providers.items() if name not in keys)]
+        room = Registry(providers, default_text_model=self._default["text"],
+                        default_image_model=self._default["image"],
+                        tool_models=self._tool_models)
+        room.config = config
+        room.owned = own
+        return room
+
+    async def aclose_owned(self) -> None:
+        for provider in self.owned:
+            await provider.aclose()
+        self.owned = []
 
     def models(self) -> list[ModelInfo]:
         return [m for p in self.providers.values() for m in p.models()]
@@ -114,11 +185,11 @@ class Registry:
     def default_model(self, tool: ToolSpec | str) -> str:
         """The model ``tool`` uses when the request names none."""
         spec = get_tool(tool)
-        if spec.name in self._tool_models:
-            return self._tool_models[spec.name]
         kind = _required_kind(spec)
-        if self._default[kind]:
-            return self._default[kind]
+        # A default whose provider is not configured here (it may be a room's) is passed over.
+        for model in (self._tool_models.get(spec.name, ""), self._default[kind]):
+            if model and model.partition(":")[0] in self.providers:
+                return model
         for provider in self.providers.values():
             if provider.offline:
                 continue
