@@ -5,6 +5,8 @@ export interface JobRequest {
   inputs: string[]
   outputs: string[]
   params: Record<string, unknown>
+  /** Who asked: the person's display name (the usage panel groups spend by it). */
+  author?: string
 }
 
 export const startJob = (room: string, token: string, req: JobRequest) =>

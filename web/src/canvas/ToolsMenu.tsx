@@ -7,6 +7,9 @@ import { startJob } from '../api/jobs'
 import { ApiError } from '../api/client'
 import type { ArborEdge, ArborNode } from '../sync/bindings'
 import { createOutputs, markOutputs, removeOutputs } from '../sync/runTool'
+import { useModels } from '../hooks/useModels'
+import { useEstimate } from '../hooks/useEstimate'
+import { modelForRun } from '../api/models'
 
 function ParamField({ p, value, onChange }: { p: ToolParam; value: unknown; onChange: (v: unknown) => void }) {
   const id = `param-${p.name}`
@@ -33,6 +36,12 @@ function ParamField({ p, value, onChange }: { p: ToolParam; value: unknown; onCh
   )
 }
 
+/** What a run would use and cost, from the server's price table. */
+function Estimate({ tool, inputs, params }: { tool: Tool; inputs: string[]; params: Record<string, unknown> }) {
+  const e = useEstimate(tool.name, inputs, params)
+  return <span data-testid="estimate">{e ? `${tool.label}: ${e.text}` : 'Estimating…'}</span>
+}
+
 /** The server's tools, for the selected blocks. */
 export function ToolsMenu({ selectOnly }: { selectOnly: (ids: ReadonlySet<string>) => void }) {
   const { conn, room, token, identity, notify } = useArbor()
@@ -42,6 +51,8 @@ export function ToolsMenu({ selectOnly }: { selectOnly: (ids: ReadonlySet<string
   const [chosen, setChosen] = useState<Tool | null>(null)
   const [params, setParams] = useState<Record<string, unknown>>({})
   const box = useRef<HTMLDivElement>(null)
+  const { models } = useModels()
+  const [hovered, setHovered] = useState<Tool | null>(null)
 
   useEffect(() => {
     if (!open) return
@@ -57,6 +68,13 @@ export function ToolsMenu({ selectOnly }: { selectOnly: (ids: ReadonlySet<string
   }
   const selected = open ? flow.getNodes().filter((n) => n.selected) : []
   const kinds = selected.map((n) => n.data.kind)
+  // The model a run uses: the first selected block's choice that can do the tool.
+  const withModel = (tool: Tool, values: Record<string, unknown>): Record<string, unknown> => {
+    const model = values.model ? undefined : modelForRun(selected.map((n) => n.data.model), models, tool, kinds.includes('image'))
+    return model ? { ...values, model } : values
+  }
+  const shown = chosen ?? hovered
+  const estimateParams = shown ? withModel(shown, chosen ? params : {}) : {}
 
   async function run(tool: Tool, values: Record<string, unknown>) {
     setOpen(false)
@@ -66,7 +84,7 @@ export function ToolsMenu({ selectOnly }: { selectOnly: (ids: ReadonlySet<string
     // The new outputs become the selection, so others watching this person's branch see them.
     selectOnly(new Set(outputs))
     try {
-      const r = await startJob(room, token, { tool: tool.name, inputs, outputs, params: values })
+      const r = await startJob(room, token, { tool: tool.name, inputs, outputs, params: withModel(tool, values), author: identity.name || identity.id })
       markOutputs(conn, outputs.filter((id) => conn.blocks.get(id)?.get('jobId') == null), { jobId: r.job_id })
     } catch (e) {
       const why = e instanceof ApiError ? e.friendly : 'unknown error'
@@ -91,6 +109,7 @@ export function ToolsMenu({ selectOnly }: { selectOnly: (ids: ReadonlySet<string
             return (
               <li key={t.name} role="none" className="menu-row">
                 <button role="menuitem" disabled={!ok} onClick={() => void run(t, {})}
+                  onMouseEnter={() => ok && setHovered(t)} onFocus={() => ok && setHovered(t)}
                   title={ok ? t.description ?? t.label : `Select ${need} block(s) first`}>
                   <span>{t.label}</span>
                   <span className="muted small">{need}</span>
@@ -102,6 +121,7 @@ export function ToolsMenu({ selectOnly }: { selectOnly: (ids: ReadonlySet<string
               </li>
             )
           })}
+          <li role="none" className="muted small estimate" aria-live="polite">{hovered ? <Estimate tool={hovered} inputs={selected.map((n) => n.id)} params={estimateParams} /> : 'Point at a tool to see what it costs'}</li>
         </ul>
       )}
       {open && chosen && (
@@ -111,6 +131,7 @@ export function ToolsMenu({ selectOnly }: { selectOnly: (ids: ReadonlySet<string
           {chosen.params.map((p) => (
             <ParamField key={p.name} p={p} value={params[p.name]} onChange={(v) => setParams({ ...params, [p.name]: v })} />
           ))}
+          <p className="muted small estimate" aria-live="polite"><Estimate tool={chosen} inputs={selected.map((n) => n.id)} params={estimateParams} /></p>
           <div className="row end">
             <button type="button" onClick={() => setChosen(null)}>Back</button>
             <button className="primary" type="submit">Run</button>

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react'
+import { useCallback, useEffect, useState } from 'react'
 import { useReactFlow } from '@xyflow/react'
 import { navigate } from '../App'
 import { useArbor } from '../hooks/useArbor'
@@ -17,6 +17,9 @@ import { NameDialog } from './NameDialog'
 import { Logo } from './Logo'
 import { MeMenu } from './MeMenu'
 import { fitAll } from './fitAll'
+import { PromptEditor } from './PromptEditor'
+import { UsagePanel } from './UsagePanel'
+import { KeysDialog } from './KeysDialog'
 
 export function TopBar({ people, following, onFollow, watching, onWatch, addBlock, selectOnly, onTokenChange,
   queueOpen, onQueue, activeJobs, spotlight, onSpotlight }: {
@@ -41,6 +44,8 @@ export function TopBar({ people, following, onFollow, watching, onWatch, addBloc
   const [draft, setDraft] = useState<string | null>(null)
   const [sharing, setSharing] = useState(false)
   const [editingMe, setEditingMe] = useState(false)
+  const [panel, setPanel] = useState<'prompts' | 'usage' | 'keys' | null>(null)
+  const closePanel = useCallback(() => setPanel(null), [])
 
   useEffect(() => {
     document.title = `${title} · Arbor`
@@ -84,6 +89,9 @@ export function TopBar({ people, following, onFollow, watching, onWatch, addBloc
           title="Jobs of this canvas: waiting, running, finished">
           Queue{activeJobs > 0 && <span className="count" aria-label={`${activeJobs} active`}> {activeJobs}</span>}
         </button>
+        <button onClick={() => setPanel('prompts')} title="This canvas's tool prompts">Prompts</button>
+        <button onClick={() => setPanel('usage')} title="What this canvas has spent">Spend</button>
+        {!readOnly && <button onClick={() => setPanel('keys')} title="Bring this canvas's own API keys">Keys</button>}
       </div>
       <div className="topbar-right">
         <Avatars people={people} following={following} onFollow={onFollow} watching={watching} onWatch={onWatch} />
@@ -95,6 +103,9 @@ export function TopBar({ people, following, onFollow, watching, onWatch, addBloc
         <button className="primary" onClick={() => setSharing(true)}>Share</button>
       </div>
       {sharing && <ShareDialog onClose={() => setSharing(false)} onTokenChange={onTokenChange} />}
+      {panel === 'prompts' && <PromptEditor onClose={closePanel} />}
+      {panel === 'usage' && <UsagePanel onClose={closePanel} />}
+      {panel === 'keys' && <KeysDialog onClose={closePanel} />}
       {editingMe && <NameDialog current={identity} onDone={(i) => { setIdentity(i); setEditingMe(false) }} />}
     </header>
   )

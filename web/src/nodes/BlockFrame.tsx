@@ -5,6 +5,7 @@ import type { BlockData } from '../sync/bindings'
 import { useArbor } from '../hooks/useArbor'
 import { resizeBlock } from '../sync/mutations'
 import { StatusBadge } from './StatusBadge'
+import { ModelPicker } from '../canvas/ModelPicker'
 
 export function BlockFrame({ id, data, selected, title, children }: {
   id: string; data: BlockData; selected: boolean; title: string; children: ReactNode
@@ -21,6 +22,7 @@ export function BlockFrame({ id, data, selected, title, children }: {
       <Handle type="target" position={Position.Left} isConnectable={!readOnly} aria-label="Input" />
       <div className="block-head">
         <span className="block-kind">{title}</span>
+        <ModelPicker id={id} data={data} />
         <StatusBadge data={data} />
       </div>
       <div className="block-body">{children}</div>
