@@ -28,7 +28,7 @@ from tests.faults.tcpproxy import TcpProxy
 from tests.integration.test_process import start_serve
 from tests.yclient import YClient, eventually
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 
 def free_port() -> int:
@@ -353,6 +353,31 @@ async def test_rolling_restart_under_load_loses_zero_updates(settings):
                        "t") == want
     finally:
         for p, _ in procs:
+            if p.returncode is None:
+                p.kill()
+                await p.wait()
+
+
+async def test_peers_of_a_killed_process_leave_everyones_presence(settings):
+    """A process dies with its clients: nobody tells the others, so their presence must
+    time out (``ARBOR_AWARENESS_TIMEOUT_SECONDS``, 30 s by default; 2 s here)."""
+    fast = {"ARBOR_AWARENESS_TIMEOUT_SECONDS": "2"}
+    proc_a, base_a = await start_serve(settings, **fast)
+    proc_b, base_b = await start_serve(settings, **fast)
+    try:
+        room = await new_room(base_a)
+        a = await YClient.connect(ws(base_a, room))
+        b = await YClient.connect(ws(base_b, room))
+        await a.set_awareness({"user": {"name": "Doomed"}})
+        await eventually(lambda: a.doc.client_id in b.awareness)
+        proc_a.kill()
+        await proc_a.wait()
+        started = time.monotonic()
+        await eventually(lambda: a.doc.client_id not in b.awareness, timeout=15)
+        assert time.monotonic() - started < 10
+        await b.close()
+    finally:
+        for p in (proc_a, proc_b):
             if p.returncode is None:
                 p.kill()
                 await p.wait()
