@@ -36,5 +36,5 @@ EDGE_FIELDS: Final = ("source", "target", "tool")
 META_FIELDS: Final = ("title", "createdAt", "schemaVersion", "prompts")
 
 # Awareness: the fields a person's client publishes, and the one the server publishes.
-AWARENESS_FIELDS: Final = ("user", "cursor", "viewport", "selection", "following")
+AWARENESS_FIELDS: Final = ("user", "cursor", "viewport", "selection", "following", "spotlight")
 SERVER_AWARENESS_FIELD: Final = "arbor"

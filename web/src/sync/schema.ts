@@ -22,7 +22,7 @@ export const EDGE_FIELDS = ['source', 'target', 'tool'] as const
 
 export const META_FIELDS = ['title', 'createdAt', 'schemaVersion', 'prompts'] as const
 
-export const AWARENESS_FIELDS = ['user', 'cursor', 'viewport', 'selection', 'following'] as const
+export const AWARENESS_FIELDS = ['user', 'cursor', 'viewport', 'selection', 'following', 'spotlight'] as const
 export const SERVER_AWARENESS_FIELD = 'arbor'
 
 export type BlockKind = (typeof BLOCK_KINDS)[number]
