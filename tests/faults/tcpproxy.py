@@ -8,8 +8,10 @@ import contextlib
 
 
 class TcpProxy:
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(self, target_host: str, target_port: int, *,
+                 unix_path: str | None = None) -> None:
         self.target = (target_host, target_port)
+        self.unix_path = unix_path
         self.server: asyncio.Server | None = None
         self.port = 0
         self._pipes: set[asyncio.Task[None]] = set()
@@ -26,7 +28,10 @@ class TcpProxy:
             writer.close()
             return
         try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
+            if self.unix_path is not None:
+                up_reader, up_writer = await asyncio.open_unix_connection(self.unix_path)
+            else:
+                up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
             writer.close()
             return

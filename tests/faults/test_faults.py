@@ -103,27 +103,13 @@ def proxied(dsn: str, port: int) -> str:
 
 
 class UnixAwareProxy(TcpProxy):
-    def __init__(self, target: tuple[str, int | str]) -> None:
-        super().__init__(str(target[0]), int(target[1]) if target[0] != "unix" else 0)
-        self.unix = str(target[1]) if target[0] == "unix" else None
+    """A proxy to PostgreSQL at a ``pg_target`` address (TCP or a unix socket)."""
 
-    async def _client(self, reader, writer):  # type: ignore[no-untyped-def]
-        if self.unix is None:
-            return await super()._client(reader, writer)
-        if not self.up:
-            writer.close()
-            return
-        try:
-            up_reader, up_writer = await asyncio.open_unix_connection(self.unix)
-        except OSError:
-            writer.close()
-            return
-        self._writers.update((writer, up_writer))
-        loop = asyncio.get_running_loop()
-        for src, dst in ((reader, up_writer), (up_reader, writer)):
-            task = loop.create_task(self._pipe(src, dst))
-            self._pipes.add(task)
-            task.add_done_callback(self._pipes.discard)
+    def __init__(self, target: tuple[str, int | str]) -> None:
+        if target[0] == "unix":
+            super().__init__("", 0, unix_path=str(target[1]))
+        else:
+            super().__init__(str(target[0]), int(target[1]))
 
 
 def text_of(doc: Doc, block: str) -> str:
