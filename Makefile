@@ -26,6 +26,7 @@ dev: install web
 	$(VENV)/bin/arbor dev
 
 test: install node-deps web
+	cd web && npm test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
