@@ -111,12 +111,12 @@ export function PromptEditor({ onClose }: { onClose: () => void }) {
         {!tool ? <p className="muted">Loading tools…</p> : (
           <>
             <label htmlFor="prompt-tool">Tool
-              <select id="prompt-tool" value={tool.name} onChange={(e) => { setName(e.target.value); setDraft(null) }}>
+              <select id="prompt-tool" aria-label="Tool" value={tool.name} onChange={(e) => { setName(e.target.value); setDraft(null) }}>
                 {editable.map((t) => <option key={t.name} value={t.name}>{t.label}{t.name in prompts ? ' (changed)' : ''}</option>)}
               </select>
             </label>
             <label htmlFor="prompt-text">Template
-              <textarea id="prompt-text" rows={8} value={value} readOnly={readOnly} spellCheck={false}
+              <textarea id="prompt-text" aria-label="Template" rows={8} value={value} readOnly={readOnly} spellCheck={false}
                 aria-invalid={problem != null} aria-describedby="prompt-help"
                 onChange={(e) => change(e.target.value)} />
             </label>

@@ -22,10 +22,10 @@ export function BlockFrame({ id, data, selected, title, children }: {
       <Handle type="target" position={Position.Left} isConnectable={!readOnly} aria-label="Input" />
       <div className="block-head">
         <span className="block-kind">{title}</span>
-        <ModelPicker id={id} data={data} />
         <StatusBadge data={data} />
       </div>
       <div className="block-body">{children}</div>
+      <div className="block-foot"><ModelPicker id={id} data={data} /></div>
       <Handle type="source" position={Position.Right} isConnectable={!readOnly} aria-label="Output: drag to a new block" />
     </div>
   )
