@@ -7,7 +7,9 @@ const CONN_LABEL = {
 
 /** Connection state and "all changes saved" / "saving…". */
 export function StatusIndicator() {
-  const { status } = useConnectionState()
+  const { status, retryIn } = useConnectionState()
+  const label = retryIn != null && (status === 'connecting' || status === 'reconnecting')
+    ? `Reconnecting in ${retryIn} s…` : CONN_LABEL[status]
   const save = useSaveState()
   const saveText = status !== 'connected'
     ? (save === 'saving' ? 'Changes kept in this browser' : '')
@@ -15,7 +17,7 @@ export function StatusIndicator() {
   return (
     <div className="status-indicator" role="status" aria-live="polite">
       <span className={`dot ${status}`} aria-hidden="true" />
-      <span>{CONN_LABEL[status]}</span>
+      <span>{label}</span>
       {saveText && <span className="muted">· {saveText}</span>}
     </div>
   )

@@ -4,6 +4,7 @@ import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import { IndexeddbPersistence } from 'y-indexeddb'
 import { BLOCKS, EDGES, META, PROTOCOL_VERSION } from './schema'
+import { reconnectDelay, reconnectsWithJitter } from './reconnect'
 
 export type ConnStatus = 'connecting' | 'connected' | 'reconnecting' | 'offline' | 'stopped'
 
@@ -12,6 +13,8 @@ export interface ConnState {
   synced: boolean
   /** Why the server closed for good (no reconnecting), as a sentence. */
   fatal: { code: number; message: string } | null
+  /** Seconds until the next reconnect attempt while one is scheduled, else null. */
+  retryIn: number | null
 }
 
 const FATAL: Record<number, string> = {
@@ -45,9 +48,13 @@ export class Connection {
   readonly blocks: Y.Map<Y.Map<unknown>>
   readonly edges: Y.Map<Y.Map<unknown>>
   readonly meta: Y.Map<unknown>
-  private state: ConnState = { status: 'connecting', synced: false, fatal: null }
+  private state: ConnState = { status: 'connecting', synced: false, fatal: null, retryIn: null }
   private listeners = new Set<() => void>()
   private everConnected = false
+  /** Reconnects after transient closes, on this app's jittered schedule (not the provider's). */
+  private attempt = 0
+  private retryTimer: number | null = null
+  private retryTick: number | null = null
 
   constructor(readonly room: string, public token: string, wsBase: string) {
     this.blocks = this.doc.getMap(BLOCKS)
@@ -73,13 +80,21 @@ export class Connection {
       if (status === 'connected') this.everConnected = true
       this.set({ status: this.mapStatus(status) })
     })
-    this.provider.on('sync', (synced: boolean) => this.set({ synced }))
+    this.provider.on('sync', (synced: boolean) => {
+      if (synced) this.attempt = 0
+      this.set({ synced })
+    })
     this.provider.on('connection-close', (event: CloseEvent | null) => {
       if (event == null) return
       const message = fatalCloseMessage(event.code)
       if (message) {
+        this.cancelRetry()
         this.provider.shouldConnect = false
         this.set({ status: 'stopped', fatal: { code: event.code, message } })
+      } else if (reconnectsWithJitter(event.code)) {
+        // Emitted before the provider schedules its own retry: make that a no-op, use ours.
+        this.provider.shouldConnect = false
+        this.scheduleRetry()
       }
     })
     window.addEventListener('online', this.onNetwork)
@@ -94,6 +109,11 @@ export class Connection {
   }
 
   private onNetwork = () => {
+    // Back online: no need to sit out the rest of a backoff meant for a busy server.
+    if (navigator.onLine !== false && this.retryTimer != null) {
+      this.cancelRetry()
+      this.provider.connect()
+    }
     this.set({ status: this.mapStatus(this.provider.wsconnected ? 'connected' : 'connecting') })
   }
 
@@ -109,8 +129,31 @@ export class Connection {
     return () => this.listeners.delete(l)
   }
 
+  /** Reconnect after a jittered, growing delay, counting down in `retryIn`. */
+  private scheduleRetry(): void {
+    this.cancelRetry()
+    const delay = reconnectDelay(this.attempt++)
+    const at = Date.now() + delay
+    const tick = () => this.set({ retryIn: Math.max(1, Math.ceil((at - Date.now()) / 1000)) })
+    tick()
+    this.retryTick = window.setInterval(tick, 1000)
+    this.retryTimer = window.setTimeout(() => {
+      this.cancelRetry()
+      this.provider.connect()
+    }, delay)
+  }
+
+  private cancelRetry(): void {
+    if (this.retryTimer != null) window.clearTimeout(this.retryTimer)
+    if (this.retryTick != null) window.clearInterval(this.retryTick)
+    this.retryTimer = this.retryTick = null
+    if (this.state.retryIn != null) this.set({ retryIn: null })
+  }
+
   /** Try again after a fatal close (e.g. after the link changed). */
   retry(): void {
+    this.cancelRetry()
+    this.attempt = 0
     this.set({ fatal: null, status: 'connecting' })
     this.provider.connect()
   }
@@ -120,6 +163,8 @@ export class Connection {
     this.token = token
     this.provider.params = { ...this.provider.params, token }
     this.provider.disconnect()
+    this.cancelRetry()
+    this.attempt = 0
     this.set({ fatal: null, status: 'connecting' })
     this.provider.connect()
   }
@@ -134,6 +179,7 @@ export class Connection {
   }
 
   destroy(): void {
+    this.cancelRetry()
     window.removeEventListener('online', this.onNetwork)
     window.removeEventListener('offline', this.onNetwork)
     this.undoManager.destroy()
