@@ -450,8 +450,9 @@ async def scenario_c(a: Target, b: Target, cfg: Config) -> Result:
         await _connect(rproc, [spec(f"r{i}", b, room, params) for i in range(cfg.c_readers)], b)
         await _connect(wproc, [spec("w", a, room, params, writer=True)], a)
         await asyncio.sleep(0.5)
-        return await measure_fanout(wproc, [rproc], ["w"], cfg.c_rate, cfg.c_seconds,
-                                    cfg.c_readers, [a.pid, b.pid])
+        async with cfg.profiling(b, "c-reader-side" if a is not b else "c-same", cfg.c_seconds):
+            return await measure_fanout(wproc, [rproc], ["w"], cfg.c_rate, cfg.c_seconds,
+                                        cfg.c_readers, [a.pid, b.pid])
 
 
 async def scenario_d(target: Target, cfg: Config) -> Result:
@@ -513,13 +514,14 @@ async def scenario_f(target: Target, cfg: Config) -> Result:
                        target)
         await _connect(wproc, [spec("w", target, room, params, writer=True)], target)
         await asyncio.sleep(0.5)
-        for rate in cfg.f_rates:
-            r = await measure_fanout(wproc, [rproc], ["w"], rate, cfg.f_seconds, cfg.f_readers,
-                                     target.pid)
-            steps.append((rate, r.p99, r.delivered, r.cpu))
-            if r.p99 > 100 or r.delivered < 0.99:
-                break
-            best = rate
+        async with cfg.profiling(target, "f", len(cfg.f_rates) * (cfg.f_seconds + 3)):
+            for rate in cfg.f_rates:
+                r = await measure_fanout(wproc, [rproc], ["w"], rate, cfg.f_seconds,
+                                         cfg.f_readers, target.pid)
+                steps.append((rate, r.p99, r.delivered, r.cpu))
+                if r.p99 > 100 or r.delivered < 0.99:
+                    break
+                best = rate
     return Result(extra={"max_rate": best, "steps": steps})
 
 
@@ -682,8 +684,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a reduced run (under 2 minutes)")
     ap.add_argument("--only", default="abcdef", help="scenarios to run, e.g. 'ab' (default all)")
-    ap.add_argument("--profile", type=Path, help="py-spy record the Arbor server in (a), (b) "
-                    "into this folder (raw collapsed stacks)")
+    ap.add_argument("--profile", type=Path, help="py-spy record the Arbor server in (a), (b), "
+                    "(c), (f) into this folder (collapsed stacks; py-spy must be installed)")
     args = ap.parse_args()
     if shutil.which("node") is None:
         print("node is not installed", file=sys.stderr)
