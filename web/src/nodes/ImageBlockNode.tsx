@@ -57,6 +57,14 @@ function ImageBlockNodeImpl({ id, data, selected }: NodeProps<ImageNode>) {
           {text || <span className="muted">{readOnly ? '' : 'Double-click to add a prompt'}</span>}
         </div>
       )}
+      {img && selected && (
+        <div className="image-actions nodrag">
+          <a href={imageUrl(room, img.key, token)} target="_blank" rel="noopener noreferrer"
+            aria-label="Open the full-size image in a new tab">Open full size</a>
+          <a href={imageUrl(room, img.key, token)} download={`arbor-${id}.webp`}
+            aria-label="Download the image">Download</a>
+        </div>
+      )}
       {img && selected && <PublishAction blockId={id} />}
     </BlockFrame>
   )
