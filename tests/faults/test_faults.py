@@ -367,3 +367,26 @@ async def test_peers_of_a_killed_process_leave_everyones_presence(settings):
             if p.returncode is None:
                 p.kill()
                 await p.wait()
+
+
+async def test_job_creation_with_redis_unreachable_is_503_and_changes_nothing(settings):
+    async with private_redis() as (redis_url, restart):
+        s = settings.replace(redis_url=Secret(redis_url))
+        async with run_server(s) as srv, httpx.AsyncClient(base_url=srv.base_url) as http:
+            room = (await http.post("/api/rooms", json={})).json()
+            a = await YClient.connect(ws(srv.base_url, room))
+            a.add_text_block("p", "x")
+            await eventually(lambda: "p" in srv.services.rooms.rooms[room["room"]].doc.get(
+                "blocks", type=Map))
+            outage = asyncio.get_running_loop().create_task(restart(down_for=4.0))
+            await asyncio.sleep(0.5)  # Redis is down now
+            r = await http.post(f"/api/rooms/{room['room']}/jobs",
+                                headers={"Authorization": f"Bearer {room['edit_token']}"},
+                                json={"tool": "expand", "inputs": ["p"]})
+            assert r.status_code == 503, r.text
+            assert int(r.headers["retry-after"]) >= 1
+            assert r.headers["content-type"] == "application/problem+json"
+            assert list(a.blocks()) == ["p"]
+            assert await srv.services.jobs.list_room(room["room"]) == []
+            await outage
+            await a.close()
