@@ -28,6 +28,7 @@ import { ConnectionBanner } from './ConnectionBanner'
 import { QueuePanel } from './QueuePanel'
 import { fitAll } from './fitAll'
 import { BranchPanel } from './BranchPanel'
+import { HistoryPanel } from './HistoryPanel'
 
 const GRID: [number, number] = [20, 20]
 
@@ -41,6 +42,8 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
   const [following, setFollowing] = useState<string | null>(null)
   const [watching, setWatching] = useState<{ id: string; name: string } | null>(null)
   const [queueOpen, setQueueOpen] = useState(false)
+  const [historyOpen, setHistoryOpen] = useState(false)
+  const closeHistory = useCallback(() => setHistoryOpen(false), [])
   const [spotlight, setSpotlight] = useState<number | null>(null)
   const queue = useJobs()
   const pointer = useRef<{ x: number; y: number } | null>(null)
@@ -257,18 +260,20 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
       <TopBar people={people} following={following} onFollow={startFollowing} addBlock={addBlock}
         watching={watching?.id ?? null} onWatch={startWatching} selectOnly={selectOnly}
         onTokenChange={onTokenChange} queueOpen={queueOpen} onQueue={() => setQueueOpen((o) => !o)}
-        activeJobs={activeJobs} spotlight={spotlight != null} onSpotlight={toggleSpotlight} />
+        activeJobs={activeJobs} spotlight={spotlight != null} onSpotlight={toggleSpotlight}
+        historyOpen={historyOpen} onHistory={() => setHistoryOpen((o) => !o)} />
       <ConnectionBanner />
       {followed && <FollowBanner name={followed.user.name} color={followed.user.color}
         spotlight={followed.spotlight != null} onStop={() => setFollowing(null)} />}
       <div className="flow-wrap" onPointerMove={onPointerMove} onDoubleClick={onDoubleClick}
         onDragOver={(e) => { if (!readOnly && e.dataTransfer.types.includes('Files')) e.preventDefault() }}
         onDrop={onDrop}>
-        {(queueOpen || watching) && (
+        {(queueOpen || watching || historyOpen) && (
           <aside className="side-panels" aria-label="Side panels">
             {watching && <BranchPanel person={watchedPerson} name={watching.name} blockId={watchedBlock}
               onGo={goTo} onClose={() => setWatching(null)} />}
             {queueOpen && <QueuePanel {...queue} onShow={goTo} onClose={() => setQueueOpen(false)} />}
+            {historyOpen && <HistoryPanel onClose={closeHistory} />}
           </aside>
         )}
         <ReactFlow<ArborNode, ArborEdge>

@@ -1,7 +1,14 @@
+export interface ToastAction {
+  label: string
+  run: () => void
+}
+
 export interface Toast {
   id: number
   message: string
   kind: 'error' | 'info'
+  /** One button besides dismissing, e.g. "Undo restore". */
+  action?: ToastAction
 }
 
 export function Toasts({ toasts, onDismiss }: { toasts: Toast[]; onDismiss: (id: number) => void }) {
@@ -10,6 +17,11 @@ export function Toasts({ toasts, onDismiss }: { toasts: Toast[]; onDismiss: (id:
       {toasts.map((t) => (
         <div key={t.id} className={`toast ${t.kind}`}>
           <span>{t.message}</span>
+          {t.action && (
+            <button className="small toast-action" onClick={() => { onDismiss(t.id); t.action!.run() }}>
+              {t.action.label}
+            </button>
+          )}
           <button className="ghost small" aria-label="Dismiss" onClick={() => onDismiss(t.id)}>×</button>
         </div>
       ))}

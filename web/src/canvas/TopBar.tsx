@@ -22,7 +22,7 @@ import { UsagePanel } from './UsagePanel'
 import { KeysDialog } from './KeysDialog'
 
 export function TopBar({ people, following, onFollow, watching, onWatch, addBlock, selectOnly, onTokenChange,
-  queueOpen, onQueue, activeJobs, spotlight, onSpotlight }: {
+  queueOpen, onQueue, activeJobs, spotlight, onSpotlight, historyOpen, onHistory }: {
   people: Person[]
   following: string | null
   onFollow: (id: string | null) => void
@@ -36,6 +36,8 @@ export function TopBar({ people, following, onFollow, watching, onWatch, addBloc
   activeJobs: number
   spotlight: boolean
   onSpotlight: () => void
+  historyOpen: boolean
+  onHistory: () => void
 }) {
   const { conn, room, readOnly, identity, setIdentity } = useArbor()
   const title = useCanvasTitle()
@@ -89,6 +91,8 @@ export function TopBar({ people, following, onFollow, watching, onWatch, addBloc
           title="Jobs of this canvas: waiting, running, finished">
           Queue{activeJobs > 0 && <span className="count" aria-label={`${activeJobs} active`}> {activeJobs}</span>}
         </button>
+        <button onClick={onHistory} aria-expanded={historyOpen}
+          title="Earlier versions of this canvas: preview and restore">History</button>
         <button onClick={() => setPanel('prompts')} title="This canvas's tool prompts">Prompts</button>
         <button onClick={() => setPanel('usage')} title="What this canvas has spent">Spend</button>
         {!readOnly && <button onClick={() => setPanel('keys')} title="Bring this canvas's own API keys">Keys</button>}

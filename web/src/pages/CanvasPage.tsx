@@ -10,7 +10,7 @@ import { tokenFromHash, wsBase } from '../lib/links'
 import { loadIdentity, saveIdentity, type Identity } from '../lib/identity'
 import { NameDialog } from '../canvas/NameDialog'
 import { CanvasView } from '../canvas/CanvasView'
-import { Toasts, type Toast } from '../canvas/Toasts'
+import { Toasts, type Toast, type ToastAction } from '../canvas/Toasts'
 
 type Access = { state: 'loading' } | { state: 'ok'; role: Role } | { state: 'error'; message: string }
 
@@ -33,10 +33,10 @@ export function CanvasPage({ room }: { room: string }) {
   const [toasts, setToasts] = useState<Toast[]>([])
   const toastId = useRef(0)
 
-  const notify = useCallback((message: string, kind: 'error' | 'info' = 'info') => {
+  const notify = useCallback((message: string, kind: 'error' | 'info' = 'info', action?: ToastAction) => {
     const id = ++toastId.current
-    setToasts((t) => [...t.slice(-3), { id, message, kind }])
-    window.setTimeout(() => setToasts((t) => t.filter((x) => x.id !== id)), kind === 'error' ? 8000 : 4000)
+    setToasts((t) => [...t.slice(-3), { id, message, kind, action }])
+    window.setTimeout(() => setToasts((t) => t.filter((x) => x.id !== id)), action ? 15000 : kind === 'error' ? 8000 : 4000)
   }, [])
 
   const setIdentity = useCallback((i: Identity) => {

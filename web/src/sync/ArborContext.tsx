@@ -3,6 +3,7 @@ import { createContext } from 'react'
 import type { Connection } from './connection'
 import type { Role } from '../api/rooms'
 import type { Identity } from '../lib/identity'
+import type { ToastAction } from '../canvas/Toasts'
 
 export interface ArborContextValue {
   conn: Connection
@@ -12,7 +13,7 @@ export interface ArborContextValue {
   readOnly: boolean
   identity: Identity
   setIdentity: (i: Identity) => void
-  notify: (message: string, kind?: 'error' | 'info') => void
+  notify: (message: string, kind?: 'error' | 'info', action?: ToastAction) => void
 }
 
 export const ArborContext = createContext<ArborContextValue | null>(null)

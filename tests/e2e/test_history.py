@@ -1,0 +1,128 @@
+"""The history panel in real browsers: checkpoints listed with who and why, a preview of an
+earlier version, restoring it for everyone, and taking the restore back."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import connected, expect, new_room, open_canvas, poll, shot
+from tests.e2e.helpers import add_text_block, doc_state, node
+
+pytestmark = pytest.mark.timeout(120)
+
+FIRST = "a lighthouse in fog"
+CHANGE = " and a storm"
+
+
+async def test_preview_restore_and_undo_an_earlier_version(app, browser):
+    room = await new_room(app)
+    actx, a = await open_canvas(browser, room.url(app.base_url), "Ada")
+    await connected(a)
+    bid = await add_text_block(a, FIRST, at=(400, 300))
+    assert not a.errors, a.errors
+    # Everyone leaves: the server keeps a checkpoint when the room unloads after changes.
+    await actx.close()
+
+    async def checkpoints() -> list[dict]:
+        async with httpx.AsyncClient(base_url=app.base_url) as http:
+            r = await http.get(f"/api/rooms/{room.room}/history",
+                               headers={"Authorization": f"Bearer {room.view_token}"})
+            assert r.status_code == 200, r.text
+            listed: list[dict] = r.json()["checkpoints"]
+            return listed
+
+    (kept,) = await poll(checkpoints)
+    assert kept["reason"] == "unload" and kept["authors"] == ["Ada"]
+
+    # Back again: change the block; a second person is here too.
+    _, a = await open_canvas(browser, room.url(app.base_url), "Ada")
+    _, b = await open_canvas(browser, room.url(app.base_url), "Ben")
+    await connected(a)
+    await connected(b)
+    await node(a, bid).locator(".text-view").dblclick()
+    await expect(node(a, bid).locator(".cm-content")).to_be_focused()
+    await a.keyboard.press("Control+End")
+    await a.keyboard.type(CHANGE)
+    await a.keyboard.press("Escape")
+    await expect(node(b, bid)).to_contain_text(FIRST + CHANGE)
+
+    # The history lists the checkpoint: when, who, why.
+    history = a.get_by_role("button", name="History", exact=True)
+    await history.click()
+    await expect(history).to_have_attribute("aria-expanded", "true")
+    panel = a.get_by_role("region", name="History")
+    item = panel.locator(f'[data-checkpoint="{kept["id"]}"] button')
+    await expect(item).to_contain_text("Everyone left")
+    await expect(item).to_contain_text("by Ada")
+    await expect(item).to_contain_text(re.compile(r"just now|min ago"))
+    # Its preview shows the earlier text, not the current one.
+    await item.click()
+    await expect(item).to_have_attribute("aria-pressed", "true")
+    preview = panel.locator(".history-preview")
+    await expect(preview.locator(f'.history-block[data-block="{bid}"]')).to_have_text(FIRST)
+    await expect(preview).not_to_contain_text(CHANGE.strip())
+    await shot(a, "history-preview")
+
+    # Restore it (after confirming): both people see the old text again.
+    await panel.get_by_role("button", name="Restore this version").click()
+    await panel.get_by_role("button", name="Restore", exact=True).click()
+    for page in (a, b):
+        await poll(lambda page=page: _text_is(page, bid, FIRST))
+        await expect(node(page, bid)).not_to_contain_text(CHANGE.strip())
+    toast = a.locator(".toast", has_text="Restored.")
+    await expect(toast).to_be_visible()
+    # The list now also has the state from just before the restore.
+    await expect(panel.locator("[data-checkpoint]").filter(has_text="Before restore")).to_have_count(1)
+    await shot(a, "history-restored")
+
+    # "Undo restore" brings the change back, for everyone.
+    await toast.get_by_role("button", name="Undo restore").click()
+    for page in (a, b):
+        await poll(lambda page=page: _text_is(page, bid, FIRST + CHANGE))
+        await expect(node(page, bid)).to_contain_text(FIRST + CHANGE)
+    await expect(a.locator(".toast", has_text="Restore undone.")).to_be_visible()
+    assert not a.errors and not b.errors, (a.errors, b.errors)
+
+
+async def test_view_link_sees_history_and_previews_but_cannot_restore(app, browser):
+    room = await new_room(app)
+    actx, a = await open_canvas(browser, room.url(app.base_url), "Ada")
+    await connected(a)
+    bid = await add_text_block(a, "only a look back", at=(400, 300))
+    await actx.close()
+
+    async def listed() -> bool:
+        async with httpx.AsyncClient(base_url=app.base_url) as http:
+            r = await http.get(f"/api/rooms/{room.room}/history",
+                               headers={"Authorization": f"Bearer {room.view_token}"})
+            return bool(r.json()["checkpoints"])
+
+    await poll(listed)
+    _, v = await open_canvas(browser, room.url(app.base_url, room.view_token), "Cy")
+    await connected(v)
+    await v.get_by_role("button", name="History", exact=True).click()
+    panel = v.get_by_role("region", name="History")
+    item = panel.locator("[data-checkpoint] button").first
+    await expect(item).to_contain_text("by Ada")
+    # A failing preview says why, in the server's words (problem+json detail).
+    await v.route("**/history/*", lambda route: route.fulfill(
+        status=503, content_type="application/problem+json",
+        body='{"title": "unavailable", "detail": "The history store is unreachable."}'))
+    await item.click()
+    await expect(panel.get_by_role("alert")).to_have_text("The history store is unreachable.")
+    await v.unroute("**/history/*")
+    await item.click()  # deselect
+    await item.click()
+    await expect(panel.get_by_role("alert")).to_have_count(0)
+    await expect(panel.locator(f'.history-block[data-block="{bid}"]')).to_have_text("only a look back")
+    await expect(panel.get_by_role("button", name=re.compile("Restore"))).to_have_count(0)
+    await shot(v, "history-view-link")
+    assert not v.errors, v.errors
+
+
+async def _text_is(page, bid: str, text: str) -> bool:
+    state = await doc_state(page)
+    return bool(state["blocks"].get(bid, {}).get("text") == text)
