@@ -67,15 +67,24 @@ async def test_preview_restore_and_undo_an_earlier_version(app, browser):
     await shot(a, "history-preview")
 
     # Restore it (after confirming): both people see the old text again.
-    await panel.get_by_role("button", name="Restore this version").click()
-    await panel.get_by_role("button", name="Restore", exact=True).click()
+    ask = panel.get_by_role("button", name="Restore this version")
+    await ask.click()
+    confirm = panel.get_by_role("button", name="Restore", exact=True)
+    await expect(confirm).to_be_focused()
+    await a.keyboard.press("Escape")  # not yet: the question closes, the panel stays
+    await expect(confirm).to_have_count(0)
+    await expect(ask).to_be_focused()
+    await ask.click()
+    await confirm.click()
+    await expect(ask).to_be_focused()
     for page in (a, b):
         await poll(lambda page=page: _text_is(page, bid, FIRST))
         await expect(node(page, bid)).not_to_contain_text(CHANGE.strip())
     toast = a.locator(".toast", has_text="Restored.")
     await expect(toast).to_be_visible()
     # The list now also has the state from just before the restore.
-    await expect(panel.locator("[data-checkpoint]").filter(has_text="Before restore")).to_have_count(1)
+    before = panel.locator("[data-checkpoint]").filter(has_text="Before restore")
+    await expect(before).to_have_count(1)
     await shot(a, "history-restored")
 
     # "Undo restore" brings the change back, for everyone.
@@ -117,7 +126,8 @@ async def test_view_link_sees_history_and_previews_but_cannot_restore(app, brows
     await item.click()  # deselect
     await item.click()
     await expect(panel.get_by_role("alert")).to_have_count(0)
-    await expect(panel.locator(f'.history-block[data-block="{bid}"]')).to_have_text("only a look back")
+    block = panel.locator(f'.history-block[data-block="{bid}"]')
+    await expect(block).to_have_text("only a look back")
     await expect(panel.get_by_role("button", name=re.compile("Restore"))).to_have_count(0)
     await shot(v, "history-view-link")
     assert not v.errors, v.errors

@@ -1,6 +1,6 @@
 // The canvas's checkpoints: when, who changed it and why it was kept; a preview of each, and
 // (for edit links) restoring one, which everyone sees and which can be undone.
-import { useCallback, useEffect, useState, type KeyboardEvent } from 'react'
+import { useCallback, useEffect, useRef, useState, type KeyboardEvent } from 'react'
 import { useArbor } from '../hooks/useArbor'
 import { ApiError } from '../api/client'
 import {
@@ -70,6 +70,15 @@ export function HistoryPanel({ onClose }: { onClose: () => void }) {
   const [previewError, setPreviewError] = useState<string | null>(null)
   const [confirming, setConfirming] = useState(false)
   const [restoring, setRestoring] = useState(false)
+  // When the question closes (answered or not), focus goes back to the button that asked it.
+  const askButton = useRef<HTMLButtonElement>(null)
+  const refocus = useRef(false)
+  const closeQuestion = useCallback(() => { refocus.current = true; setConfirming(false) }, [])
+  useEffect(() => {
+    if (confirming || !refocus.current) return
+    refocus.current = false
+    askButton.current?.focus()
+  }, [confirming])
   const [tick, setTick] = useState(0)
   const refresh = useCallback(() => setTick((t) => t + 1), [])
   // "12 min ago" keeps up while the panel stays open.
@@ -108,7 +117,7 @@ export function HistoryPanel({ onClose }: { onClose: () => void }) {
   const onKeyDown = (e: KeyboardEvent) => {
     if (e.key !== 'Escape') return
     e.stopPropagation()
-    if (confirming) setConfirming(false)
+    if (confirming) closeQuestion()
     else onClose()
   }
 
@@ -116,7 +125,7 @@ export function HistoryPanel({ onClose }: { onClose: () => void }) {
     setRestoring(true)
     try {
       const r = await restoreCheckpoint(room, token, id)
-      setConfirming(false)
+      closeQuestion()
       notify('Restored.', 'info', {
         label: 'Undo restore',
         run: () => {
@@ -132,7 +141,7 @@ export function HistoryPanel({ onClose }: { onClose: () => void }) {
       setRestoring(false)
       refresh()
     }
-  }, [room, token, notify, refresh])
+  }, [room, token, notify, refresh, closeQuestion])
 
   const chosen = list?.find((c) => c.id === selected) ?? null
   return (
@@ -172,7 +181,7 @@ export function HistoryPanel({ onClose }: { onClose: () => void }) {
           {!detail && !previewError && <p className="muted small" role="status">Loading the preview…</p>}
           {detail && <Preview detail={detail} />}
           {detail && !readOnly && !confirming && (
-            <button className="primary" onClick={() => setConfirming(true)}>Restore this version</button>
+            <button ref={askButton} className="primary" onClick={() => setConfirming(true)}>Restore this version</button>
           )}
           {detail && !readOnly && confirming && (
             <div className="history-confirm" role="group" aria-labelledby="restore-q">
@@ -183,7 +192,7 @@ export function HistoryPanel({ onClose }: { onClose: () => void }) {
               <div className="row">
                 <button className="primary" autoFocus disabled={restoring}
                   onClick={() => void restore(detail.id)}>{restoring ? 'Restoring…' : 'Restore'}</button>
-                <button onClick={() => setConfirming(false)} disabled={restoring}>Cancel</button>
+                <button onClick={closeQuestion} disabled={restoring}>Cancel</button>
               </div>
             </div>
           )}
