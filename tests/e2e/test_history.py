@@ -3,6 +3,7 @@ earlier version, restoring it for everyone, and taking the restore back."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 
 from tests.e2e.conftest import connected, expect, new_room, open_canvas, poll, shot
 from tests.e2e.helpers import add_text_block, doc_state, node
+from tests.integration.test_gallery import Gallery
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -98,24 +100,24 @@ async def test_preview_restore_and_undo_an_earlier_version(app, browser):
 
 async def test_view_link_sees_history_and_previews_but_cannot_restore(app, browser):
     room = await new_room(app)
-    actx, a = await open_canvas(browser, room.url(app.base_url), "Ada")
-    await connected(a)
-    bid = await add_text_block(a, "only a look back", at=(400, 300))
-    await actx.close()
+    links = {"room": room.room, "edit_token": room.edit_token, "view_token": room.view_token}
+    async with contextlib.AsyncExitStack() as stack, \
+            httpx.AsyncClient(base_url=app.base_url) as http:
+        # prompt -> expanded prompt -> image (a real upload), and one more text; then it unloads.
+        _, ids = await Gallery(app, stack).canvas(http, links)
 
-    async def listed() -> bool:
-        async with httpx.AsyncClient(base_url=app.base_url) as http:
+        async def listed() -> bool:
             r = await http.get(f"/api/rooms/{room.room}/history",
                                headers={"Authorization": f"Bearer {room.view_token}"})
             return bool(r.json()["checkpoints"])
 
-    await poll(listed)
+        await poll(listed)
     _, v = await open_canvas(browser, room.url(app.base_url, room.view_token), "Cy")
     await connected(v)
     await v.get_by_role("button", name="History", exact=True).click()
     panel = v.get_by_role("region", name="History")
     item = panel.locator("[data-checkpoint] button").first
-    await expect(item).to_contain_text("by Ada")
+    await expect(item).to_contain_text("Everyone left")
     # A failing preview says why, in the server's words (problem+json detail).
     await v.route("**/history/*", lambda route: route.fulfill(
         status=503, content_type="application/problem+json",
@@ -126,8 +128,22 @@ async def test_view_link_sees_history_and_previews_but_cannot_restore(app, brows
     await item.click()  # deselect
     await item.click()
     await expect(panel.get_by_role("alert")).to_have_count(0)
-    block = panel.locator(f'.history-block[data-block="{bid}"]')
-    await expect(block).to_have_text("only a look back")
+    preview = panel.locator(".history-preview")
+    await expect(preview).to_contain_text("4 blocks")
+    await expect(preview.locator(f'[data-block="{ids["prompt"]}"]')).to_have_text("a fox")
+    await expect(preview.locator(f'[data-block="{ids["other"]}"]')).to_have_text(
+        "an unrelated idea")
+    await expect(preview.locator(".history-edges line")).to_have_count(2)
+    # The image block shows its thumbnail, loaded with the link's token.
+    thumb = preview.locator(f'[data-block="{ids["image"]}"] img')
+    await expect(thumb).to_have_count(1)
+    await poll(lambda: thumb.evaluate("img => img.complete && img.naturalWidth > 0"))
+    # Blocks keep their left-to-right order and do not overlap (scaled positions).
+    xs = [await preview.locator(f'[data-block="{ids[r]}"]').bounding_box()
+          for r in ("prompt", "expanded", "image", "other")]
+    assert all(b is not None for b in xs)
+    lefts = [b["x"] for b in xs if b]
+    assert lefts == sorted(lefts) and len(set(lefts)) == 4, lefts
     await expect(panel.get_by_role("button", name=re.compile("Restore"))).to_have_count(0)
     await shot(v, "history-view-link")
     assert not v.errors, v.errors

@@ -27,7 +27,7 @@ describe('labels', () => {
   })
 
   it('lists who changed it briefly', () => {
-    expect(authorsLabel([])).toBe('no one named')
+    expect(authorsLabel([])).toBe('someone')
     expect(authorsLabel(['Ada'])).toBe('Ada')
     expect(authorsLabel(['Ada', 'Ben'])).toBe('Ada and Ben')
     expect(authorsLabel(['Ada', 'Ben', 'Cy'])).toBe('Ada, Ben and Cy')

@@ -79,7 +79,7 @@ export function relativeTime(iso: string, now: number = Date.now()): string {
 /** Who changed the canvas: "Ada", "Ada and Ben", "Ada, Ben and 2 others". */
 export function authorsLabel(authors: readonly string[]): string {
   const names = authors.filter((a) => a && a.trim())
-  if (names.length === 0) return 'no one named'
+  if (names.length === 0) return 'someone'
   if (names.length === 1) return names[0]
   if (names.length === 2) return `${names[0]} and ${names[1]}`
   if (names.length === 3) return `${names[0]}, ${names[1]} and ${names[2]}`
