@@ -17,6 +17,8 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sync import room as room_module
+
 if TYPE_CHECKING:
     from .app import Services
 
@@ -38,6 +40,8 @@ class ArborCollector(Collector):
         rooms = list(s.rooms.rooms.values())
         stats = s.rooms.stats
         yield GaugeMetricFamily("arbor_rooms", "rooms held in memory", value=len(rooms))
+        yield GaugeMetricFamily("arbor_room_objects", "room objects not yet garbage-collected "
+                                "(held or not): a leak shows here", value=len(room_module.ALIVE))
         yield GaugeMetricFamily("arbor_connections", "open websocket connections",
                                 value=sum(len(r.peers) for r in rooms))
         yield CounterMetricFamily("arbor_connections_opened", "websockets accepted",

@@ -224,22 +224,27 @@ class Fanout:
             now = time.monotonic()
             stalled = now - self.last_read > self.retention_ms / 2000
             self.last_read = now
-            for key, entries in resp or []:
-                watch = self._watches.get(key)
-                if watch is None:
-                    continue
-                for entry_id, fields in entries:
-                    watch.last_id = entry_id
-                    if fields.get(b"o") == self.process_id:
-                        continue
-                    self.received += 1
-                    self._dispatch(watch.room, fields)
+            self._deliver(resp or [])
             if not self.healthy or stalled:
                 self.healthy = True
                 log.warning("fan-out %s; resynchronising %d rooms",
                             "resumed after stalling" if stalled else "reconnected to Redis",
                             len(self._watches))
                 await self._resync_all()
+
+    def _deliver(self, resp: list[Any]) -> None:
+        # A method of its own so no local outlives the call: a loop variable left pointing
+        # at a watch would keep an unloaded room alive until the next entry arrives.
+        for key, entries in resp:
+            watch = self._watches.get(key)
+            if watch is None:
+                continue
+            for entry_id, fields in entries:
+                watch.last_id = entry_id
+                if fields.get(b"o") == self.process_id:
+                    continue
+                self.received += 1
+                self._dispatch(watch.room, fields)
 
     def _dispatch(self, room: Room, fields: dict[bytes, bytes]) -> None:
         kind = fields.get(b"k")

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -33,6 +34,9 @@ from .errors import (
 from .stats import SyncStats
 
 log = logging.getLogger(__name__)
+
+# Every Room object still alive, held or not: a diagnostic for leaks (``/metrics``).
+ALIVE: weakref.WeakSet[Room] = weakref.WeakSet()
 
 
 class Origin:
@@ -100,6 +104,7 @@ class Room:
         self._last_tick = 0.0
         self._server_presence_at = 0.0
         self._sub = self.doc.observe(self._observe)
+        ALIVE.add(self)
 
     # --- document ---------------------------------------------------------------------
 

@@ -187,11 +187,15 @@ class RoomManager:
     async def _housekeep(self) -> None:
         while True:
             await asyncio.sleep(2.0)
-            for room in list(self.rooms.values()):
-                try:
-                    room.housekeeping()
-                except Exception:
-                    log.exception("housekeeping of room %s failed", room.id)
+            self._housekeep_once()
+
+    def _housekeep_once(self) -> None:
+        # Its own frame, so no loop variable keeps an unloaded room alive between rounds.
+        for room in list(self.rooms.values()):
+            try:
+                room.housekeeping()
+            except Exception:
+                log.exception("housekeeping of room %s failed", room.id)
 
     async def flush_all(self) -> None:
         await asyncio.gather(*(w.flush() for w in list(self.writers.values())))
