@@ -522,7 +522,7 @@ async def test_ten_js_clients_joining_a_cold_room_at_once_all_sync(settings, nod
                                          awareness={"user": {"name": c.name}}, wait=False)
                                for c in clients))
         await asyncio.gather(*(c.wait_synced(timeout=10) for c in clients))
-        assert srv.services.rooms.loads == 1  # one shared load for the ten
+        assert srv.services.rooms.stats.loads == 1  # one shared load for the ten
         for c in clients:
             assert (await c.doc_json())["meta"]["title"] == "Cold room", c.name
         # Every one of them is live: each adds a block, all see all.
