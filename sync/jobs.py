@@ -219,13 +219,16 @@ class JobSignals:
     async def set_fence(self, job_id: str, attempt: int) -> None:
         await self.redis.set(self._key(job_id, "fence"), attempt, ex=self.ttl)
 
-    async def fence_holds(self, job_id: str, attempt: int) -> bool:
-        """Whether ``attempt`` may still write (not superseded, not cancelled)."""
+    async def fence_holds(self, job_id: str, attempt: int) -> bool | None:
+        """Whether ``attempt`` may still write (not superseded, not cancelled); ``None``
+        when Redis does not know the job (it restarted empty): ask the row instead."""
         fence, cancel = await self.redis.mget(self._key(job_id, "fence"),
                                               self._key(job_id, "cancel"))
         if cancel is not None:
             return False
-        return fence is None or int(fence) == attempt
+        if fence is None:
+            return None
+        return int(fence) == attempt
 
     async def cancel(self, job_id: str) -> None:
         await self.redis.set(self._key(job_id, "cancel"), 1, ex=self.ttl)

@@ -229,9 +229,12 @@ class Worker:
         """Whether this attempt may still write: the Redis mirror of the fence, or the
         job's row when Redis is away (a Redis restart must not fail the job)."""
         try:
-            return await self.signals.fence_holds(job.id, job.attempt)
+            holds = await self.signals.fence_holds(job.id, job.attempt)
         except REDIS_DOWN:
+            holds = None
+        if holds is None:  # Redis away, or restarted and emptied: the row is the truth
             return await self.jobs.fence_holds(job.id, job.attempt)
+        return holds
 
     def _fence_check(self, job: JobRecord) -> Any:
         async def check() -> None:

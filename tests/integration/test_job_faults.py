@@ -498,3 +498,25 @@ async def test_busy_room_backlog_does_not_starve_another_room(settings):
         for job_id, positions in seen.items():
             assert positions == sorted(positions, reverse=True), (job_id, positions)
         assert any(p[0] > p[-1] for p in seen.values() if p), seen
+
+
+async def test_fence_lost_with_redis_falls_back_to_the_row(settings):
+    """Redis restarted empty forgets every fence: the job's row decides who may write."""
+    s = own_queue(settings)
+    async with run_server(s) as srv, run_worker(s) as arq_worker, canvas(srv) as c:
+        worker = arq_worker.ctx["arbor"]
+        job_id = secrets.token_hex(12)
+        await worker.jobs.create(job_id, c.id, "run", [], [], {}, max_attempts=3,
+                                 requester_ip_hash=None, requested_by=None)
+        first = await worker.jobs.claim(job_id, "w-old", 5)
+        assert first is not None
+        await worker.signals.set_fence(job_id, first.attempt)
+        assert await worker._fence_holds(first)
+        await worker.signals.redis.delete(f"{s.redis_prefix}job:{job_id}:fence")  # forgotten
+        assert await worker.signals.fence_holds(job_id, first.attempt) is None
+        assert await worker._fence_holds(first)  # the row says it still runs
+        assert await worker.jobs.reset_stale(first) is not None
+        second = await worker.jobs.claim(job_id, "w-new", 5)
+        assert second is not None
+        assert not await worker._fence_holds(first)  # superseded, though Redis forgot
+        assert await worker._fence_holds(second)
