@@ -153,7 +153,8 @@ async def start_job_services(services: Services) -> None:
     services.prices = PriceTable.load(settings.prices)
     services.choice = ModelChoice(parse_tool_models(settings.tool_models),
                                   settings.default_text_model, settings.default_image_model)
-    services.keys = KeyRing(services.store.pool, KeyBox(server_secret(settings)))
+    services.keys = KeyRing(services.store.pool, KeyBox(server_secret(settings)),
+                            allow_private_base_urls=settings.allow_private_base_urls)
 
 
 def _on_control(store: PostgresStore, room: Any, data: bytes) -> None:

@@ -13,10 +13,13 @@ exists only in the worker's memory while it runs that room's job (``KeyRing.reve
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
+import ipaddress
 import logging
 import os
+import socket
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -111,6 +114,24 @@ def check_base_url(value: object, provider: str) -> str:
     return value.strip().rstrip("/")
 
 
+def check_public_host(url: str) -> None:
+    """Refuse a base URL that points into the server's own network (loopback, private,
+    link-local, reserved addresses): a room's editor must not make the worker call
+    internal services. Names are resolved now; a name that later resolves elsewhere is
+    the remaining risk (documented)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        raise RoomKeyError("bad_base_url", f"base_url host {host!r} does not resolve") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if (address.is_private or address.is_loopback or address.is_link_local
+                or address.is_reserved or address.is_multicast or address.is_unspecified):
+            raise RoomKeyError("bad_base_url", "base_url must be a public endpoint, not an "
+                               "address inside the server's network")
+
+
 class KeyBox:
     """AES-GCM with a key derived from the server secret; associated data binds a
     ciphertext to its room and provider."""
@@ -137,15 +158,19 @@ class KeyBox:
 class KeyRing:
     """The ``room_keys`` table through a ``KeyBox``."""
 
-    def __init__(self, pool: asyncpg.Pool, box: KeyBox) -> None:
+    def __init__(self, pool: asyncpg.Pool, box: KeyBox, *,
+                 allow_private_base_urls: bool = False) -> None:
         self.pool = pool
         self.box = box
+        self.allow_private_base_urls = allow_private_base_urls
 
     async def put(self, room_id: str, provider: str, api_key: object,
                   base_url: object = "") -> StoredKey:
         provider = check_provider(provider)
         key = check_key(api_key)
         url = check_base_url(base_url, provider)
+        if url and not self.allow_private_base_urls:
+            await asyncio.to_thread(check_public_host, url)
         await self.pool.execute(queries["put_room_key"], room_id, provider,
                                 self.box.seal(room_id, provider, key), key[-4:], url)
         return StoredKey(provider, key[-4:], url)

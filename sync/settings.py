@@ -96,6 +96,8 @@ VARIABLES: list[tuple[str, str, str]] = [
      "queue again"),
     ("ARBOR_CHECKPOINT_MINUTES", "10", "minutes of activity between automatic history "
      "checkpoints of a room"),
+    ("ARBOR_ALLOW_PRIVATE_BASE_URLS", "false", "`true`: a room's own OpenAI-compatible "
+     "base URL may point at private or loopback addresses (for local model servers)"),
     ("ARBOR_LOG_FORMAT", "text", "`text` or `json`"),
     ("ARBOR_LOG_LEVEL", "INFO", "log level"),
     ("OPENAI_API_KEY", "", "OpenAI API key; unset: OpenAI models are not offered"),
@@ -180,6 +182,7 @@ class Settings:
     job_stale_after: float = 30.0
     job_lost_after: float = 60.0
     checkpoint_minutes: float = 10.0
+    allow_private_base_urls: bool = False
     log_format: str = "text"
     log_level: str = "INFO"
     openai_api_key: Secret = dataclasses.field(default_factory=lambda: Secret(""))
@@ -278,6 +281,7 @@ class Settings:
             job_stale_after=num("ARBOR_JOB_STALE_SECONDS", float),
             job_lost_after=num("ARBOR_JOB_LOST_SECONDS", float),
             checkpoint_minutes=num("ARBOR_CHECKPOINT_MINUTES", float),
+            allow_private_base_urls=flag("ARBOR_ALLOW_PRIVATE_BASE_URLS"),
             log_format=log_format,
             log_level=get("ARBOR_LOG_LEVEL").upper(),
             openai_api_key=Secret(get("OPENAI_API_KEY")),

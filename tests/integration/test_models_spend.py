@@ -470,7 +470,8 @@ def sent_keys(fake: FakeModelServer) -> list[str]:
 
 async def test_room_keys_are_used_for_that_room_only(base, model_server):
     settings = with_openai(base, model_server).replace(
-        gemini_base_url=model_server.gemini_base_url)
+        gemini_base_url=model_server.gemini_base_url,
+        allow_private_base_urls=True)  # the fake model server listens on loopback
     async with run_server(settings) as srv, run_worker(settings), \
             httpx.AsyncClient(base_url=srv.base_url) as http:
         mine, other = await new_room(http), await new_room(http)
@@ -664,3 +665,17 @@ async def test_room_prompt_template_reaches_the_model(base, model_server):
         await a.close()
     sent = model_server.requests[-1].json["messages"][-1]["content"]
     assert sent == "PIRATE VERSION of a cedar"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/v1", "http://localhost:8000/v1",
+                                 "http://169.254.169.254/latest", "http://10.0.0.8/v1",
+                                 "http://[::1]/v1"])
+async def test_room_base_url_inside_the_servers_network_is_refused(base, url):
+    async with run_server(base) as srv, httpx.AsyncClient(base_url=srv.base_url) as http:
+        room = await new_room(http)
+        r = await put_key(http, room, "openai", ROOM_OPENAI_KEY, url)
+        assert r.status_code == 400
+        assert "public endpoint" in r.json()["detail"]
+        listed = (await http.get(f"/api/rooms/{room['room']}/keys",
+                                 headers=auth(room["edit_token"]))).json()
+        assert listed["openai"]["set"] is False
