@@ -364,8 +364,7 @@ async def test_address_budget_refuses_with_its_own_message(base):
 async def test_failed_job_gives_back_its_budget(base, model_server):
     settings = with_openai(base, model_server).replace(budget_room_daily_tokens=1000,
                                                        job_max_attempts=1)
-    async with run_server(settings) as srv, run_worker(settings), \
-            httpx.AsyncClient(base_url=srv.base_url) as http:
+    async with run_server(settings) as srv, httpx.AsyncClient(base_url=srv.base_url) as http:
         room = await new_room(http)
         a = await connect(srv, room)
         a.add_text_block("p", "a kettle")
@@ -380,18 +379,19 @@ async def test_failed_job_gives_back_its_budget(base, model_server):
         second = await run_job(http, room, tool="twist", inputs=["p"],
                                params={"model": "openai:gpt-4.1-mini", "max_tokens": 700})
         assert second.status_code == 429
-        job = await wait_final(http, room, r.json()["job_id"])
-        assert job["status"] == "error" and job["cost_usd"] == 0
-        # ...and once it failed, all is given back.
-        await eventually(lambda: _is(counter(settings, key), 0), timeout=5)
-        model_server.switches.status = None
-        third = await run_job(http, room, tool="twist", inputs=["p"],
-                              params={"model": "openai:gpt-4.1-mini", "max_tokens": 700})
-        assert third.status_code == 202, third.text
-        done = await wait_final(http, room, third.json()["job_id"])
-        assert done["status"] == "done"
-        used = done["usage"]["input_tokens"] + done["usage"]["output_tokens"]
-        await eventually(lambda: _is(counter(settings, key), used), timeout=5)  # settled
+        async with run_worker(settings):  # only now: the first run was still reserved
+            job = await wait_final(http, room, r.json()["job_id"])
+            assert job["status"] == "error" and job["cost_usd"] == 0
+            # ...and once it failed, all is given back.
+            await eventually(lambda: _is(counter(settings, key), 0), timeout=5)
+            model_server.switches.status = None
+            third = await run_job(http, room, tool="twist", inputs=["p"],
+                                  params={"model": "openai:gpt-4.1-mini", "max_tokens": 700})
+            assert third.status_code == 202, third.text
+            done = await wait_final(http, room, third.json()["job_id"])
+            assert done["status"] == "done"
+            used = done["usage"]["input_tokens"] + done["usage"]["output_tokens"]
+            await eventually(lambda: _is(counter(settings, key), used), timeout=5)  # settled
         await a.close()
 
 
