@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import io
@@ -171,8 +172,9 @@ class FakeModelServer:
         gone = asyncio.Event()
 
         async def watch() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
+            message = await receive()
+            while message["type"] != "http.disconnect":  # drain the body, await the hang-up
+                message = await receive()
             gone.set()
 
         watcher = asyncio.get_running_loop().create_task(watch())
@@ -187,10 +189,8 @@ class FakeModelServer:
                 if cut is not None and i >= cut:
                     return  # an unfinished response: uvicorn closes the connection
                 if i and self.switches.chunk_delay:
-                    try:
+                    with contextlib.suppress(TimeoutError):  # the delay elapsed: send on
                         await asyncio.wait_for(gone.wait(), self.switches.chunk_delay)
-                    except TimeoutError:
-                        pass
                 if gone.is_set():
                     rec.disconnected = True
                     return

@@ -17,6 +17,7 @@ class TcpProxy:
         self._pipes: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
         self.up = True
+        self.errors: list[BaseException] = []
 
     async def start(self, port: int = 0) -> TcpProxy:
         self.server = await asyncio.start_server(self._client, "127.0.0.1", port)
@@ -47,8 +48,8 @@ class TcpProxy:
             while data := await src.read(65536):
                 dst.write(data)
                 await dst.drain()
-        except (OSError, asyncio.IncompleteReadError):
-            pass
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            self.errors.append(exc)  # a side hung up or was cut: the pipe ends either way
         finally:
             dst.close()
             self._writers.discard(dst)

@@ -17,11 +17,13 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Final, Literal, Protocol
 
+from sync.models import ModelInfo as ModelInfo  # re-exported: providers describe models
+from sync.models import ModelKind as ModelKind
+
 log = logging.getLogger(__name__)
 
 ErrorKind = Literal["auth", "rate_limited", "refused", "bad_request", "unavailable", "timeout",
                     "stream_cut", "not_found"]
-ModelKind = Literal["text", "image", "vision"]
 
 TRANSIENT_KINDS: Final[frozenset[str]] = frozenset(
     {"rate_limited", "unavailable", "timeout", "stream_cut"})
@@ -81,20 +83,6 @@ class GeneratedImage:
 
     def __repr__(self) -> str:
         return f"GeneratedImage({len(self.data)} bytes, {self.mime!r}, {self.usage!r})"
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelInfo:
-    id: str
-    label: str
-    provider: str
-    kinds: frozenset[ModelKind]
-    offline: bool = False
-
-    @property
-    def name(self) -> str:
-        """The provider's own name for the model (the id without ``provider:``)."""
-        return self.id.partition(":")[2] or self.id
 
 
 class ProviderError(Exception):
