@@ -38,10 +38,11 @@ export interface RequestOptions {
   token?: string | null
   body?: unknown
   signal?: AbortSignal
+  headers?: Record<string, string>
 }
 
 export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json' }
+  const headers: Record<string, string> = { Accept: 'application/json', ...opts.headers }
   if (opts.token) headers.Authorization = `Bearer ${opts.token}`
   let body: BodyInit | undefined
   if (opts.body !== undefined) {
@@ -50,7 +51,9 @@ export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T
   }
   let res: Response
   try {
-    res = await fetch(path, { method: opts.method ?? 'GET', headers, body, signal: opts.signal })
+    res = await fetch(path, {
+      method: opts.method ?? 'GET', headers, body, signal: opts.signal, credentials: 'same-origin',
+    })
   } catch (e) {
     if (e instanceof DOMException && e.name === 'AbortError') throw e
     throw new ApiError(0, 'Network error', '', null)

@@ -1,6 +1,6 @@
 // The gallery API: identity (cookie), posts, likes, follows, reports, remix, publish.
 // Every write sends X-Arbor-CSRF: 1 (and the browser adds Origin), as the server requires.
-import { ApiError, parseRetryAfter } from './client'
+import { ApiError, api } from './client'
 import type { RoomLinks } from './rooms'
 
 export interface Identity {
@@ -91,37 +91,10 @@ interface CallOptions {
   signal?: AbortSignal
 }
 
+/** The gallery's writes are cookie-authenticated: they carry the CSRF header. */
 async function call<T>(path: string, opts: CallOptions = {}): Promise<T> {
   const method = opts.method ?? 'GET'
-  const headers: Record<string, string> = { Accept: 'application/json' }
-  if (method !== 'GET') headers['X-Arbor-CSRF'] = '1'
-  if (opts.token) headers.Authorization = `Bearer ${opts.token}`
-  let body: string | undefined
-  if (opts.body !== undefined) {
-    headers['Content-Type'] = 'application/json'
-    body = JSON.stringify(opts.body)
-  }
-  let res: Response
-  try {
-    res = await fetch(path, { method, headers, body, signal: opts.signal, credentials: 'same-origin' })
-  } catch (e) {
-    if (e instanceof DOMException && e.name === 'AbortError') throw e
-    throw new ApiError(0, 'Network error', '', null)
-  }
-  if (!res.ok) {
-    let title = res.statusText
-    let detail = ''
-    try {
-      const p = (await res.json()) as { title?: unknown; detail?: unknown }
-      if (typeof p.title === 'string') title = p.title
-      if (typeof p.detail === 'string') detail = p.detail
-    } catch {
-      // not JSON: keep the status text
-    }
-    throw new ApiError(res.status, title, detail, parseRetryAfter(res.headers.get('Retry-After')))
-  }
-  if (res.status === 204) return undefined as T
-  return (await res.json()) as T
+  return api<T>(path, { ...opts, headers: method === 'GET' ? undefined : { 'X-Arbor-CSRF': '1' } })
 }
 
 const enc = encodeURIComponent
