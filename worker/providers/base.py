@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Final, Literal, Protocol
 
@@ -83,6 +83,15 @@ class GeneratedImage:
 
     def __repr__(self) -> str:
         return f"GeneratedImage({len(self.data)} bytes, {self.mime!r}, {self.usage!r})"
+
+
+def listed_models(provider: str, label: str, text: Sequence[str],
+                  image: Sequence[str]) -> list[ModelInfo]:
+    """A provider's models: text ones (which also read images) and image ones."""
+    return ([ModelInfo(f"{provider}:{m}", f"{label} {m}", provider,
+                       frozenset({"text", "vision"})) for m in text]
+            + [ModelInfo(f"{provider}:{m}", f"{label} {m}", provider, frozenset({"image"}))
+               for m in image])
 
 
 class ProviderError(Exception):

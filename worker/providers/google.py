@@ -28,6 +28,7 @@ from .base import (
     TextRequest,
     TextStream,
     Usage,
+    listed_models,
     parse_retry_after,
     split_model_id,
 )
@@ -198,11 +199,7 @@ class GeminiProvider:
         self._image_models = tuple(image_models)
 
     def models(self) -> list[ModelInfo]:
-        text = [ModelInfo(f"{NAME}:{m}", f"Gemini {m}", NAME, frozenset({"text", "vision"}))
-                for m in self._text_models]
-        image = [ModelInfo(f"{NAME}:{m}", f"Gemini {m}", NAME, frozenset({"image"}))
-                 for m in self._image_models]
-        return text + image
+        return listed_models(NAME, "Gemini", self._text_models, self._image_models)
 
     def stream_text(self, req: TextRequest) -> TextStream:
         return GeminiTextStream(self._client, req)

@@ -27,6 +27,7 @@ from .base import (
     TextRequest,
     TextStream,
     Usage,
+    listed_models,
     parse_retry_after,
     split_model_id,
 )
@@ -172,11 +173,7 @@ class OpenAIProvider:
         self._image_models = tuple(image_models)
 
     def models(self) -> list[ModelInfo]:
-        text = [ModelInfo(f"{NAME}:{m}", f"OpenAI {m}", NAME, frozenset({"text", "vision"}))
-                for m in self._text_models]
-        image = [ModelInfo(f"{NAME}:{m}", f"OpenAI {m}", NAME, frozenset({"image"}))
-                 for m in self._image_models]
-        return text + image
+        return listed_models(NAME, "OpenAI", self._text_models, self._image_models)
 
     def stream_text(self, req: TextRequest) -> TextStream:
         return OpenAITextStream(self._client, req)
