@@ -185,3 +185,30 @@ async def test_a_rotated_or_forged_link_says_so(app, browser):
         await expect(p.locator(".react-flow")).to_have_count(0)
         await shot(p, "bad-link")
         await p.context.close()
+
+
+async def test_an_offline_edit_survives_closing_the_tab(app, browser):
+    """Written offline, tab closed, reopened later online: the edit kept in the browser's
+    IndexedDB reaches the others."""
+    room = await new_room(app)
+    _, a = await open_canvas(browser, room.url(app.base_url), "Ada")
+    bctx, b = await open_canvas(browser, room.url(app.base_url), "Ben")
+    await connected(a)
+    await connected(b)
+    bid = await add_text_block(a, "kept", at=(400, 300))
+    await expect(node(b, bid)).to_contain_text("kept")
+    await bctx.set_offline(True)
+    await expect(b.locator(".status-indicator")).to_contain_text("Offline")
+    await node(b, bid).locator(".text-view").dblclick()
+    await b.keyboard.press("End")
+    await b.keyboard.type(" across a closed tab")
+    await b.keyboard.press("Escape")
+    await expect(b.locator(".status-indicator")).to_contain_text("kept in this browser")
+    await b.close()  # the tab is gone before anything reached the server
+    await expect(node(a, bid)).not_to_contain_text("across a closed tab")
+    await bctx.set_offline(False)
+    b2 = await bctx.new_page()
+    await b2.goto(room.url(app.base_url))
+    await connected(b2)
+    await expect(node(a, bid)).to_contain_text("kept across a closed tab")
+    await shot(a, "offline-closed-tab-a")
