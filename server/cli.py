@@ -19,7 +19,7 @@ import uvicorn
 from sync.logs import configure
 from sync.services import EmbeddedServices, start_embedded
 from sync.settings import Secret, Settings
-from sync.store import migrate
+from sync.store import PostgresStore, migrate
 
 from .app import create_app
 
@@ -100,6 +100,38 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     return subprocess.call([sys.executable, "-m", "worker"])
 
 
+def cmd_review(settings: Settings, args: argparse.Namespace) -> int:
+    """Review posts hidden by reports: list them, reinstate one, or remove one."""
+    if not settings.database_url:
+        print("arbor review needs DATABASE_URL", file=sys.stderr)
+        return 2
+    return asyncio.run(_review(settings.database_url.reveal(), args.action, args.post))
+
+
+async def _review(dsn: str, action: str, post: str | None) -> int:
+    from sync.gallery import GalleryStore
+
+    store = await PostgresStore.connect(dsn, max_size=2)
+    try:
+        gallery = GalleryStore(store.pool)
+        if action == "list":
+            hidden = await gallery.hidden_posts()
+            for p in hidden:
+                print(f"{p['id']}  {p['report_count']} reports  @{p['handle']}  "
+                      f"{p['title']!r}  reasons: {p['reasons'] or '-'}")
+            print(f"{len(hidden)} post(s) waiting for review")
+            return 0
+        if post is None:
+            print(f"arbor review {action} needs a post id", file=sys.stderr)
+            return 2
+        done = await (gallery.reinstate(post) if action == "keep" else gallery.remove(post))
+        print(f"{post}: {'reinstated' if action == 'keep' else 'removed'}" if done
+              else f"{post}: no such post")
+        return 0 if done else 1
+    finally:
+        await store.close()
+
+
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     services = None
     if not settings.database_url:
@@ -125,11 +157,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     srv.add_argument("--port", type=int)
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("worker", help="run one job worker process")
+    review = sub.add_parser("review", help="review gallery posts hidden by reports")
+    review.add_argument("action", choices=["list", "keep", "remove"])
+    review.add_argument("post", nargs="?")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     configure(settings.log_level, settings.log_format)
     commands = {"dev": cmd_dev, "serve": cmd_serve, "migrate": cmd_migrate,
-                "worker": cmd_worker}
+                "worker": cmd_worker, "review": cmd_review}
     return commands[args.command](settings, args)
 
 

@@ -329,6 +329,25 @@ class GalleryStore:
 
     # --- remixes ------------------------------------------------------------------------
 
+    # --- moderation (the `arbor review` command) ---------------------------------------
+
+    async def hidden_posts(self) -> list[dict[str, Any]]:
+        """Posts hidden by reports, waiting for a person to review them."""
+        async with self._conn() as c:
+            rows = await c.fetch(queries["list_hidden_posts"])
+        return [dict(r) for r in rows]
+
+    async def reinstate(self, post_id: str) -> bool:
+        """Reviewed and fine: listed again, its reports cleared."""
+        async with self._conn() as c, c.transaction():
+            await c.execute(queries["clear_post_reports"], post_id)
+            return await c.fetchval(queries["reinstate_post"], post_id) is not None
+
+    async def remove(self, post_id: str) -> bool:
+        """Reviewed and removed: gone from every listing, as if unpublished."""
+        async with self._conn() as c:
+            return await c.fetchval(queries["remove_post"], post_id) is not None
+
     async def record_remix(self, room_id: str, post_id: str) -> None:
         async with self._conn() as c:
             await c.execute(queries["record_remix"], room_id, post_id)

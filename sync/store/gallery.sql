@@ -130,3 +130,23 @@ INSERT INTO room_remixes (room_id, post_id) VALUES ($1, $2);
 
 -- remix_source --
 SELECT post_id FROM room_remixes WHERE room_id = $1;
+
+-- list_hidden_posts --
+SELECT p.id, p.title, p.report_count, p.created_at, a.handle,
+       (SELECT string_agg(r.reason, ' | ') FROM post_reports r WHERE r.post_id = p.id) AS reasons
+FROM posts p JOIN people a ON a.id = p.author_id
+WHERE p.hidden AND NOT p.deleted
+ORDER BY p.created_at;
+
+-- clear_post_reports --
+DELETE FROM post_reports WHERE post_id = $1;
+
+-- reinstate_post --
+UPDATE posts SET hidden = false, report_count = 0
+WHERE id = $1 AND NOT deleted
+RETURNING id;
+
+-- remove_post --
+UPDATE posts SET deleted = true, hidden = true
+WHERE id = $1 AND NOT deleted
+RETURNING id;

@@ -632,6 +632,41 @@ async def test_reports_from_three_people_hide_the_post(gallery: Gallery) -> None
     assert mine.status_code == 200 and mine.json()["hidden"] is True
 
 
+async def test_hidden_post_is_reviewed_with_arbor_review(gallery: Gallery,
+                                                        settings: Settings) -> None:
+    import asyncio
+    import os
+    import sys
+
+    author = await gallery.person()
+    kept, removed = await gallery.post(author), await gallery.post(author)
+    for post in (kept, removed):
+        for _ in range(3):
+            reporter = await gallery.person()
+            r = await reporter.post(f"/api/posts/{post['id']}/report", json={"reason": "rude"})
+            assert r.status_code == 200
+
+    async def review(*args: str) -> tuple[int, str]:
+        env = {**os.environ, "DATABASE_URL": settings.database_url.reveal()}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "server.cli", "review", *args, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await proc.communicate()
+        return proc.returncode or 0, out.decode()
+
+    code, listing = await review("list")
+    assert code == 0 and kept["id"] in listing and removed["id"] in listing
+    assert "rude" in listing
+    assert (await review("keep", kept["id"]))[0] == 0
+    assert (await review("remove", removed["id"]))[0] == 0
+    assert (await review("remove", "no-such-post"))[0] == 1
+    listed = await ids_of(author, "/api/posts", limit=100)
+    assert kept["id"] in listed and removed["id"] not in listed
+    assert (await author.get(f"/api/posts/{removed['id']}")).status_code == 404
+    # Reviewed: the reinstated post no longer waits for review.
+    assert (await review("list"))[1].count(kept["id"]) == 0
+
+
 async def test_report_own_post_is_refused(gallery: Gallery) -> None:
     me = await gallery.person()
     post = await gallery.post(me)
