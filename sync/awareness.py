@@ -92,8 +92,10 @@ class AwarenessRegistry:
         now = self._now()
         owned = self._owned.setdefault(owner, set())
         for e in entries:
-            raw = NULL if e.state is None else e.raw
             st = self._states.get(e.client_id)
+            if st is not None and st.owner is not None and st.owner != owner:
+                continue  # an echo of someone else's presence, or a forgery: never parsed
+            raw = NULL if e.state is None else e.raw  # checks the JSON
             if st is None or st.owner is None:
                 if raw == NULL or (max_ids is not None and len(owned) >= max_ids):
                     continue
