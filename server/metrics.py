@@ -68,6 +68,9 @@ class ArborCollector(Collector):
                                   value=stats.store_failures)
         yield CounterMetricFamily("arbor_compactions", "room logs compacted",
                                   value=stats.compactions)
+        yield CounterMetricFamily("arbor_persistence_batches",
+                                  "round trips that stored every room's pending updates",
+                                  value=s.rooms.batcher.batches)
         yield CounterMetricFamily("arbor_room_loads", "rooms loaded", value=stats.loads)
         yield CounterMetricFamily("arbor_room_load_failures", "room loads that failed",
                                   value=stats.load_failures)
@@ -86,6 +89,9 @@ class ArborCollector(Collector):
                                       value=f.published)
             yield CounterMetricFamily("arbor_fanout_received", "entries applied from Redis",
                                       value=f.received)
+            yield CounterMetricFamily("arbor_fanout_skipped",
+                                      "updates and presence not published: no other process "
+                                      "holds the room", value=f.skipped)
             yield CounterMetricFamily("arbor_fanout_resyncs",
                                       "rooms resynchronised after a Redis gap", value=f.resyncs)
             yield GaugeMetricFamily("arbor_fanout_healthy", "1 while Redis answers",

@@ -16,6 +16,7 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING
 
+from pycrdt import merge_updates
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from sync import protocol
@@ -25,6 +26,7 @@ from sync.errors import (
     CapabilityReason,
     DocumentTooLargeError,
     ProtocolError,
+    ProtocolReason,
     RoomLoadError,
     StoreError,
 )
@@ -52,6 +54,44 @@ CLOSE_CODES = {
     4404: "no such canvas",
     4413: "the canvas is full",
 }
+
+
+_UPDATE_PREFIX = bytes((protocol.MSG_SYNC, protocol.SYNC_UPDATE))
+_MERGE_MAX = 64
+# Merged runs of update messages, by the run: every peer of a room that fell behind by the
+# same messages (the same objects, so the lookup is an identity compare) shares one merge.
+_merged: dict[tuple[bytes, ...], bytes] = {}
+
+
+def _next_message(queue: deque[bytes]) -> bytes:
+    """The next message to send: a run of queued document updates becomes one update."""
+    first = queue.popleft()
+    if not queue or not first.startswith(_UPDATE_PREFIX) \
+            or not queue[0].startswith(_UPDATE_PREFIX):
+        return first
+    run = [first]
+    while queue and len(run) < _MERGE_MAX and queue[0].startswith(_UPDATE_PREFIX):
+        run.append(queue.popleft())
+    key = tuple(run)
+    merged = _merged.get(key)
+    if merged is None:
+        try:
+            updates = [_update_of(m) for m in run]
+            merged = protocol.sync_update(merge_updates(*updates))
+        except (ProtocolError, ValueError):  # not expected: send them one by one instead
+            queue.extendleft(reversed(run[1:]))
+            return first
+        if len(_merged) >= 256:
+            _merged.clear()
+        _merged[key] = merged
+    return merged
+
+
+def _update_of(message: bytes) -> bytes:
+    msg = protocol.decode(message)
+    if not isinstance(msg, protocol.SyncUpdate):
+        raise ProtocolError(ProtocolReason.BAD_UPDATE, "not an update message")
+    return msg.update
 
 
 class SocketPeer:
@@ -98,7 +138,7 @@ class SocketPeer:
             await self._wake.wait()
             self._wake.clear()
             while queue:
-                await ws.send_bytes(queue.popleft())
+                await ws.send_bytes(_next_message(queue))
 
 
 def origin_allowed(ws: WebSocket, allowed: tuple[str, ...], public_url: str) -> bool:

@@ -11,6 +11,17 @@ the stream's backlog before loading PostgreSQL, so nothing falls between the two
 Redis is unreachable, or a process stalled past the retention, the room is resynchronised:
 reloaded from PostgreSQL, its full state republished, and its peers asked for what the
 process lacks (sync step 1).
+
+Most rooms are held by one process only, and publishing their updates would only have
+that process read them back. So every holder announces itself on the room's own stream: a
+``hold`` entry when it starts watching the room and every ``heartbeat`` seconds after (and
+``bye`` when it stops). A process publishes a room's updates and awareness only while it
+has read an entry from another process in that stream within ``holder_expiry`` seconds.
+Whenever it reads an entry from a process it did not count as a holder (a newcomer's
+``hold``, or a holder it had expired while one of them stalled) it publishes its room's
+full state first, so every update it skipped while it believed itself alone reaches the
+newcomer, which reads the stream from before its own ``hold`` entry. Control entries
+always go out (``publish_now``), and so does a resync's full state.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from . import protocol
 from .errors import ArborError
 from .room import LOAD, REMOTE, SERVER
 
@@ -40,6 +52,10 @@ log = logging.getLogger(__name__)
 KIND_UPDATE = b"u"
 KIND_AWARENESS = b"a"
 KIND_CONTROL = b"c"
+KIND_HOLD = b"h"  # a holder's presence: b"" (holding) or BYE (stopped holding)
+BYE = b"bye"
+# Entries that say their origin holds the room (control entries may come from any process).
+_PRESENCE = (KIND_UPDATE, KIND_AWARENESS, KIND_HOLD)
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
@@ -47,21 +63,42 @@ REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 class _Watch:
     room: Room
     last_id: bytes
+    # other processes holding this room: process id -> when (monotonic) we last read from it
+    others: dict[bytes, float] = dataclasses.field(default_factory=dict)
 
 
 def is_remote(owner: object) -> bool:
     return isinstance(owner, tuple) and len(owner) == 2 and owner[0] == "remote"
 
 
+def _local_awareness(room: Room) -> bytes | None:
+    """The presence of this process's own peers in ``room``, as one awareness update."""
+    full = room.awareness.full_state()
+    if full is None:
+        return None
+    owner_of = room.awareness.owner_of
+    entries = []
+    for e in protocol.decode_awareness(full, max_entries=1 << 30):
+        owner = owner_of(e.client_id)
+        if owner is not None and owner is not SERVER and not is_remote(owner):
+            entries.append((e.client_id, e.clock, e.raw))
+    return protocol.encode_awareness(entries) if entries else None
+
+
 class Fanout:
     def __init__(self, redis: aioredis.Redis, reader: aioredis.Redis, *, prefix: str,
-                 process_id: str, retention: float) -> None:
+                 process_id: str, retention: float, heartbeat: float = 10.0,
+                 holder_expiry: float | None = None) -> None:
         self.redis = redis
         self._reader = reader
         self.prefix = prefix
         self.process_id = process_id.encode()
         self.retention_ms = int(retention * 1000)
+        self.heartbeat = heartbeat
+        self.holder_expiry = holder_expiry if holder_expiry is not None else heartbeat * 3.5
         self._watches: dict[bytes, _Watch] = {}
+        self._by_room: dict[str, _Watch] = {}
+        self._seen_in_backlog: dict[str, dict[bytes, float]] = {}
         self._outbox: list[tuple[bytes, dict[bytes, bytes]]] = []
         self._outbox_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -71,6 +108,7 @@ class Fanout:
         self.on_resync: Callable[[Room], Any] = lambda room: None
         self.healthy = True
         self.published = 0
+        self.skipped = 0  # updates and awareness changes not published: nobody else holds
         self.received = 0
         self.resyncs = 0
         self.last_read = time.monotonic()
@@ -87,7 +125,8 @@ class Fanout:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._read_loop()), loop.create_task(self._write_loop())]
+        self._tasks = [loop.create_task(self._read_loop()), loop.create_task(self._write_loop()),
+                       loop.create_task(self._heartbeat_loop())]
 
     async def stop(self) -> None:
         await self.drain()
@@ -111,14 +150,51 @@ class Fanout:
             self.healthy = False
             return [], b"0-0"
         entries = [(f[b"o"], f[b"k"], f[b"d"]) for _, f in rows]
+        # Who held the room lately (by the entries' ages), so a process joining a room that
+        # is already shared publishes its updates from the start.
+        now_ms, mono = time.time() * 1000, time.monotonic()
+        seen: dict[bytes, float] = {}
+        for entry_id, f in rows:
+            origin = f.get(b"o", b"")
+            if origin == self.process_id or f.get(b"k") not in _PRESENCE:
+                continue
+            if f.get(b"k") == KIND_HOLD and f.get(b"d") == BYE:
+                seen.pop(origin, None)
+                continue
+            age = max(0.0, (now_ms - int(entry_id.split(b"-", 1)[0])) / 1000)
+            if age < self.holder_expiry:
+                seen[origin] = mono - age
+        self._seen_in_backlog[room_id] = seen
         return entries, (rows[-1][0] if rows else b"0-0")
 
     def watch(self, room: Room, last_id: bytes) -> None:
-        self._watches[self.key(room.id)] = _Watch(room, last_id)
+        watch = _Watch(room, last_id, self._seen_in_backlog.pop(room.id, {}))
+        self._watches[self.key(room.id)] = watch
+        self._by_room[room.id] = watch
+        # Announced after the backlog was read: a holder that believed itself alone reads
+        # this, publishes its full state, and we read that (it comes after last_id).
+        self.publish(room.id, KIND_HOLD, b"")
         self._unblock()
 
     def unwatch(self, room_id: str) -> None:
         self._watches.pop(self.key(room_id), None)
+        self._by_room.pop(room_id, None)
+        self._seen_in_backlog.pop(room_id, None)
+        self.publish(room_id, KIND_HOLD, BYE)
+
+    def shared(self, room_id: str) -> bool:
+        """Whether another process is known to hold the room (or we do not watch it)."""
+        watch = self._by_room.get(room_id)
+        if watch is None:
+            return True
+        others = watch.others
+        if not others:
+            return False
+        deadline = time.monotonic() - self.holder_expiry
+        for seen in others.values():
+            if seen >= deadline:
+                return True
+        return False
 
     def publish(self, room_id: str, kind: bytes, data: bytes) -> None:
         self._outbox.append((self.key(room_id), {b"o": self.process_id, b"k": kind, b"d": data}))
@@ -139,9 +215,15 @@ class Fanout:
 
     def on_update(self, room: Room, update: bytes, origin: object) -> None:
         if origin is not REMOTE and origin is not LOAD:
-            self.publish(room.id, KIND_UPDATE, update)
+            if self.shared(room.id):
+                self.publish(room.id, KIND_UPDATE, update)
+            else:
+                self.skipped += 1
 
     def on_awareness(self, room: Room, changes: Changes) -> None:
+        if not self.shared(room.id):
+            self.skipped += 1
+            return
         local = changes.owned_by(lambda owner: owner is not SERVER and not is_remote(owner))
         if local is not None:
             self.publish(room.id, KIND_AWARENESS, local)
@@ -183,6 +265,15 @@ class Fanout:
                 backoff = min(backoff * 2, 2.0)
             except RedisError as exc:
                 log.error("Redis refused a fan-out batch of %d entries: %s", len(batch), exc)
+
+    async def _heartbeat_loop(self) -> None:
+        # Every held room, shared or not: a holder whose heartbeats stop being read (it or
+        # Redis stalled) is expired by the others, and its next heartbeat makes them
+        # publish their full state to it again.
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            for room_id in list(self._by_room):
+                self.publish(room_id, KIND_HOLD, b"")
 
     def _mark_down(self, exc: BaseException) -> None:
         if self.healthy:
@@ -235,16 +326,45 @@ class Fanout:
     def _deliver(self, resp: list[Any]) -> None:
         # A method of its own so no local outlives the call: a loop variable left pointing
         # at a watch would keep an unloaded room alive until the next entry arrives.
+        now = time.monotonic()
+        expired = now - self.holder_expiry
+        own = self.process_id
         for key, entries in resp:
             watch = self._watches.get(key)
             if watch is None:
                 continue
             for entry_id, fields in entries:
                 watch.last_id = entry_id
-                if fields.get(b"o") == self.process_id:
+                origin = fields.get(b"o")
+                if origin == own:
+                    continue
+                kind = fields.get(b"k")
+                if kind in _PRESENCE and origin is not None:
+                    self._saw_holder(watch, origin, kind, fields.get(b"d", b""), now, expired)
+                if kind == KIND_HOLD:
                     continue
                 self.received += 1
                 self._dispatch(watch.room, fields)
+
+    def _saw_holder(self, watch: _Watch, origin: bytes, kind: bytes | None, data: bytes,
+                    now: float, expired: float) -> None:
+        if kind == KIND_HOLD and data == BYE:
+            watch.others.pop(origin, None)
+            return
+        last = watch.others.get(origin)
+        watch.others[origin] = now
+        if last is None or last < expired:
+            # A holder we did not count: it lacks whatever we skipped while alone.
+            room = watch.room
+            try:
+                full = room.doc.get_update()
+                presence = _local_awareness(room)
+            except Exception:  # a bug in one room must not stop fan-out for every room
+                log.exception("reading room %s for a new holder failed", room.id)
+                return
+            self.publish(room.id, KIND_UPDATE, full)
+            if presence is not None:
+                self.publish(room.id, KIND_AWARENESS, presence)
 
     def _dispatch(self, room: Room, fields: dict[bytes, bytes]) -> None:
         kind = fields.get(b"k")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from .errors import RoomLoadError, StoreError, StoreReason
 from .fanout import KIND_UPDATE
 from .history import CheckpointStore
-from .persistence import RoomWriter
+from .persistence import BatchWriter, RoomWriter
 from .room import Room
 from .stats import SyncStats
 
@@ -41,6 +41,7 @@ class RoomManager:
         self.process_id = process_id or os.urandom(6).hex()
         self.rooms: dict[str, Room] = {}
         self.writers: dict[str, RoomWriter] = {}
+        self.batcher = BatchWriter(store, flush_interval=settings.flush_interval)
         self._loading: dict[str, asyncio.Future[Room]] = {}
         self._unloading: dict[str, asyncio.Task[None]] = {}
         self._grace: dict[str, asyncio.TimerHandle] = {}
@@ -133,7 +134,8 @@ class RoomManager:
                             max_buffer_bytes=s.persist_buffer_max_bytes,
                             stored_rows=len(stored.updates),
                             checkpoints=CheckpointStore(self.store.pool),
-                            checkpoint_every=s.checkpoint_minutes * 60)
+                            checkpoint_every=s.checkpoint_minutes * 60,
+                            batcher=self.batcher)
         self.writers[room_id] = writer
         room.extensions.append(writer)
         if self.fanout is not None:

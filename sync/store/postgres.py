@@ -4,11 +4,13 @@ A room's document is one snapshot plus an append-only log of updates. Compaction
 the log into the snapshot inside one transaction that deletes exactly the rows it read,
 so an update appended while compaction runs (even one whose sequence number commits out
 of order) is never lost, and two processes compacting one room at once serialise on the
-room row.
+room row. The merge itself runs in a worker thread, so a large room does not stall the
+event loop while the transaction waits for it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import logging
@@ -55,6 +57,16 @@ class Compaction:
 def _room(row: Any) -> RoomRecord:
     return RoomRecord(row["id"], bytes(row["edit_token_hash"]), bytes(row["view_token_hash"]),
                       row["links_rotated_at"], row["created_at"])
+
+
+def _merge(updates: list[bytes]) -> bytes:
+    """The document the updates make, as one update. Runs in a worker thread: the Doc is
+    created, used and dropped there."""
+    doc: Doc[Any] = Doc()
+    with doc.transaction():
+        for update in updates:
+            doc.apply_update(update)
+    return doc.get_update()
 
 
 class PostgresStore:
@@ -129,6 +141,11 @@ class PostgresStore:
             seq: int = await c.fetchval(queries["append_update"], room_id, data)
         return seq
 
+    async def append_updates(self, room_ids: list[str], data: list[bytes]) -> None:
+        """Append one row per (room, update) pair in a single statement (one round trip)."""
+        async with self._conn() as c:
+            await c.execute(queries["append_updates"], room_ids, data)
+
     async def count_updates(self, room_id: str) -> int:
         async with self._conn() as c:
             n: int = await c.fetchval(queries["count_updates"], room_id)
@@ -144,15 +161,11 @@ class PostgresStore:
             rows = await c.fetch(queries["get_updates"], room_id)
             if not rows and extra is None:
                 return Compaction(0, len(snapshot or b""))
-            doc: Doc[Any] = Doc()
-            with doc.transaction():
-                if snapshot is not None:
-                    doc.apply_update(bytes(snapshot))
-                for r in rows:
-                    doc.apply_update(bytes(r["data"]))
-                if extra is not None:
-                    doc.apply_update(extra)
-            data = doc.get_update()
+            updates = [bytes(snapshot)] if snapshot is not None else []
+            updates += [bytes(r["data"]) for r in rows]
+            if extra is not None:
+                updates.append(extra)
+            data = await asyncio.to_thread(_merge, updates)
             await c.execute(queries["upsert_snapshot"], room_id, data, len(rows))
             if rows:
                 await c.execute(queries["delete_updates"], room_id, [r["seq"] for r in rows])

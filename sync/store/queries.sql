@@ -21,6 +21,10 @@ SELECT seq, data FROM room_updates WHERE room_id = $1 ORDER BY seq;
 -- append_update --
 INSERT INTO room_updates (room_id, data) VALUES ($1, $2) RETURNING seq;
 
+-- append_updates --
+INSERT INTO room_updates (room_id, data)
+SELECT * FROM unnest($1::text[], $2::bytea[]);
+
 -- count_updates --
 SELECT count(*) FROM room_updates WHERE room_id = $1;
 
