@@ -25,7 +25,7 @@ async def add_text_block(page: Page, text: str, at: tuple[int, int] | None = Non
     await page.locator(".react-flow__pane").dblclick(position={"x": x, "y": y})
     await expect(page.locator(".react-flow__node")).to_have_count(len(before) + 1)
     (bid,) = [i for i in await node_ids(page) if i not in before]
-    await node(page, bid).locator(".text-view").dblclick()
+    # A new block opens ready for typing.
     await expect(node(page, bid).locator(".cm-content")).to_be_focused()
     await page.keyboard.type(text)
     await page.keyboard.press("Escape")

@@ -29,6 +29,7 @@ import { QueuePanel } from './QueuePanel'
 import { fitAll } from './fitAll'
 import { BranchPanel } from './BranchPanel'
 import { HistoryPanel } from './HistoryPanel'
+import { requestEdit } from '../sync/editRequests'
 
 const GRID: [number, number] = [20, 20]
 
@@ -66,6 +67,7 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
     }
     const { w, h } = DEFAULT_SIZE[kind]
     const id = createBlock(conn, { kind, x: p.x - w / 2, y: p.y - h / 2, author: identity.id })
+    if (kind === 'text') requestEdit(id)
     selectOnly(new Set([id]))
     return id
   }, [conn, flow, identity.id, readOnly, selectOnly])

@@ -12,6 +12,9 @@ export function useSaveState(): SaveState {
   useEffect(() => {
     const awareness = conn.provider.awareness
     let timer = 0
+    // The last state the server reported stored: still the truth once the connection is
+    // gone (its presence leaves with it), so offline edits show as kept here, not saved.
+    let lastSaved: string | null = null
     const check = () => {
       timer = 0
       let saved: string | null = null
@@ -19,6 +22,8 @@ export function useSaveState(): SaveState {
         const p = readServerPresence(s)
         if (p) saved = p.saved
       })
+      if (saved != null) lastSaved = saved
+      else saved = lastSaved
       if (saved == null) {
         setState('unknown')
         return

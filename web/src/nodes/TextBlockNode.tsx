@@ -6,11 +6,13 @@ import { useBlockText } from '../hooks/useBlockText'
 import { BlockFrame } from './BlockFrame'
 import { Markdown } from './Markdown'
 import { TextEditor } from './TextEditor'
+import { takeEditRequest } from '../sync/editRequests'
 
 function TextBlockNodeImpl({ id, data, selected }: NodeProps<TextNode>) {
   const { readOnly } = useArbor()
   const { ytext, text } = useBlockText(id)
-  const [editing, setEditing] = useState(false)
+  // A block this person just made opens ready for typing.
+  const [editing, setEditing] = useState(() => takeEditRequest(id))
   // Clicking elsewhere (deselecting the block) ends editing.
   useEffect(() => {
     if (!selected) setEditing(false)

@@ -109,8 +109,13 @@ export class Connection {
   }
 
   private onNetwork = () => {
-    // Back online: no need to sit out the rest of a backoff meant for a busy server.
-    if (navigator.onLine !== false && this.retryTimer != null) {
+    if (navigator.onLine === false) {
+      // Offline: drop the socket (it may linger half-dead); edits stay in this browser
+      // (IndexedDB) until the network is back.
+      this.cancelRetry()
+      this.provider.disconnect()
+    } else if (!this.state.fatal && (this.retryTimer != null || !this.provider.wsconnected)) {
+      // Back online: no need to sit out the rest of a backoff meant for a busy server.
       this.cancelRetry()
       this.provider.connect()
     }
