@@ -97,6 +97,26 @@ def _layout(spec: ToolSpec, count: int, origin: tuple[float, float, float]) -> l
     return [(left, y + i * (BLOCK_H + 20)) for i in range(count)]
 
 
+Rect = tuple[float, float, float, float]
+
+
+def _clear_of(places: list[tuple[float, float]], size: tuple[float, float],
+              taken: list[Rect]) -> list[tuple[float, float]]:
+    """Move the group of new blocks down until none covers a block already there."""
+    w, h = size
+
+    def hits(px: float, py: float) -> bool:
+        return any(px < x + bw and x < px + w and py < y + bh and y < py + h
+                   for x, y, bw, bh in taken)
+
+    dy = 0.0
+    for _ in range(200):
+        if not any(hits(px, py + dy) for px, py in places):
+            break
+        dy += h + 20
+    return [(px, py + dy) for px, py in places]
+
+
 def _num(block: Map[Any], key: str, default: float) -> float:
     value = block.get(key)
     return float(value) if isinstance(value, int | float) else default
@@ -111,7 +131,10 @@ def prepare_outputs(doc: Doc[Any], spec: ToolSpec, job_id: str, inputs: list[str
     origin = ((_num(first, "x", 0), _num(first, "y", 0), _num(first, "w", BLOCK_W))
               if first is not None else (0.0, 0.0, BLOCK_W))
     wanted = outputs or [_new_id() for _ in range(spec.outputs)]
-    places = _layout(spec, len(wanted), origin)
+    size = (BLOCK_W, BLOCK_H if spec.output == "text" else BLOCK_W)
+    taken = [(_num(b, "x", 0), _num(b, "y", 0), _num(b, "w", BLOCK_W), _num(b, "h", BLOCK_H))
+             for k, b in blocks.items() if isinstance(b, Map) and k not in wanted]
+    places = _clear_of(_layout(spec, len(wanted), origin), size, taken)
     now = float(int(time.time() * 1000))
     existing = {(e.get("source"), e.get("target")) for e in edges.values()
                 if isinstance(e, Map)}

@@ -245,3 +245,24 @@ async def test_forwarded_for_from_an_untrusted_peer_is_ignored(job_settings):
                                  headers={"X-Forwarded-For": "10.2.2.2"})
         assert first.status_code == 201
         assert second.status_code == 429  # same socket peer: a forged header changes nothing
+
+
+async def test_outputs_the_server_places_never_cover_earlier_blocks(job_settings):
+    async with run_server(job_settings) as srv, httpx.AsyncClient(base_url=srv.base_url) as http:
+        room = await new_room(http)
+        a = await YClient.connect(f"{srv.ws_url}/sync/{room['room']}?token={room['edit_token']}")
+        a.add_text_block("p", "a lantern")
+        outs = []
+        for tool in ("expand", "twist", "variations"):
+            r = await http.post(f"/api/rooms/{room['room']}/jobs",
+                                headers=auth(room["edit_token"]),
+                                json={"tool": tool, "inputs": ["p"]})
+            outs += r.json()["outputs"]
+        await eventually(lambda: all(o in a.blocks() for o in outs))
+        boxes = [(b["x"], b["y"], b.get("w", 280), b.get("h", 200))
+                 for b in a.blocks().values()]
+        for i, (x1, y1, w1, h1) in enumerate(boxes):
+            for x2, y2, w2, h2 in boxes[i + 1:]:
+                assert not (x1 < x2 + w2 and x2 < x1 + w1 and y1 < y2 + h2 and y2 < y1 + h1), \
+                    boxes
+        await a.close()
