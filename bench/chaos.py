@@ -213,21 +213,27 @@ async def chaos(seconds: float, users: int, seed: int) -> int:
                    "ARBOR_JOB_HEARTBEAT_SECONDS": "1", "ARBOR_JOB_STALE_SECONDS": "4",
                    "ARBOR_LOG_LEVEL": "WARNING"}
             cluster = Cluster(env)
-            for i in range(3):
-                await cluster.start_server(i)
-            for _ in range(2):
-                await cluster.start_worker()
-            async with httpx.AsyncClient() as http:
-                room = (await http.post(f"{cluster.base(0)}/api/rooms", json={})).json()
-            people = [User(f"u{k}", cluster, room) for k in range(users)]
-            until = time.monotonic() + seconds
-            print(f"chaos: {seconds:.0f} s, {users} users, 3 servers, 2 workers, seed {seed}")
-            await asyncio.gather(inject(cluster, restart_redis, proxy, until),
-                                 *(u.run(until) for u in people))
-            print("faults:", ", ".join(e.split(" ", 1)[1] for e in cluster.events) or "none")
-            ok = await settle_and_check(cluster, people, room, dsn)
-            ok = await check_jobs(dsn, people) and ok
-            await cluster.stop()
+            people: list[User] = []
+            room: dict[str, str] = {}
+            try:
+                for i in range(3):
+                    await cluster.start_server(i)
+                for _ in range(2):
+                    await cluster.start_worker()
+                async with httpx.AsyncClient() as http:
+                    room = (await http.post(f"{cluster.base(0)}/api/rooms", json={})).json()
+                people = [User(f"u{k}", cluster, room) for k in range(users)]
+                until = time.monotonic() + seconds
+                print(f"chaos: {seconds:.0f} s, {users} users, 3 servers, 2 workers, "
+                      f"seed {seed}")
+                await asyncio.gather(inject(cluster, restart_redis, proxy, until),
+                                     *(u.run(until) for u in people))
+                print("faults:", ", ".join(e.split(" ", 1)[1] for e in cluster.events)
+                      or "none")
+                ok = await settle_and_check(cluster, people, room, dsn)
+                ok = await check_jobs(dsn, people) and ok
+            finally:  # also when interrupted: never leave servers or workers behind
+                await cluster.stop()
             if ok:
                 ok = await check_postgres(dsn, people, room)
     finally:
