@@ -29,6 +29,7 @@ def uvicorn_config(app: Any, settings: Settings, host: str, port: int) -> uvicor
         app,
         host=host,
         port=port,
+        loop="uvloop" if _has_uvloop() else "asyncio",
         ws="websockets-sansio",
         ws_max_size=settings.max_message_bytes * 2 + 1024,
         ws_ping_interval=settings.ping_interval,
@@ -39,6 +40,15 @@ def uvicorn_config(app: Any, settings: Settings, host: str, port: int) -> uvicor
         timeout_graceful_shutdown=30,
         proxy_headers=False,
     )
+
+
+def _has_uvloop() -> bool:
+    """uvloop's C transports make every socket write cheaper (the sync hot path)."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def with_embedded(settings: Settings) -> tuple[Settings, EmbeddedServices]:
