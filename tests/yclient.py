@@ -95,7 +95,7 @@ class YClient:
                             else:
                                 self.awareness[e.client_id] = e.state
         except websockets.ConnectionClosed:
-            pass
+            return  # the connection ended: the finally below records how
         finally:
             rcvd = self.ws.protocol.close_rcvd
             self.closed = Closed(rcvd.code if rcvd else None, rcvd.reason if rcvd else "")

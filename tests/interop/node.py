@@ -23,7 +23,7 @@ SCRIPT = HERE / "client.js"
 
 
 class NodeError(Exception):
-    pass
+    """A Node client failed, answered an error, or did not answer in time."""
 
 
 def node_available() -> str | None:

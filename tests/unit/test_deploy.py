@@ -310,7 +310,7 @@ def healthz_server() -> Iterator[tuple[int, list[int]]]:
             self.wfile.write(b"{}")
 
         def log_message(self, *args: Any) -> None:
-            pass
+            """Keep the test output quiet."""
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
