@@ -204,6 +204,17 @@ async def test_an_offline_edit_survives_closing_the_tab(app, browser):
     await b.keyboard.type(" across a closed tab")
     await b.keyboard.press("Escape")
     await expect(b.locator(".status-indicator")).to_contain_text("kept in this browser")
+    # IndexedDB runs read-write transactions on one store in order: once a new one on the
+    # updates store completes, every keystroke written before it is on disk.
+    await b.evaluate("""(name) => new Promise((resolve, reject) => {
+        const open = indexedDB.open(name)
+        open.onerror = () => reject(open.error)
+        open.onsuccess = () => {
+            const tx = open.result.transaction(['updates'], 'readwrite')
+            tx.oncomplete = () => { open.result.close(); resolve(true) }
+            tx.onerror = () => reject(tx.error)
+        }
+    })""", f"arbor:{room.room}")
     await b.close()  # the tab is gone before anything reached the server
     await expect(node(a, bid)).not_to_contain_text("across a closed tab")
     await bctx.set_offline(False)
