@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import socket
 from typing import Any
 
@@ -120,11 +121,30 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 
 class _ArqWorker(ArqWorker):
-    """arq's poll loop ends the worker on the first Redis error (a restart, a blip): this
-    one logs it and polls again, so the jobs it runs, its heartbeats and its sweeps go on
-    and the worker takes jobs again once Redis is back."""
+    """Two repairs of arq 0.28 (pinned; the private names are its own):
+
+    - its poll loop ends the worker on the first Redis error (a restart, a blip): this one
+      logs it and polls again, so the jobs it runs, its heartbeats and its sweeps go on and
+      the worker takes jobs again once Redis is back;
+    - its ``close()`` cancels the running jobs and then re-raises their cancellation, which
+      skips ``on_shutdown`` — our flush of every room the worker wrote to. This one waits
+      for them without that. A job cancelled here stays ``running`` in PostgreSQL and the
+      sweeper hands it on.
+    """
 
     _redis_away = False
+
+    async def close(self) -> None:
+        if not self._handle_signals:
+            self.handle_sig(signal.SIGUSR1)
+        if not self._pool:
+            return
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        await self.pool.delete(self.health_check_key)
+        if self.on_shutdown:
+            await self.on_shutdown(self.ctx)
+        await self.pool.close(close_connection_pool=True)
+        self._pool = None
 
     async def _poll_iteration(self) -> None:
         try:

@@ -266,3 +266,17 @@ async def test_outputs_the_server_places_never_cover_earlier_blocks(job_settings
                 assert not (x1 < x2 + w2 and x2 < x1 + w1 and y1 < y2 + h2 and y2 < y1 + h1), \
                     boxes
         await a.close()
+
+
+async def test_closing_a_worker_with_a_job_in_flight_still_runs_its_shutdown(job_settings):
+    """arq's own close() cancels running jobs, then re-raises their cancellation and skips
+    our shutdown (the flush of every room the worker wrote to); ours waits and runs it."""
+    import asyncio
+
+    async with run_server(job_settings):
+        async with run_worker(job_settings) as worker:
+            rooms = worker.ctx["arbor"].rooms
+            # A job still in flight when the worker closes (arq cancels it).
+            worker.tasks["in-flight"] = asyncio.get_running_loop().create_task(
+                asyncio.sleep(60))
+        assert rooms.closing  # on_shutdown ran: every room the worker held was stored
