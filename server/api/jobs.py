@@ -25,7 +25,15 @@ from sync import budgets
 from sync import doc_schema as schema
 from sync.errors import ArborError
 from sync.jobs import ACTIVE, enqueue
-from sync.tools import MAX_INPUTS, ToolError, ToolSpec, catalog_json, get_tool, validate_params
+from sync.tools import (
+    MAX_INPUTS,
+    ToolError,
+    ToolSpec,
+    catalog_json,
+    get_tool,
+    validate_inputs,
+    validate_params,
+)
 
 from ..capabilities import Role
 from ..problems import problem
@@ -169,24 +177,41 @@ async def _wait_for_blocks(room: Room, ids: list[str], within: float) -> None:
         await asyncio.sleep(0.02)
 
 
+def parse_run(body: dict[str, Any]) -> tuple[ToolSpec, list[str], dict[str, Any]]:
+    """The tool, input block ids and validated parameters of a run (or an estimate)."""
+    spec = get_tool(str(body.get("tool", "")))
+    inputs = _ids(body.get("inputs"), "inputs")
+    if len(inputs) > MAX_INPUTS:
+        raise TooManyInputsError(len(inputs))
+    params_in = body.get("params") or {}
+    if not isinstance(params_in, dict):
+        raise ValueError("params must be an object")
+    return spec, inputs, dict(validate_params(spec, params_in))
+
+
+def input_kinds(room: Room, inputs: list[str]) -> list[str]:
+    """The kind of each input block; 404 for one that is not in the canvas."""
+    blocks = room.doc.get(schema.BLOCKS, type=Map)
+    kinds = []
+    for block_id in inputs:
+        block = blocks.get(block_id)
+        if not isinstance(block, Map):
+            raise BlockNotFoundError(block_id)
+        kinds.append(str(block.get("kind", "text")))
+    return kinds
+
+
 async def create_job(request: Request) -> Response:
     services: Services = request.app.state.services
     room_id = request.path_params["room"]
     await authorize(request, room_id, Role.EDIT)
     body = await json_body(request)
-    spec = get_tool(str(body.get("tool", "")))
-    inputs = _ids(body.get("inputs"), "inputs")
-    if len(inputs) > MAX_INPUTS:
-        raise TooManyInputsError(len(inputs))
+    spec, inputs, params = parse_run(body)
     outputs = _ids(body.get("outputs"), "outputs")
     if set(outputs) & set(inputs):
         raise ValueError("a block cannot be both an input and an output")
     if outputs and spec.outputs and len(outputs) != spec.outputs:
         raise ValueError(f"{spec.name} makes {spec.outputs} block(s); {len(outputs)} given")
-    params_in = body.get("params") or {}
-    if not isinstance(params_in, dict):
-        raise ValueError("params must be an object")
-    params: dict[str, Any] = dict(validate_params(spec, params_in))
     author = body.get("author")
     author = author if isinstance(author, str) and len(author) <= 100 else None
 
@@ -194,15 +219,7 @@ async def create_job(request: Request) -> Response:
     ip = services.client_ip(request)
     async with services.rooms.session(room_id) as room:
         await _wait_for_blocks(room, inputs + outputs, OUTPUT_WAIT)
-        blocks = room.doc.get(schema.BLOCKS, type=Map)
-        kinds = []
-        for block_id in inputs:
-            block = blocks.get(block_id)
-            if not isinstance(block, Map):
-                raise BlockNotFoundError(block_id)
-            kinds.append(str(block.get("kind", "text")))
-        from sync.tools import validate_inputs
-
+        kinds = input_kinds(room, inputs)
         validate_inputs(spec, kinds)
         plan = await plan_run(services, request, room, spec, inputs, kinds, params)
         lines = plan.lines if plan is not None else []

@@ -35,7 +35,7 @@ from sync.models import (
     required_kind,
 )
 from sync.store import queries
-from sync.tools import ToolSpec, get_tool, validate_params
+from sync.tools import ToolSpec
 
 from ..capabilities import Role, bearer, role_for
 from ..problems import problem
@@ -161,22 +161,11 @@ async def estimate(request: Request) -> JSONResponse:
     room_id = request.path_params["room"]
     await authorize(request, room_id, Role.VIEW)
     body = await json_body(request)
-    spec = get_tool(str(body.get("tool", "")))
-    from .jobs import BlockNotFoundError, _ids
+    from .jobs import input_kinds, parse_run
 
-    inputs = _ids(body.get("inputs"), "inputs")
-    params_in = body.get("params") or {}
-    if not isinstance(params_in, dict):
-        raise ValueError("params must be an object")
-    params: dict[str, Any] = dict(validate_params(spec, params_in))
+    spec, inputs, params = parse_run(body)
     async with services.rooms.session(room_id) as room:
-        blocks = room.doc.get(schema.BLOCKS, type=Map)
-        kinds = []
-        for block_id in inputs:
-            block = blocks.get(block_id)
-            if not isinstance(block, Map):
-                raise BlockNotFoundError(block_id)
-            kinds.append(str(block.get("kind", "text")))
+        kinds = input_kinds(room, inputs)
         plan = await plan_run(services, request, room, spec, inputs, kinds, params)
     if plan is None:
         return JSONResponse({"model": None, "units": {"input_tokens": 0, "output_tokens": 0,
