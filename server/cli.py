@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -22,15 +23,20 @@ from sync.settings import Secret, Settings
 from sync.store import PostgresStore, migrate
 
 from .app import create_app
+from .wsproto import SUPPORTED as DIRECT_LANE
+from .wsproto import ArborWebSocketProtocol
 
 
-def uvicorn_config(app: Any, settings: Settings, host: str, port: int) -> uvicorn.Config:
+def uvicorn_config(app: Any, settings: Settings, host: str, port: int, *,
+                   direct: bool = True) -> uvicorn.Config:
+    """``direct=False`` serves websockets through plain ASGI only (tests compare the two)."""
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         loop="uvloop" if _has_uvloop() else "asyncio",
-        ws="websockets-sansio",
+        # The stock sans-I/O protocol plus a direct lane for the sync hot path (wsproto.py).
+        ws=ArborWebSocketProtocol if DIRECT_LANE and direct else "websockets-sansio",
         ws_max_size=settings.max_message_bytes * 2 + 1024,
         ws_ping_interval=settings.ping_interval,
         ws_ping_timeout=settings.ping_interval,
@@ -66,6 +72,10 @@ def with_embedded(settings: Settings) -> tuple[Settings, EmbeddedServices]:
 
 def serve(settings: Settings, host: str, port: int) -> None:
     settings = settings.replace(host=host, port=port)
+    if not DIRECT_LANE:
+        logging.getLogger(__name__).warning(
+            "this uvicorn lacks what the direct websocket lane needs; using its stock "
+            "protocol (correct, but each socket write costs more CPU)")
     server = uvicorn.Server(uvicorn_config(create_app(settings), settings, host, port))
     server.run()
 

@@ -33,6 +33,7 @@ from sync.errors import (
 from sync.persistence import BacklogFullError
 
 from .capabilities import ROOM_ID, Role, hash_token, role_for
+from .wsproto import EXTENSION, DirectSocket, binary_frame
 
 if TYPE_CHECKING:
     from sync.room import Room
@@ -94,15 +95,52 @@ def _update_of(message: bytes) -> bytes:
     return msg.update
 
 
-class SocketPeer:
-    """One websocket in a room. ``send`` and ``close`` only enqueue; never raise."""
+# The frame of the last message sent. A broadcast hands the same message object to every
+# peer in turn, so it is framed once, not once per reader (this holds a reference to the
+# message, so an identity match is always the same bytes).
+_last_message = b""
+_last_frame = binary_frame(b"")
 
-    def __init__(self, ws: WebSocket, role: Role, token_hash: bytes, queue_max: int) -> None:
+
+def _frame_of(message: bytes) -> bytes:
+    global _last_message, _last_frame
+    if message is not _last_message:
+        _last_message, _last_frame = message, binary_frame(message)
+    return _last_frame
+
+
+_last_many: tuple[bytes, ...] = ()
+_last_many_frames = b""
+
+
+def _frames_of(messages: tuple[bytes, ...]) -> bytes:
+    global _last_many, _last_many_frames
+    if messages is not _last_many:
+        _last_many = messages
+        _last_many_frames = b"".join(binary_frame(m) for m in messages)
+    return _last_many_frames
+
+
+class SocketPeer:
+    """One websocket in a room. ``send`` and ``close`` never block and never raise.
+
+    ``send`` writes straight to the socket (the server's direct lane, see
+    :mod:`server.wsproto`) when nothing is queued before it and the socket is writable;
+    otherwise it queues the message for this peer's sender task, which drains the queue
+    through ordinary ASGI sends, waiting for the client to read. The queue is bounded: a
+    client that stops reading is closed with 1013.
+    """
+
+    def __init__(self, ws: WebSocket, role: Role, token_hash: bytes, queue_max: int,
+                 direct: DirectSocket | None = None) -> None:
         self.ws = ws
         self.role = role
         self.token_hash = token_hash
         self.queue_max = queue_max
+        self.direct = direct
         self._queue: deque[bytes] = deque()
+        self._draining = False  # the sender task holds a message it has not written yet
+        self._closed = False
         self._wake = asyncio.Event()
         self.closing = asyncio.Event()
         self.close_code = 1000
@@ -113,22 +151,38 @@ class SocketPeer:
         return self.role is Role.EDIT
 
     def send(self, message: bytes) -> None:
-        if self.closing.is_set():
+        if self._closed:
             return
-        if len(self._queue) >= self.queue_max:
+        queue = self._queue
+        if not queue and not self._draining and self.direct is not None \
+                and self.direct.write(_frame_of(message)):
+            return
+        if len(queue) >= self.queue_max:
             log.warning("dropping a client that stopped reading (%d messages queued)",
-                        len(self._queue))
+                        len(queue))
             self.close(1013, "too slow: messages piled up; reconnect")
             return
-        self._queue.append(message)
+        queue.append(message)
         self._wake.set()
 
-    def close(self, code: int, reason: str) -> None:
-        if self.closing.is_set():
+    def send_many(self, messages: tuple[bytes, ...]) -> None:
+        if self._closed:
             return
+        if not self._queue and not self._draining and self.direct is not None \
+                and self.direct.write(_frames_of(messages)):
+            return
+        for message in messages:
+            self.send(message)
+
+    def close(self, code: int, reason: str) -> None:
+        if self._closed:
+            return
+        self._closed = True
         self.close_code = code
         self.close_reason = reason.encode()[:120].decode(errors="ignore")
         self._queue.clear()
+        if self.direct is not None:
+            self.direct.on_bytes = None
         self.closing.set()
 
     async def run_sender(self) -> None:
@@ -137,8 +191,12 @@ class SocketPeer:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while queue:
-                await ws.send_bytes(_next_message(queue))
+            self._draining = True
+            try:
+                while queue:
+                    await ws.send_bytes(_next_message(queue))
+            finally:
+                self._draining = False
 
 
 def origin_allowed(ws: WebSocket, allowed: tuple[str, ...], public_url: str) -> bool:
@@ -199,7 +257,9 @@ async def sync_endpoint(ws: WebSocket) -> None:
         log.error("room %s could not be loaded: %s", room_id, exc, extra={"room": room_id})
         await ws.close(1011, "the canvas could not be loaded; retrying")
         return
-    peer = SocketPeer(ws, role, hash_token(token or ""), s.send_queue_max)
+    direct = ws.scope.get("extensions", {}).get(EXTENSION)
+    peer = SocketPeer(ws, role, hash_token(token or ""), s.send_queue_max,
+                      direct if isinstance(direct, DirectSocket) else None)
     services.rooms.stats.connections_total += 1
     try:
         await _serve(ws, room, peer, s.max_message_bytes)
@@ -210,6 +270,14 @@ async def sync_endpoint(ws: WebSocket) -> None:
 
 async def _serve(ws: WebSocket, room: Room, peer: SocketPeer, max_bytes: int) -> None:
     room.join(peer)
+    if peer.direct is not None:
+        direct = peer.direct
+
+        def on_bytes(data: bytes) -> None:
+            if not handle_message(room, peer, data, max_bytes):
+                direct.on_bytes = None
+
+        direct.on_bytes = on_bytes
     loop = asyncio.get_running_loop()
     reader = loop.create_task(_read(ws, room, peer, max_bytes))
     sender = loop.create_task(peer.run_sender())
@@ -218,6 +286,8 @@ async def _serve(ws: WebSocket, room: Room, peer: SocketPeer, max_bytes: int) ->
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        if peer.direct is not None:
+            peer.direct.on_bytes = None
         for t in tasks:
             t.cancel()
         for t in tasks:
@@ -231,6 +301,8 @@ async def _serve(ws: WebSocket, room: Room, peer: SocketPeer, max_bytes: int) ->
 
 
 async def _read(ws: WebSocket, room: Room, peer: SocketPeer, max_bytes: int) -> None:
+    """Messages that take the ordinary ASGI path (all of them without the direct lane),
+    and the disconnect."""
     while True:
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
@@ -239,21 +311,30 @@ async def _read(ws: WebSocket, room: Room, peer: SocketPeer, max_bytes: int) -> 
         if data is None:
             peer.close(1003, "text frames are not part of the protocol")
             return
-        if len(data) > max_bytes:
-            peer.close(1009, f"message of {len(data)} bytes; the limit is {max_bytes}")
+        if not handle_message(room, peer, data, max_bytes):
             return
-        try:
-            room.receive(peer, protocol.decode(data))
-        except ProtocolError as exc:
-            peer.close(4400, f"{exc.reason.value}: {exc.detail}")
-            return
-        except CapabilityError as exc:
-            code = 4403 if exc.reason is CapabilityReason.READ_ONLY else 4401
-            peer.close(code, str(exc))
-            return
-        except DocumentTooLargeError as exc:
-            peer.close(4413, str(exc))
-            return
-        except BacklogFullError as exc:
-            peer.close(1013, str(exc))
-            return
+
+
+def handle_message(room: Room, peer: SocketPeer, data: bytes, max_bytes: int) -> bool:
+    """Handle one binary message from a peer; ``False`` once the peer is being closed."""
+    if peer.closing.is_set():
+        return False
+    if len(data) > max_bytes:
+        peer.close(1009, f"message of {len(data)} bytes; the limit is {max_bytes}")
+        return False
+    try:
+        room.receive(peer, protocol.decode(data))
+    except ProtocolError as exc:
+        peer.close(4400, f"{exc.reason.value}: {exc.detail}")
+    except CapabilityError as exc:
+        code = 4403 if exc.reason is CapabilityReason.READ_ONLY else 4401
+        peer.close(code, str(exc))
+    except DocumentTooLargeError as exc:
+        peer.close(4413, str(exc))
+    except BacklogFullError as exc:
+        peer.close(1013, str(exc))
+    except Exception:  # a defect: this connection ends, the room and the server go on
+        log.exception("unexpected error handling a message in room %s", room.id,
+                      extra={"room": room.id})
+        peer.close(1011, "internal error")
+    return not peer.closing.is_set()

@@ -127,10 +127,12 @@ class RunningServer:
 
 
 @contextlib.asynccontextmanager
-async def run_server(settings: Settings) -> AsyncIterator[RunningServer]:
-    """The real app under uvicorn on a free port of 127.0.0.1, in this event loop."""
+async def run_server(settings: Settings, *, direct: bool = True
+                     ) -> AsyncIterator[RunningServer]:
+    """The real app under uvicorn on a free port of 127.0.0.1, in this event loop.
+    ``direct=False``: websockets through plain ASGI, without the server's direct lane."""
     app = create_app(settings)
-    config = uvicorn_config(app, settings, "127.0.0.1", 0)
+    config = uvicorn_config(app, settings, "127.0.0.1", 0, direct=direct)
     server = uvicorn.Server(config)
     task = asyncio.get_running_loop().create_task(server.serve())
     async with asyncio.timeout(20):

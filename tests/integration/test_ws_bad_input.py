@@ -16,6 +16,16 @@ from sync import protocol as p
 from tests.yclient import YClient, eventually
 
 
+@pytest.fixture(params=["direct", "asgi"])
+async def lane(request, settings):
+    """The server on each websocket lane: the direct one (server/wsproto.py) and plain ASGI,
+    which is what runs where the direct lane is unavailable."""
+    from tests.conftest import run_server
+
+    async with run_server(settings, direct=request.param == "direct") as srv:
+        yield srv
+
+
 async def new_room(srv) -> dict[str, str]:
     async with httpx.AsyncClient() as http:
         r = await http.post(f"{srv.base_url}/api/rooms", json={"title": "t"})
@@ -79,10 +89,10 @@ async def close_code(ws) -> tuple[int | None, str]:
         ("bad_state_vector_in_step1", p.sync_step1(b"\xff\xff\xff"), 4400),
     ],
 )
-async def test_bad_frame_closes_only_the_sender(server, name, frame, code):
-    room = await new_room(server)
-    keep = await bystander(server, room)
-    ws = await raw_socket(server, room)
+async def test_bad_frame_closes_only_the_sender(lane, name, frame, code):
+    room = await new_room(lane)
+    keep = await bystander(lane, room)
+    ws = await raw_socket(lane, room)
     await ws.send(frame)
     got, reason = await close_code(ws)
     if code is None:  # random bytes: any protocol close, never a crash
@@ -90,14 +100,15 @@ async def test_bad_frame_closes_only_the_sender(server, name, frame, code):
     else:
         assert got == code, (got, reason)
     assert reason  # a reason a person can read
-    await assert_unharmed(server, room, keep)
+    await assert_unharmed(lane, room, keep)
     await keep.close()
 
 
-async def test_oversized_message_closes_with_1009(settings):
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "asgi"])
+async def test_oversized_message_closes_with_1009(settings, direct):
     from tests.conftest import run_server
 
-    async with run_server(settings.replace(max_message_bytes=4096)) as srv:
+    async with run_server(settings.replace(max_message_bytes=4096), direct=direct) as srv:
         room = await new_room(srv)
         keep = await bystander(srv, room)
         ws = await raw_socket(srv, room)
@@ -298,10 +309,11 @@ async def test_silent_peer_expires_from_awareness(settings):
         await b.close()
 
 
-async def test_client_that_stops_reading_is_dropped_without_stalling_others(settings):
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "asgi"])
+async def test_client_that_stops_reading_is_dropped_without_stalling_others(settings, direct):
     from tests.conftest import run_server
 
-    async with run_server(settings.replace(send_queue_max=50)) as srv:
+    async with run_server(settings.replace(send_queue_max=50), direct=direct) as srv:
         room = await new_room(srv)
         writer = await YClient.connect(url(srv, room))
         reader = await YClient.connect(url(srv, room))

@@ -1,0 +1,107 @@
+"""The direct websocket lane: frames built once per broadcast, written straight to the
+socket when nothing is queued before them, and the ordinary queue when the socket is
+busy, without ever reordering a peer's messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
+
+from server.capabilities import Role
+from server.ws import SocketPeer
+from server.wsproto import SUPPORTED, binary_frame
+
+
+def parse_frames(data: bytes) -> list[Frame]:
+    reader = StreamReader()
+    reader.feed_data(data)
+    frames = []
+    while reader.buffer:
+        gen = Frame.parse(reader.read_exact, mask=False)
+        try:
+            next(gen)
+        except StopIteration as done:
+            frames.append(done.value)
+        else:
+            raise AssertionError("incomplete frame")
+    return frames
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70_000])
+def test_binary_frame_is_what_a_websocket_parser_reads(size):
+    payload = bytes(i % 251 for i in range(size))
+    (frame,) = parse_frames(binary_frame(payload))
+    assert frame.opcode is Opcode.BINARY
+    assert frame.fin
+    assert frame.data == payload
+
+
+def test_the_installed_uvicorn_supports_the_direct_lane():
+    # If an upgrade of uvicorn removes what the lane relies on, the server still works
+    # (plain ASGI) but this test says the hot path got slower.
+    assert SUPPORTED
+
+
+class FakeDirect:
+    """Stands in for uvicorn's transport: records writes; ``paused`` refuses them."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.paused = False
+        self.on_bytes: Any = None
+
+    def write(self, frame: bytes) -> bool:
+        if self.paused:
+            return False
+        self.written.append(frame)
+        return True
+
+
+def peer(direct: FakeDirect, queue_max: int = 100) -> SocketPeer:
+    return SocketPeer(None, Role.EDIT, b"", queue_max, direct)  # type: ignore[arg-type]
+
+
+def test_send_goes_straight_to_the_socket_when_nothing_waits():
+    d = FakeDirect()
+    pr = peer(d)
+    pr.send(b"\x00\x02\x01a")
+    pr.send(b"\x00\x02\x01b")
+    assert [f.data for f in parse_frames(b"".join(d.written))] == [b"\x00\x02\x01a",
+                                                                   b"\x00\x02\x01b"]
+    assert not pr._queue
+
+
+def test_a_busy_socket_queues_and_later_messages_wait_behind():
+    d = FakeDirect()
+    pr = peer(d)
+    d.paused = True
+    pr.send(b"one")
+    d.paused = False  # writable again, but "one" is still queued: "two" must not pass it
+    pr.send(b"two")
+    pr.send_many((b"three", b"four"))
+    assert d.written == []
+    assert list(pr._queue) == [b"one", b"two", b"three", b"four"]
+
+
+def test_send_many_is_one_write_holding_every_frame_in_order():
+    d = FakeDirect()
+    pr = peer(d)
+    pr.send_many((b"update", b"presence"))
+    assert len(d.written) == 1
+    assert [f.data for f in parse_frames(d.written[0])] == [b"update", b"presence"]
+
+
+def test_a_peer_that_stops_reading_is_closed_with_1013_at_the_bound():
+    d = FakeDirect()
+    pr = peer(d, queue_max=3)
+    d.paused = True
+    for i in range(5):
+        pr.send(bytes([i]))
+    assert pr.closing.is_set()
+    assert pr.close_code == 1013
+    assert not pr._queue
+    pr.send(b"late")  # a closed peer takes nothing more
+    assert not pr._queue and d.written == []
