@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import re
 from typing import Any
 
 CONTEXT = ("room", "client", "job", "request_id")
@@ -27,6 +28,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out)
 
 
+# A link's token in a logged URL (uvicorn logs every websocket's path with its query).
+_TOKEN_IN_URL = re.compile(r"([?&](?:token|edit_token|view_token)=)[^&\s\"']+")
+
+
+class RedactTokens(logging.Filter):
+    """Replaces link tokens in any logged URL with ``[redacted]``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "token=" in message:
+            record.msg = _TOKEN_IN_URL.sub(r"\1[redacted]", message)
+            record.args = ()
+        return True
+
+
 def configure(level: str = "INFO", fmt: str = "text") -> None:
     logging.config.dictConfig({
         "version": 1,
@@ -35,8 +51,10 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
             "text": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
             "json": {"()": JsonFormatter},
         },
+        "filters": {"redact": {"()": RedactTokens}},
         "handlers": {
-            "console": {"class": "logging.StreamHandler", "formatter": fmt},
+            "console": {"class": "logging.StreamHandler", "formatter": fmt,
+                        "filters": ["redact"]},
         },
         "root": {"level": level, "handlers": ["console"]},
         "loggers": {

@@ -108,3 +108,6 @@ async def test_ordinary_disconnects_log_no_traceback(settings):
             await proc.wait()
     output = (await proc.stdout.read()).decode() if proc.stdout else ""
     assert "Traceback" not in output and "Exception in ASGI" not in output, output
+    # uvicorn logs each websocket's URL: the link token in it must not reach the log
+    assert "[accepted]" in output
+    assert room["edit_token"] not in output, output
