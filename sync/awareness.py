@@ -71,6 +71,19 @@ def _encode(cid: int, st: _State) -> bytes:
     return write_uint(cid) + write_uint(st.out_clock) + write_bytes(st.raw)
 
 
+_names: dict[bytes, str | None] = {}  # presence state -> its user.name (see user_name)
+
+
+def _name_in(raw: bytes) -> str | None:
+    try:
+        user = json.loads(raw).get("user")
+    except (ValueError, AttributeError):
+        return None
+    if isinstance(user, dict) and isinstance(user.get("name"), str):
+        return str(user["name"])[:100]
+    return None
+
+
 class AwarenessRegistry:
     def __init__(self, *, timeout: float, now: Callable[[], float] = time.monotonic) -> None:
         self.timeout = timeout
@@ -128,8 +141,11 @@ class AwarenessRegistry:
             del self._owned[owner]
         return changed
 
-    def set_own(self, owner: object, client_id: int, raw: bytes) -> None:
-        """Set an entry this process owns outright (the server's own presence)."""
+    def set_own(self, owner: object, client_id: int, raw: bytes,
+                announce: bool = True) -> bytes:
+        """Set an entry this process owns outright (the server's own presence). With
+        ``announce``, the next tick's changes include it; without, the caller sends the
+        returned awareness update (this entry alone) itself."""
         st = self._states.get(client_id)
         now = self._now()
         if st is None:
@@ -140,7 +156,9 @@ class AwarenessRegistry:
             st.out_clock += 1
             st.raw = raw
             st.seen = now
-        self._dirty.add(client_id)
+        if announce:
+            self._dirty.add(client_id)
+        return write_uint(1) + _encode(client_id, self._states[client_id])
 
     def remove_owner(self, owner: object) -> bool:
         """A connection left: its entries become ``null`` for everyone."""
@@ -204,17 +222,24 @@ class AwarenessRegistry:
         return {cid: st.raw for cid, st in self._states.items() if st.raw != NULL}
 
     def user_name(self, owner: object) -> str | None:
-        """The display name ``owner`` publishes in its presence (``user.name``), if any."""
+        """The display name ``owner`` publishes in its presence (``user.name``), if any.
+
+        Asked on every document update (for the history's authors), so each presence
+        state is parsed once, not once per update."""
         for cid in self._owned.get(owner, ()):
             st = self._states.get(cid)
             if st is None or st.raw == NULL:
                 continue
-            try:
-                user = json.loads(st.raw).get("user")
-            except (ValueError, AttributeError):
-                continue
-            if isinstance(user, dict) and isinstance(user.get("name"), str):
-                return str(user["name"])[:100]
+            raw = st.raw
+            if raw in _names:
+                name = _names[raw]
+            else:
+                name = _name_in(raw)
+                if len(_names) >= 4096:
+                    _names.clear()
+                _names[raw] = name
+            if name is not None:
+                return name
         return None
 
     def owner_of(self, client_id: int) -> object:

@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 ALIVE: weakref.WeakSet[Room] = weakref.WeakSet()
 
 
+SAVED_EVERY = 1.0  # seconds: the most often a room announces what it has stored
+
+
 class Origin:
     """Where a change came from, when it is not a peer."""
 
@@ -64,6 +67,10 @@ class Peer(Protocol):
     def can_write(self) -> bool: ...
 
     def send(self, message: bytes) -> None: ...
+
+    def send_many(self, messages: tuple[bytes, ...]) -> None:
+        """Send several messages in order (one socket write where possible). The room
+        passes the same tuple to every peer of a broadcast."""
 
     def close(self, code: int, reason: str) -> None: ...
 
@@ -103,6 +110,9 @@ class Room:
         self._tick_handle: asyncio.TimerHandle | None = None
         self._last_tick = 0.0
         self._server_presence_at = 0.0
+        self._saved_handle: asyncio.TimerHandle | None = None
+        self._saved_due = False  # saved_state is newer than the server's published entry
+        self._update_at = 0.0  # when the last document update was broadcast
         self._sub = self.doc.observe(self._observe)
         ALIVE.add(self)
 
@@ -153,11 +163,26 @@ class Room:
         self.size += len(update)
         self.updates_in += 1
         message = p.sync_update(update)
+        now = time.monotonic()
+        self._update_at = now
+        rider = None
+        if self._saved_due and now - self._server_presence_at >= SAVED_EVERY:
+            rider = self._ride_server_presence(now)
         sent = 0
-        for peer in self.peers:
-            if peer is not origin:
-                peer.send(message)
-                sent += 1
+        if rider is None:
+            for peer in self.peers:
+                if peer is not origin:
+                    peer.send(message)
+                    sent += 1
+        else:
+            pair = (message, rider)
+            for peer in self.peers:
+                if peer is not origin:
+                    peer.send_many(pair)
+                    sent += 1
+                else:
+                    peer.send(rider)
+            self.stats.awareness_out += len(self.peers)
         stats = self.stats
         stats.updates_in += 1
         stats.bytes_in += len(update)
@@ -171,7 +196,8 @@ class Room:
     def join(self, peer: Peer) -> None:
         self.peers[peer] = None
         peer.send(p.sync_step1(self.doc.get_state()))
-        self._publish_server_presence()
+        if self._server_presence_at == 0.0:  # the first peer: the server's entry begins
+            self._publish_server_presence()
         state = self.awareness.full_state(recipient=peer)
         if state is not None:
             peer.send(p.awareness(state))
@@ -250,18 +276,49 @@ class Room:
             self._schedule_awareness()
 
     def set_saved(self, state_vector: bytes) -> None:
-        """Record the state vector known to be stored and tell the peers."""
-        if state_vector != self.saved_state:
-            self.saved_state = state_vector
+        """Record the state vector known to be stored and tell the peers, at most once per
+        :data:`SAVED_EVERY`. A busy room is stored four times a second, and telling every
+        peer each time cost as many socket writes as the edits themselves; so while the
+        room is busy the news rides along with the next document update (one write per
+        peer carries both), and a timer sends it on its own when the room goes quiet."""
+        if state_vector == self.saved_state:
+            return
+        self.saved_state = state_vector
+        self._saved_due = True
+        now = time.monotonic()
+        due = self._server_presence_at + SAVED_EVERY
+        if due <= now and now - self._update_at >= SAVED_EVERY:
             self._publish_server_presence()
+        elif self._saved_handle is None:
+            # if no update carries it within half a second of being due, it goes alone
+            self._saved_handle = asyncio.get_running_loop().call_later(
+                max(due - now, 0) + SAVED_EVERY / 2, self._publish_server_presence)
 
-    def _publish_server_presence(self) -> None:
+    def _server_presence(self) -> bytes:
         state = {"arbor": {"server": self.process_id,
                            "saved": base64.b64encode(self.saved_state).decode()}}
-        raw = json.dumps(state, separators=(",", ":")).encode()
-        self.awareness.set_own(SERVER, self.server_client_id, raw)
+        return json.dumps(state, separators=(",", ":")).encode()
+
+    def _publish_server_presence(self) -> None:
+        """Renew the server's entry through the ordinary (ticked) awareness broadcast."""
+        if self._saved_handle is not None:
+            self._saved_handle.cancel()
+            self._saved_handle = None
+        self._saved_due = False
+        self.awareness.set_own(SERVER, self.server_client_id, self._server_presence())
         self._server_presence_at = time.monotonic()
         self._schedule_awareness()
+
+    def _ride_server_presence(self, now: float) -> bytes:
+        """Renew the server's entry and return the awareness message that says so, to be
+        sent with a document update (not through the tick)."""
+        if self._saved_handle is not None:
+            self._saved_handle.cancel()
+            self._saved_handle = None
+        self._saved_due = False
+        self._server_presence_at = now
+        return p.awareness(self.awareness.set_own(
+            SERVER, self.server_client_id, self._server_presence(), announce=False))
 
     def housekeeping(self) -> None:
         """Called every few seconds: expire silent peers, renew the server's presence."""
@@ -301,6 +358,9 @@ class Room:
             ext.on_awareness(self, changes)
 
     def dispose(self) -> None:
+        if self._saved_handle is not None:
+            self._saved_handle.cancel()
+            self._saved_handle = None
         if self._tick_handle is not None:
             self._tick_handle.cancel()
             self._tick_handle = None

@@ -1,0 +1,120 @@
+"""The server's "saved" presence: at most one renewal per SAVED_EVERY per room, carried by
+the next document update while the room is busy (no socket write of its own), sent on
+its own when the room is quiet, and never lost."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from typing import Any
+
+import pytest
+from pycrdt import Doc, Map
+
+from sync import protocol as p
+from sync import room as room_module
+from sync.room import Room
+
+EVERY = 0.2
+
+
+class RecordingPeer:
+    can_write = True
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[bytes, ...]] = []  # one entry per socket write
+
+    def send(self, message: bytes) -> None:
+        self.writes.append((message,))
+
+    def send_many(self, messages: tuple[bytes, ...]) -> None:
+        self.writes.append(messages)
+
+    def close(self, code: int, reason: str) -> None:
+        raise AssertionError(f"closed {code} {reason}")
+
+    def saved_values(self) -> list[bytes]:
+        """Every saved state vector this peer was told, in order."""
+        out = []
+        for write in self.writes:
+            for message in write:
+                msg = p.decode(message)
+                if not isinstance(msg, p.AwarenessMessage):
+                    continue
+                for entry in p.decode_awareness(msg.payload):
+                    state = json.loads(entry.raw)
+                    if isinstance(state, dict) and "arbor" in state:
+                        out.append(base64.b64decode(state["arbor"]["saved"]))
+        return out
+
+
+@pytest.fixture(autouse=True)
+def short_interval(monkeypatch):
+    monkeypatch.setattr(room_module, "SAVED_EVERY", EVERY)
+
+
+def edit(doc: Doc[Any], key: str) -> bytes:
+    before = doc.get_state()
+    doc.get("m", type=Map)[key] = key
+    return doc.get_update(before)
+
+
+async def test_in_a_busy_room_saved_rides_on_the_next_update():
+    room = Room("r", max_doc_bytes=1 << 20, awareness_timeout=30, awareness_tick=0.01)
+    writer, reader = RecordingPeer(), RecordingPeer()
+    room.join(writer)
+    room.join(reader)
+    await asyncio.sleep(EVERY + 0.05)
+    client: Doc[Any] = Doc()
+    room.receive(writer, p.SyncUpdate(edit(client, "a")))  # the room is busy now
+    reader.writes.clear()
+    writer.writes.clear()
+    room.set_saved(room.doc.get_state())
+    saved = room.doc.get_state()
+    await asyncio.sleep(0.02)
+    assert reader.saved_values() == []  # not sent on its own: it waits for an update
+    room.receive(writer, p.SyncUpdate(edit(client, "b")))
+    # the reader got the update and the news in one write; the writer got the news
+    assert len(reader.writes) == 1 and len(reader.writes[0]) == 2
+    assert isinstance(p.decode(reader.writes[0][0]), p.SyncUpdate)
+    assert reader.saved_values() == [saved]
+    assert writer.saved_values() == [saved]
+    room.dispose()
+
+
+async def test_in_a_quiet_room_saved_is_sent_on_its_own_and_never_lost():
+    room = Room("r", max_doc_bytes=1 << 20, awareness_timeout=30, awareness_tick=0.01)
+    a, b = RecordingPeer(), RecordingPeer()
+    room.join(a)
+    room.join(b)
+    client: Doc[Any] = Doc()
+    room.receive(a, p.SyncUpdate(edit(client, "x")))
+    first = room.doc.get_state()
+    room.set_saved(first)  # just after an update and a fresh entry: it waits
+    room.receive(a, p.SyncUpdate(edit(client, "y")))
+    second = room.doc.get_state()
+    room.set_saved(second)
+    await asyncio.sleep(EVERY * 2 + 0.1)  # no update carries it: the timer sends it
+    assert b.saved_values()[-1] == second
+    assert first not in b.saved_values()  # throttled: the newer value replaced it
+    room.dispose()
+
+
+async def test_saved_renewals_are_at_most_one_per_interval():
+    room = Room("r", max_doc_bytes=1 << 20, awareness_timeout=30, awareness_tick=0.01)
+    writer, reader = RecordingPeer(), RecordingPeer()
+    room.join(writer)
+    room.join(reader)
+    client: Doc[Any] = Doc()
+    loop = asyncio.get_running_loop()
+    end = loop.time() + EVERY * 5
+    while loop.time() < end:  # an update and a store every 10 ms
+        room.receive(writer, p.SyncUpdate(edit(client, f"k{loop.time()}")))
+        room.set_saved(room.doc.get_state())
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(EVERY * 2)
+    told = reader.saved_values()
+    assert 3 <= len(told) <= 7, len(told)  # about one per interval, not one per store
+    assert told[-1] == room.doc.get_state()  # and the last one is the final state
+    room.dispose()
