@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from typing import TYPE_CHECKING
 
@@ -151,7 +152,10 @@ class RoomWriter:
         self.store = store
         self.batcher = batcher or BatchWriter(store, flush_interval=flush_interval)
         self.flush_interval = flush_interval
-        self.compact_after = compact_after
+        # Each room compacts a little past the threshold, at its own point (up to half as
+        # many rows again): rooms created together (a class, a deploy's reconnect) would
+        # otherwise all compact in the same second, every time.
+        self.compact_after = compact_after + random.randrange(compact_after // 2 + 1)
         self.max_buffer_bytes = max_buffer_bytes
         self.rows = stored_rows
         self._buffer: list[bytes] = []

@@ -56,8 +56,8 @@ VARIABLES: list[tuple[str, str, str]] = [
     ("ARBOR_REDIS_PREFIX", "arbor:", "prefix of every Redis key this deployment uses"),
     ("ARBOR_FLUSH_INTERVAL_MS", "250", "longest wait before accepted updates are written to "
      "PostgreSQL"),
-    ("ARBOR_COMPACT_AFTER_UPDATES", "200", "compact a room's update log into one snapshot past "
-     "this many rows"),
+    ("ARBOR_COMPACT_AFTER_UPDATES", "500", "compact a room's update log into one snapshot past "
+     "this many rows (each room at its own point, up to half as many again)"),
     ("ARBOR_ROOM_GRACE_SECONDS", "10", "how long an empty room stays in memory"),
     ("ARBOR_MAX_MESSAGE_BYTES", "1048576", "largest websocket message accepted (else close 1009)"),
     ("ARBOR_MAX_DOC_BYTES", "16777216", "largest document a room may grow to"),
@@ -153,7 +153,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     redis_prefix: str = "arbor:"
     flush_interval: float = 0.25
-    compact_after_updates: int = 200
+    compact_after_updates: int = 500
     room_grace: float = 10.0
     max_message_bytes: int = 1 << 20
     max_doc_bytes: int = 16 << 20
