@@ -62,9 +62,22 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q / 100 * len(s)))]
 
 
-def cpu_ticks(pid: int) -> int:
+def worst_window_p99(lat: list[float], at: list[float], window_ms: float = 5000) -> float:
+    """The highest p99 latency over consecutive windows (by write time) of ``window_ms``."""
+    if not lat or len(at) != len(lat):
+        return float("nan")
+    t0 = min(at)
+    windows: dict[int, list[float]] = {}
+    for x, t in zip(lat, at, strict=True):
+        windows.setdefault(int((t - t0) // window_ms), []).append(x)
+    full = [w for w in windows.values() if len(w) >= 100] or list(windows.values())
+    return max(pct(w, 99) for w in full)
+
+
+def cpu_ticks(pid: int) -> tuple[int, int]:
+    """(utime + stime, stime) of a process, in clock ticks (fields 14 and 15 of stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime (fields 14, 15)
+    return int(fields[11]) + int(fields[12]), int(fields[12])
 
 
 def rss_kb(pid: int) -> int:
@@ -77,10 +90,15 @@ def rss_kb(pid: int) -> int:
 class CpuMeter:
     def __init__(self, pid: int) -> None:
         self.pid, self.t0, self.c0 = pid, time.monotonic(), cpu_ticks(pid)
+        self.kernel = 0.0  # of the last percent(): the share spent in the kernel, in %
 
     def percent(self) -> float:
         dt = time.monotonic() - self.t0
-        return (cpu_ticks(self.pid) - self.c0) / CLK_TCK / dt * 100 if dt > 0 else 0.0
+        if dt <= 0:
+            return 0.0
+        total, kernel = cpu_ticks(self.pid)
+        self.kernel = (kernel - self.c0[1]) / CLK_TCK / dt * 100
+        return (total - self.c0[0]) / CLK_TCK / dt * 100
 
 
 def free_port() -> int:
@@ -394,14 +412,17 @@ async def measure_fanout(writer_proc: NodeClients, reader_procs: list[NodeClient
     res = await writer_proc.cmd("write", within=duration + 30, writers=writers, rate=rate,
                                 duration_ms=int(duration * 1000))
     cpu = sum(m.percent() for m in meters)
+    kernel = sum(m.kernel for m in meters)
     await asyncio.sleep(min(2.0, max(0.5, duration / 5)))  # late deliveries still count
     stats = await asyncio.gather(*(p.cmd("stats", within=60) for p in procs))
     lat = [x for s in stats for x in s["lat"]]
+    at = [x for s in stats for x in s["at"]]
     received = sum(s["received"] for s in stats)
     want = res["sent"] * expected
     return Result(pct(lat, 50), pct(lat, 99), received / want if want else float("nan"), cpu,
                   sum(rss_kb(p) for p in pids) / 1024,
-                  {"sent": res["sent"], "closes": sum(s["closes"] for s in stats)})
+                  {"sent": res["sent"], "closes": sum(s["closes"] for s in stats),
+                   "kernel": kernel, "worst5": worst_window_p99(lat, at)})
 
 
 async def scenario_a(target: Target, cfg: Config) -> Result:
@@ -438,10 +459,12 @@ async def scenario_b(target: Target, cfg: Config) -> Result:
         await asyncio.sleep(2)
         stats = await asyncio.gather(*(p.cmd("stats", within=60) for p in procs))
     lat = [x for s in stats for x in s["lat"]]
+    at = [x for s in stats for x in s["at"]]
     sent = sum(r["sent"] for r in results)
     return Result(pct(lat, 50), pct(lat, 99), sum(s["received"] for s in stats) / (sent * 3),
                   cpu, rss_kb(target.pid) / 1024,
-                  {"sent": sent, "closes": sum(s["closes"] for s in stats)})
+                  {"sent": sent, "closes": sum(s["closes"] for s in stats),
+                   "kernel": meter.kernel, "worst5": worst_window_p99(lat, at)})
 
 
 async def scenario_c(a: Target, b: Target, cfg: Config) -> Result:
@@ -499,11 +522,22 @@ async def scenario_e(target: Target, cfg: Config) -> Result:
         await _connect(proc, [spec("warm", target, *rooms[0])], target)
         await asyncio.sleep(1)
         before = rss_kb(target.pid)
-        await _connect(proc, [spec(f"e{i}", target, room, params)
-                              for i, (room, params) in enumerate(rooms[1:])], target, 25)
+        ids = [f"e{i}" for i in range(cfg.e_rooms)]
+        await _connect(proc, [spec(cid, target, room, params)
+                              for cid, (room, params) in zip(ids, rooms[1:], strict=True)],
+                       target, 25)
         await asyncio.sleep(2)
         after = rss_kb(target.pid)
-    return Result(rss_mb=after / 1024, extra={"kb_per_room": (after - before) / cfg.e_rooms})
+        # every room but the warm one closes: how much of its memory comes back?
+        await proc.cmd("destroy", within=60, ids=ids)
+        if target.kind == "arbor":
+            deadline = time.monotonic() + 60
+            while await arbor_rooms_held(target) > 1 and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.5)
+        await asyncio.sleep(5)
+        closed = rss_kb(target.pid)
+    return Result(rss_mb=after / 1024, extra={"kb_per_room": (after - before) / cfg.e_rooms,
+                                              "closed_mb": (closed - before) / 1024})
 
 
 async def scenario_f(target: Target, cfg: Config) -> Result:
@@ -546,11 +580,13 @@ class Config:
     f_seconds: float = 4
 
     @classmethod
-    def make(cls, quick: bool, profile_dir: Path | None) -> Config:
-        if not quick:
-            return cls(False, profile_dir)
-        return cls(True, profile_dir, a_seconds=3, b_rooms=50, b_seconds=3, c_seconds=3,
-                   d_updates=2_000, e_rooms=100, f_rates=(400, 3200), f_seconds=2)
+    def make(cls, quick: bool, profile_dir: Path | None, seconds: float | None = None) -> Config:
+        cfg = cls(False, profile_dir) if not quick else cls(
+            True, profile_dir, a_seconds=3, b_rooms=50, b_seconds=3, c_seconds=3,
+            d_updates=2_000, e_rooms=100, f_rates=(400, 3200), f_seconds=2)
+        if seconds is not None:
+            cfg.a_seconds = cfg.b_seconds = cfg.c_seconds = seconds
+        return cfg
 
     @contextlib.asynccontextmanager
     async def profiling(self, target: Target, name: str, seconds: float) -> AsyncIterator[None]:
@@ -589,12 +625,13 @@ def ratio(a: float, b: float) -> str:
 
 def print_fanout(title: str, rows: dict[str, Result]) -> None:
     print(f"\n## {title}")
-    print(f"{'server':8} {'p50 ms':>8} {'p99 ms':>8} {'deliv.':>7} {'cpu %':>7} {'rss MB':>7}"
-          f" {'sent':>7} {'closes':>6}")
+    print(f"{'server':8} {'p50 ms':>8} {'p99 ms':>8} {'worst5s':>8} {'deliv.':>7} {'cpu %':>7}"
+          f" {'kernel':>7} {'rss MB':>7} {'sent':>7} {'closes':>6}")
     for k, r in rows.items():
-        print(f"{k:8} {fmt(r.p50, '.2f'):>8} {fmt(r.p99, '.2f'):>8} {fmt(r.delivered, '.4f'):>7}"
-              f" {fmt(r.cpu):>7} {fmt(r.rss_mb):>7} {r.extra.get('sent', '-')!s:>7}"
-              f" {r.extra.get('closes', '-')!s:>6}")
+        print(f"{k:8} {fmt(r.p50, '.2f'):>8} {fmt(r.p99, '.2f'):>8}"
+              f" {fmt(r.extra.get('worst5'), '.2f'):>8} {fmt(r.delivered, '.4f'):>7}"
+              f" {fmt(r.cpu):>7} {fmt(r.extra.get('kernel')):>7} {fmt(r.rss_mb):>7}"
+              f" {r.extra.get('sent', '-')!s:>7} {r.extra.get('closes', '-')!s:>6}")
     if "arbor" in rows:
         a = rows["arbor"]
         for base in ("ref", "relay"):
@@ -669,7 +706,8 @@ def report(cfg: Config, out: dict[str, dict[str, Result]], only: set[str], elaps
         print(f"\n## (e) memory per idle room ({cfg.e_rooms} rooms, one client each)")
         for k, r in out["e"].items():
             print(f"{k:8} {fmt(r.extra.get('kb_per_room'))} KB per room "
-                  f"(server rss {fmt(r.rss_mb)} MB)")
+                  f"(server rss {fmt(r.rss_mb)} MB); after they all closed: "
+                  f"{fmt(r.extra.get('closed_mb'), '+.1f')} MB over the baseline")
     if "f" in only:
         print(f"\n## (f) one room, {cfg.f_readers} readers: highest rate with p99 <= 100 ms "
               f"and >= 99% delivered ({cfg.f_seconds:g} s per step)")
@@ -686,6 +724,7 @@ def main() -> int:
     ap.add_argument("--only", default="abcdef", help="scenarios to run, e.g. 'ab' (default all)")
     ap.add_argument("--profile", type=Path, help="py-spy record the Arbor server in (a), (b), "
                     "(c), (f) into this folder (collapsed stacks; py-spy must be installed)")
+    ap.add_argument("--seconds", type=float, help="measured seconds of (a), (b) and (c)")
     args = ap.parse_args()
     if shutil.which("node") is None:
         print("node is not installed", file=sys.stderr)
@@ -696,7 +735,7 @@ def main() -> int:
         print(f"bench/load/node_modules lacks {missing}: run `npm ci` in bench/load",
               file=sys.stderr)
         return 2
-    cfg = Config.make(args.quick, args.profile)
+    cfg = Config.make(args.quick, args.profile, args.seconds)
     asyncio.run(run(cfg, set(args.only.replace(",", ""))))
     return 0
 

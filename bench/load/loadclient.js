@@ -28,6 +28,7 @@ const now = () => Number(process.hrtime.bigint()) / 1e6
 const clients = new Map()
 let since = Infinity // items stamped before this are not counted
 let latencies = []
+let stamps = [] // when each counted item was written (ms, same clock), for windowed tails
 let received = 0
 let closes = 0
 
@@ -56,6 +57,7 @@ function makeClient (spec) {
       for (const item of d.insert) {
         if (Array.isArray(item) && item[2] >= since) {
           latencies.push(t - item[2])
+          stamps.push(item[2])
           received++
         }
       }
@@ -110,6 +112,7 @@ const commands = {
   mark () {
     since = now()
     latencies = []
+    stamps = []
     received = 0
     closes = 0
     return since
@@ -141,7 +144,12 @@ const commands = {
     })
   },
   stats () {
-    return { received, closes, lat: latencies.map((x) => Math.round(x * 100) / 100) }
+    return {
+      received,
+      closes,
+      lat: latencies.map((x) => Math.round(x * 100) / 100),
+      at: stamps.map((x) => Math.round(x))
+    }
   },
   // {client, n, chunk}: n single-character inserts into Y.Text "benchtext", one update each
   async fill (a) {
