@@ -359,8 +359,10 @@ def arbor_server(st: Storage, tmp: Path) -> Iterator[Target]:
 
 
 async def arbor_rooms_held(target: Target) -> int:
+    """Rooms the server holds or is still storing after their last client left."""
     async with httpx.AsyncClient(timeout=5) as http:
-        return int((await http.get(f"{target.http_url}/healthz")).json()["rooms"])
+        body = (await http.get(f"{target.http_url}/healthz")).json()
+    return int(body["rooms"]) + int(body.get("unloading", 0))
 
 
 # --- scenarios -----------------------------------------------------------------------------

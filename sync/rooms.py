@@ -56,6 +56,11 @@ class RoomManager:
 
     # --- holding rooms ----------------------------------------------------------------
 
+    @property
+    def unloading(self) -> int:
+        """Rooms no client holds any more whose last writes are still being stored."""
+        return len(self._unloading)
+
     async def acquire(self, room_id: str) -> Room:
         """Hold a room (loading it if needed); pair with :meth:`release`."""
         while True:

@@ -33,6 +33,6 @@ async def healthz(request: Request) -> JSONResponse:
     ok = all(v in ("ok", "not configured") for v in checks.values())
     return JSONResponse(
         {"status": "ok" if ok else "degraded", **checks,
-         "rooms": len(services.rooms.rooms)},
+         "rooms": len(services.rooms.rooms), "unloading": services.rooms.unloading},
         status_code=200 if ok else 503,
     )

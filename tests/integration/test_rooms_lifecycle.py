@@ -204,3 +204,21 @@ async def test_rotating_links_closes_old_sockets_on_every_process(settings):
         await new.close()
         record = await one.services.store.get_room(room["room"])
         assert record.edit_token_hash == hash_token(fresh["edit_token"])
+
+
+async def test_healthz_counts_rooms_held_and_still_storing(server):
+    room = await new_room(server)
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        c = await YClient.connect(url(server, room))
+        body = (await http.get("/healthz")).json()
+        assert (body["rooms"], body["unloading"]) == (1, 0)
+        await c.close()
+
+        async def settled() -> bool:
+            body = (await http.get("/healthz")).json()
+            return (body["rooms"], body["unloading"]) == (0, 0)
+
+        deadline = asyncio.get_running_loop().time() + 10
+        while not await settled():
+            assert asyncio.get_running_loop().time() < deadline, "the room never unloaded"
+            await asyncio.sleep(0.05)
