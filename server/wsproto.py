@@ -16,9 +16,12 @@ This subclass adds one ASGI extension, :data:`EXTENSION`, holding a :class:`Dire
   caller falls back to ordinary ASGI sends (which wait for the transport to drain).
 - ``on_bytes``: when the application sets it, each complete binary message is handed to it
   synchronously from ``data_received`` instead of going through the ASGI receive queue,
-  as long as that queue is empty (so messages are never reordered). Text frames,
-  fragmented messages, pings and closes still take the ordinary path, and the ASGI
-  ``websocket.disconnect`` event still arrives through ``receive()``.
+  as long as that queue is empty (so messages are never reordered). Such a frame (final,
+  binary, masked, no reserved bits, within the size limit) is cut from the byte stream and
+  unmasked here; every other frame (text, fragments, ping, pong, close, anything
+  malformed) is handed whole to the stock parser, which stays at a frame boundary and
+  answers it as before. The ASGI ``websocket.disconnect`` event still arrives through
+  ``receive()``.
 
 Where the extension is absent (another server, the test client) the application uses
 plain ASGI, which stays correct, only slower. The protocol's attributes used here are
@@ -34,13 +37,18 @@ from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+try:  # websockets' C unmasking, as its own parser uses
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - a build without the C extension
+    from websockets.utils import apply_mask
+
 log = logging.getLogger(__name__)
 
 EXTENSION = "arbor.direct"
 
 _ATTRIBUTES = ("queue", "writable", "close_sent", "disconnected", "handshake_complete",
-               "transport")
-_METHODS = ("handle_connect", "handle_bytes")
+               "transport", "conn")
+_METHODS = ("handle_connect", "handle_bytes", "data_received")
 
 
 def _supported() -> bool:
@@ -62,6 +70,24 @@ def binary_frame(payload: bytes) -> bytes:
     if n < 65536:
         return b"\x82\x7e" + n.to_bytes(2, "big") + payload
     return b"\x82\x7f" + n.to_bytes(8, "big") + payload
+
+
+def frame_header(buf: bytes, pos: int, end: int) -> tuple[int, int] | None:
+    """(header length with the mask, payload length) of the frame at ``buf[pos:end]``, or
+    ``None`` while its header is incomplete."""
+    if end - pos < 2:
+        return None
+    b1 = buf[pos + 1]
+    size, head = b1 & 0x7F, 2
+    if size == 126:
+        if end - pos < 4:
+            return None
+        size, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+    elif size == 127:
+        if end - pos < 10:
+            return None
+        size, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+    return (head + 4 if b1 & 0x80 else head), size
 
 
 class DirectSocket:
@@ -89,6 +115,9 @@ class ArborWebSocketProtocol(WebSocketsSansIOProtocol):
     """Passed to uvicorn as ``ws=``; behaves as the stock protocol plus :data:`EXTENSION`."""
 
     direct: DirectSocket | None = None
+    _partial = b""  # the start of a frame whose end has not arrived yet
+    _fragmented = False  # the stock parser is inside a fragmented message
+    _stock = False  # everything goes to the stock parser from now on
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
@@ -97,6 +126,46 @@ class ArborWebSocketProtocol(WebSocketsSansIOProtocol):
             # The application's task was created above but has not run yet: it sees this.
             self.direct = DirectSocket(self)
             scope["extensions"][EXTENSION] = self.direct
+
+    def data_received(self, data: bytes) -> None:
+        if self.direct is None or self._stock:
+            super().data_received(data)  # the handshake (or a frame past the size limit)
+            return
+        # After the handshake every frame is cut here, so the stock parser only ever sees
+        # whole frames and is always at a frame boundary when it gets the next one.
+        buf = self._partial + data if self._partial else data
+        self._partial = b""
+        pos, end = 0, len(buf)
+        limit = self.conn.max_message_size
+        while (found := frame_header(buf, pos, end)) is not None:
+            head, size = found
+            if limit is not None and size > limit:
+                self._stock = True  # the stock parser refuses it: close 1009
+                super().data_received(buf[pos:])
+                return
+            stop = pos + head + size
+            if stop > end:
+                break
+            handler = self.direct.on_bytes
+            if buf[pos] == 0x82 and buf[pos + 1] & 0x80 and handler is not None \
+                    and not self._fragmented and not self.close_sent and self.queue.empty():
+                handler(apply_mask(buf[pos + head:stop], buf[pos + head - 4:pos + head]))
+            else:
+                self._to_stock(buf[pos:stop])
+            if self.transport.is_closing():
+                return
+            pos = stop
+        if pos < end:
+            self._partial = buf[pos:]
+
+    def _to_stock(self, frame: bytes) -> None:
+        """One whole frame through the stock parser (which answers pings, closes, errors)."""
+        opcode = frame[0] & 0x0F
+        if opcode in (0x01, 0x02):
+            self._fragmented = not frame[0] & 0x80
+        elif opcode == 0x00 and frame[0] & 0x80:
+            self._fragmented = False
+        super().data_received(frame)
 
     def handle_bytes(self, event: Any) -> None:
         direct = self.direct
