@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import subprocess
@@ -72,6 +73,10 @@ def with_embedded(settings: Settings) -> tuple[Settings, EmbeddedServices]:
 
 def serve(settings: Settings, host: str, port: int) -> None:
     settings = settings.replace(host=host, port=port)
+    # Everything imported and built so far lives as long as the process: keep it out of
+    # the collector's full passes (they stop the event loop; measured: 125 -> 43 ms).
+    gc.collect()
+    gc.freeze()
     if not DIRECT_LANE:
         logging.getLogger(__name__).warning(
             "this uvicorn lacks what the direct websocket lane needs; using its stock "
