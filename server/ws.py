@@ -58,6 +58,7 @@ CLOSE_CODES = {
 
 
 _UPDATE_PREFIX = bytes((protocol.MSG_SYNC, protocol.SYNC_UPDATE))
+_AWARENESS = bytes((protocol.MSG_AWARENESS,))
 _MERGE_MAX = 64
 # Merged runs of update messages, by the run: every peer of a room that fell behind by the
 # same messages (the same objects, so the lookup is an identity compare) shares one merge.
@@ -322,6 +323,8 @@ def handle_message(room: Room, peer: SocketPeer, data: bytes, max_bytes: int) ->
     if len(data) > max_bytes:
         peer.close(1009, f"message of {len(data)} bytes; the limit is {max_bytes}")
         return False
+    if data[:1] == _AWARENESS and room.is_echo(data):
+        return True
     try:
         room.receive(peer, protocol.decode(data))
     except ProtocolError as exc:

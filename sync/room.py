@@ -40,6 +40,7 @@ ALIVE: weakref.WeakSet[Room] = weakref.WeakSet()
 
 
 SAVED_EVERY = 1.0  # seconds: the most often a room announces what it has stored
+ECHO_MEMORY = 8  # awareness updates sent to everyone that a room recognises coming back
 
 
 class Origin:
@@ -113,6 +114,7 @@ class Room:
         self._saved_handle: asyncio.TimerHandle | None = None
         self._saved_due = False  # saved_state is newer than the server's published entry
         self._update_at = 0.0  # when the last document update was broadcast
+        self._sent_awareness: dict[bytes, None] = {}  # the last few sent to everyone
         self._sub = self.doc.observe(self._observe)
         ALIVE.add(self)
 
@@ -317,8 +319,22 @@ class Room:
             self._saved_handle = None
         self._saved_due = False
         self._server_presence_at = now
-        return p.awareness(self.awareness.set_own(
+        message = p.awareness(self.awareness.set_own(
             SERVER, self.server_client_id, self._server_presence(), announce=False))
+        self._remember_sent(message)
+        return message
+
+    def _remember_sent(self, message: bytes) -> None:
+        sent = self._sent_awareness
+        sent[message] = None
+        if len(sent) > ECHO_MEMORY:
+            del sent[next(iter(sent))]
+
+    def is_echo(self, message: bytes) -> bool:
+        """Whether ``message`` is, byte for byte, an awareness update this room sent to
+        everyone lately. Stock clients send every awareness update they receive straight
+        back; such an echo changes nothing and is dropped before it is decoded."""
+        return message in self._sent_awareness
 
     def housekeeping(self) -> None:
         """Called every few seconds: expire silent peers, renew the server's presence."""
@@ -346,6 +362,8 @@ class Room:
         owners = changes.owners()
         shared = changes.message_for(None)
         shared_msg = p.awareness(shared) if shared is not None else None
+        if shared_msg is not None:
+            self._remember_sent(shared_msg)
         for peer in self.peers:
             if peer in owners:
                 own = changes.message_for(peer)

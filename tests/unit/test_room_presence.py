@@ -118,3 +118,18 @@ async def test_saved_renewals_are_at_most_one_per_interval():
     assert 3 <= len(told) <= 7, len(told)  # about one per interval, not one per store
     assert told[-1] == room.doc.get_state()  # and the last one is the final state
     room.dispose()
+
+
+async def test_an_echo_of_what_the_room_sent_is_recognised_before_decoding():
+    room = Room("r", max_doc_bytes=1 << 20, awareness_timeout=30, awareness_tick=0.01)
+    a, b = RecordingPeer(), RecordingPeer()
+    room.join(a)
+    room.join(b)
+    room.receive(a, p.AwarenessMessage(p.encode_awareness([(7, 1, b'{"user":{"name":"A"}}')])))
+    await asyncio.sleep(0.05)
+    sent_to_b = [m for w in b.writes for m in w
+                 if isinstance(p.decode(m), p.AwarenessMessage)]
+    assert sent_to_b and room.is_echo(sent_to_b[-1])  # b's stock client would send it back
+    forged = p.awareness(p.encode_awareness([(7, 2, b'{"user":{"name":"B"}}')]))
+    assert not room.is_echo(forged)  # anything else is decoded and checked as before
+    room.dispose()
