@@ -62,8 +62,8 @@ VARIABLES: list[tuple[str, str, str]] = [
     ("ARBOR_MAX_MESSAGE_BYTES", "1048576", "largest websocket message accepted (else close 1009)"),
     ("ARBOR_MAX_DOC_BYTES", "16777216", "largest document a room may grow to"),
     ("ARBOR_SEND_QUEUE_MAX", "512", "messages queued for one slow client before it is dropped"),
-    ("ARBOR_PING_INTERVAL_SECONDS", "10", "websocket ping interval (dead peers leave within "
-     "twice this)"),
+    ("ARBOR_PING_INTERVAL_SECONDS", "20", "websocket ping interval; a peer that does not "
+     "answer within 10 s (or this, if shorter) is dropped, so a dead one leaves within 30 s"),
     ("ARBOR_AWARENESS_TIMEOUT_SECONDS", "30", "presence not renewed for this long is removed"),
     ("ARBOR_AWARENESS_TICK_MS", "50", "awareness changes are coalesced and sent once per tick"),
     ("ARBOR_STREAM_RETENTION_SECONDS", "120", "how long updates stay in a room's Redis stream"),
@@ -158,7 +158,7 @@ class Settings:
     max_message_bytes: int = 1 << 20
     max_doc_bytes: int = 16 << 20
     send_queue_max: int = 512
-    ping_interval: float = 10.0
+    ping_interval: float = 20.0
     awareness_timeout: float = 30.0
     awareness_tick: float = 0.05
     stream_retention: float = 120.0
