@@ -582,14 +582,17 @@ class Config:
     f_readers: int = 10
     f_rates: tuple[int, ...] = (100, 200, 400, 800, 1600, 3200, 6400)
     f_seconds: float = 4
+    repeat: int = 1
 
     @classmethod
-    def make(cls, quick: bool, profile_dir: Path | None, seconds: float | None = None) -> Config:
+    def make(cls, quick: bool, profile_dir: Path | None, seconds: float | None = None,
+             repeat: int = 1) -> Config:
         cfg = cls(False, profile_dir) if not quick else cls(
             True, profile_dir, a_seconds=3, b_rooms=50, b_seconds=3, c_seconds=3,
             d_updates=2_000, e_rooms=100, f_rates=(400, 3200), f_seconds=2)
         if seconds is not None:
             cfg.a_seconds = cfg.b_seconds = cfg.c_seconds = seconds
+        cfg.repeat = max(1, repeat)
         return cfg
 
     @contextlib.asynccontextmanager
@@ -636,6 +639,10 @@ def print_fanout(title: str, rows: dict[str, Result]) -> None:
               f" {fmt(r.extra.get('worst5'), '.2f'):>8} {fmt(r.delivered, '.4f'):>7}"
               f" {fmt(r.cpu):>7} {fmt(r.extra.get('kernel')):>7} {fmt(r.rss_mb):>7}"
               f" {r.extra.get('sent', '-')!s:>7} {r.extra.get('closes', '-')!s:>6}")
+    spread = {k: r.extra["cpu_runs"] for k, r in rows.items() if "cpu_runs" in r.extra}
+    if spread:
+        print("cpu % of each run: " + "; ".join(
+            f"{k} " + " ".join(fmt(x) for x in v) for k, v in spread.items()))
     if "arbor" in rows:
         a = rows["arbor"]
         for base in ("ref", "relay"):
@@ -655,32 +662,59 @@ async def guarded(coro: Any, name: str, kind: str) -> Result:
         return Result(extra={"error": f"{type(exc).__name__}: {str(exc)[:200]}"})
 
 
+def median_of(runs: list[Result]) -> Result:
+    """One row from repeated runs: the median of every figure (ratios of medians are less
+    at the mercy of one noisy run on a shared machine than one run each)."""
+    if len(runs) == 1:
+        return runs[0]
+
+    def med(values: list[float]) -> float:
+        vals = sorted(v for v in values if v == v)
+        return vals[len(vals) // 2] if vals else float("nan")
+
+    out = Result(med([r.p50 for r in runs]), med([r.p99 for r in runs]),
+                 med([r.delivered for r in runs]), med([r.cpu for r in runs]),
+                 med([r.rss_mb for r in runs]), dict(runs[0].extra))
+    for key in ("kernel", "worst5"):
+        if all(key in r.extra for r in runs):
+            out.extra[key] = med([r.extra[key] for r in runs])
+    out.extra["closes"] = sum(r.extra.get("closes", 0) for r in runs)
+    out.extra["cpu_runs"] = [r.cpu for r in runs]
+    return out
+
+
 async def run(cfg: Config, only: set[str]) -> None:
     started = time.monotonic()
     load_before = os.getloadavg()[0]
     out: dict[str, dict[str, Result]] = {k: {} for k in "abcdef"}
+    runs: dict[str, dict[str, list[Result]]] = {k: {} for k in "abcdef"}
     scen = {"a": scenario_a, "b": scenario_b, "d": scenario_d, "e": scenario_e, "f": scenario_f}
     with tempfile.TemporaryDirectory(prefix="arbor-bench-") as tmpdir:
         tmp = Path(tmpdir)
-        for kind in ("relay", "ref"):
-            for name, fn in scen.items():
-                if name in only:  # a fresh server for every scenario, as for Arbor
-                    with node_server(kind, tmp) as target:
-                        print(f"[{time.monotonic() - started:5.0f}s] {kind}: {name}", flush=True)
-                        out[name][kind] = await guarded(fn(target, cfg), name, kind)
         async with storage(tmp) as st:
-            for name, fn in scen.items():
-                if name not in only:
-                    continue
-                with arbor_server(st, tmp) as target:
-                    print(f"[{time.monotonic() - started:5.0f}s] arbor: {name}", flush=True)
-                    out[name]["arbor"] = await guarded(fn(target, cfg), name, "arbor")
+            # (a) and (b) repeat with the servers taking turns; the rest run once
+            for rep in range(cfg.repeat):
+                for kind in SERVERS:
+                    for name, fn in scen.items():
+                        if name not in only or (rep and name not in "ab"):
+                            continue
+                        server = (arbor_server(st, tmp) if kind == "arbor"
+                                  else node_server(kind, tmp))
+                        with server as target:  # a fresh server for every scenario
+                            print(f"[{time.monotonic() - started:5.0f}s] {kind}: {name}"
+                                  + (f" (run {rep + 1} of {cfg.repeat})" if name in "ab"
+                                     and cfg.repeat > 1 else ""), flush=True)
+                            runs[name].setdefault(kind, []).append(
+                                await guarded(fn(target, cfg), name, kind))
             if "c" in only:
                 with arbor_server(st, tmp) as a, arbor_server(st, tmp) as b:
                     print(f"[{time.monotonic() - started:5.0f}s] arbor: c", flush=True)
                     out["c"]["arbor A->B"] = await guarded(scenario_c(a, b, cfg), "c", "A->B")
                 with arbor_server(st, tmp) as a:
                     out["c"]["arbor A->A"] = await guarded(scenario_c(a, a, cfg), "c", "A->A")
+    for name, by_kind in runs.items():
+        for kind, results in by_kind.items():
+            out[name][kind] = median_of(results)
     elapsed = time.monotonic() - started
     report(cfg, out, only, elapsed, (load_before, os.getloadavg()[0]))
 
@@ -731,6 +765,8 @@ def main() -> int:
     ap.add_argument("--profile", type=Path, help="py-spy record the Arbor server in (a), (b), "
                     "(c), (f) into this folder (collapsed stacks; py-spy must be installed)")
     ap.add_argument("--seconds", type=float, help="measured seconds of (a), (b) and (c)")
+    ap.add_argument("--repeat", type=int, default=1, help="run (a) and (b) this many times, "
+                    "the servers taking turns, and report the median of each figure")
     args = ap.parse_args()
     if shutil.which("node") is None:
         print("node is not installed", file=sys.stderr)
@@ -741,7 +777,7 @@ def main() -> int:
         print(f"bench/load/node_modules lacks {missing}: run `npm ci` in bench/load",
               file=sys.stderr)
         return 2
-    cfg = Config.make(args.quick, args.profile, args.seconds)
+    cfg = Config.make(args.quick, args.profile, args.seconds, args.repeat)
     asyncio.run(run(cfg, set(args.only.replace(",", ""))))
     return 0
 
