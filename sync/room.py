@@ -40,7 +40,6 @@ ALIVE: weakref.WeakSet[Room] = weakref.WeakSet()
 
 
 SAVED_EVERY = 1.0  # seconds: the most often a room announces what it has stored
-ECHO_MEMORY = 8  # awareness updates sent to everyone that a room recognises coming back
 
 
 class Origin:
@@ -114,7 +113,9 @@ class Room:
         self._saved_handle: asyncio.TimerHandle | None = None
         self._saved_due = False  # saved_state is newer than the server's published entry
         self._update_at = 0.0  # when the last document update was broadcast
-        self._sent_awareness: dict[bytes, None] = {}  # the last few sent to everyone
+        # awareness updates sent since the last tick and in the one before (see is_echo)
+        self._sent_now: set[bytes] = set()
+        self._sent_before: set[bytes] = set()
         self._sub = self.doc.observe(self._observe)
         ALIVE.add(self)
 
@@ -322,20 +323,15 @@ class Room:
         self._server_presence_at = now
         message = p.awareness(self.awareness.set_own(
             SERVER, self.server_client_id, self._server_presence(), announce=False))
-        self._remember_sent(message)
+        self._sent_now.add(message)
         return message
 
-    def _remember_sent(self, message: bytes) -> None:
-        sent = self._sent_awareness
-        sent[message] = None
-        if len(sent) > ECHO_MEMORY:
-            del sent[next(iter(sent))]
-
     def is_echo(self, message: bytes) -> bool:
-        """Whether ``message`` is, byte for byte, an awareness update this room sent to
-        everyone lately. Stock clients send every awareness update they receive straight
-        back; such an echo changes nothing and is dropped before it is decoded."""
-        return message in self._sent_awareness
+        """Whether ``message`` is, byte for byte, an awareness update this room sent in
+        the last two ticks. Stock clients send every awareness update they receive straight
+        back (with 100 people moving, two thirds of what arrives); such an echo changes
+        nothing and is dropped before it is decoded."""
+        return message in self._sent_now or message in self._sent_before
 
     def housekeeping(self) -> None:
         """Called every few seconds: expire silent peers, renew the server's presence."""
@@ -363,13 +359,17 @@ class Room:
         owners = changes.owners()
         shared = changes.message_for(None)
         shared_msg = p.awareness(shared) if shared is not None else None
+        self._sent_before, self._sent_now = self._sent_now, set()
+        sent = self._sent_now
         if shared_msg is not None:
-            self._remember_sent(shared_msg)
+            sent.add(shared_msg)
         for peer in self.peers:
             if peer in owners:
                 own = changes.message_for(peer)
                 if own is not None:
-                    peer.send(p.awareness(own))
+                    own_msg = p.awareness(own)
+                    sent.add(own_msg)
+                    peer.send(own_msg)
             elif shared_msg is not None:
                 peer.send(shared_msg)
         self.stats.awareness_out += len(self.peers)

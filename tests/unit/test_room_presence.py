@@ -133,3 +133,25 @@ async def test_an_echo_of_what_the_room_sent_is_recognised_before_decoding():
     forged = p.awareness(p.encode_awareness([(7, 2, b'{"user":{"name":"B"}}')]))
     assert not room.is_echo(forged)  # anything else is decoded and checked as before
     room.dispose()
+
+
+async def test_echoes_of_per_person_updates_are_recognised_for_two_ticks():
+    room = Room("r", max_doc_bytes=1 << 20, awareness_timeout=30, awareness_tick=0.01)
+    a, b = RecordingPeer(), RecordingPeer()
+    room.join(a)
+    room.join(b)
+    await asyncio.sleep(0.05)
+    a.writes.clear()
+    # both move in the same tick: each gets a message without its own entry
+    room.receive(a, p.AwarenessMessage(p.encode_awareness([(7, 1, b'{"c":1}')])))
+    room.receive(b, p.AwarenessMessage(p.encode_awareness([(8, 1, b'{"c":2}')])))
+    await asyncio.sleep(0.05)
+    (to_a,) = [m for w in a.writes for m in w if isinstance(p.decode(m), p.AwarenessMessage)]
+    assert room.is_echo(to_a)
+    room.receive(b, p.AwarenessMessage(p.encode_awareness([(8, 2, b'{"c":3}')])))
+    await asyncio.sleep(0.05)  # one tick later: still recognised
+    assert room.is_echo(to_a)
+    room.receive(b, p.AwarenessMessage(p.encode_awareness([(8, 3, b'{"c":4}')])))
+    await asyncio.sleep(0.05)  # two ticks later: forgotten (it would be decoded again)
+    assert not room.is_echo(to_a)
+    room.dispose()
