@@ -323,7 +323,7 @@ def handle_message(room: Room, peer: SocketPeer, data: bytes, max_bytes: int) ->
     if len(data) > max_bytes:
         peer.close(1009, f"message of {len(data)} bytes; the limit is {max_bytes}")
         return False
-    if data[:1] == _AWARENESS and room.is_echo(data):
+    if data[:1] == _AWARENESS and room.is_echo(data, peer):
         return True
     try:
         room.receive(peer, protocol.decode(data))

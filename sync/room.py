@@ -113,9 +113,10 @@ class Room:
         self._saved_handle: asyncio.TimerHandle | None = None
         self._saved_due = False  # saved_state is newer than the server's published entry
         self._update_at = 0.0  # when the last document update was broadcast
-        # awareness updates sent since the last tick and in the one before (see is_echo)
-        self._sent_now: set[bytes] = set()
-        self._sent_before: set[bytes] = set()
+        # awareness updates sent since the last tick and in the one before (see is_echo):
+        # each with the one peer it went to, or the peers it did not go to
+        self._sent_now: dict[bytes, Peer | frozenset[Peer]] = {}
+        self._sent_before: dict[bytes, Peer | frozenset[Peer]] = {}
         self._sub = self.doc.observe(self._observe)
         ALIVE.add(self)
 
@@ -323,15 +324,21 @@ class Room:
         self._server_presence_at = now
         message = p.awareness(self.awareness.set_own(
             SERVER, self.server_client_id, self._server_presence(), announce=False))
-        self._sent_now.add(message)
+        self._sent_now[message] = frozenset()  # to everyone
         return message
 
-    def is_echo(self, message: bytes) -> bool:
-        """Whether ``message`` is, byte for byte, an awareness update this room sent in
-        the last two ticks. Stock clients send every awareness update they receive straight
-        back (with 100 people moving, two thirds of what arrives); such an echo changes
-        nothing and is dropped before it is decoded."""
-        return message in self._sent_now or message in self._sent_before
+    def is_echo(self, message: bytes, peer: Peer) -> bool:
+        """Whether ``message`` is, byte for byte, an awareness update this room sent to
+        ``peer`` in the last two ticks. Stock clients send every awareness update they
+        receive straight back (with 100 people moving, two thirds of what arrives). What
+        a peer was sent holds none of its own entries, so sending it back changes nothing:
+        it is dropped before it is decoded."""
+        to = self._sent_now.get(message)
+        if to is None:
+            to = self._sent_before.get(message)
+            if to is None:
+                return False
+        return peer not in to if isinstance(to, frozenset) else to is peer
 
     def housekeeping(self) -> None:
         """Called every few seconds: expire silent peers, renew the server's presence."""
@@ -359,16 +366,16 @@ class Room:
         owners = changes.owners()
         shared = changes.message_for(None)
         shared_msg = p.awareness(shared) if shared is not None else None
-        self._sent_before, self._sent_now = self._sent_now, set()
+        self._sent_before, self._sent_now = self._sent_now, {}
         sent = self._sent_now
         if shared_msg is not None:
-            sent.add(shared_msg)
+            sent[shared_msg] = frozenset(owners)  # type: ignore[arg-type]
         for peer in self.peers:
             if peer in owners:
                 own = changes.message_for(peer)
                 if own is not None:
                     own_msg = p.awareness(own)
-                    sent.add(own_msg)
+                    sent[own_msg] = peer
                     peer.send(own_msg)
             elif shared_msg is not None:
                 peer.send(shared_msg)

@@ -129,9 +129,10 @@ async def test_an_echo_of_what_the_room_sent_is_recognised_before_decoding():
     await asyncio.sleep(0.05)
     sent_to_b = [m for w in b.writes for m in w
                  if isinstance(p.decode(m), p.AwarenessMessage)]
-    assert sent_to_b and room.is_echo(sent_to_b[-1])  # b's stock client would send it back
+    assert sent_to_b and room.is_echo(sent_to_b[-1], b)  # b's stock client sends it back
+    assert not room.is_echo(sent_to_b[-1], a)  # a was not sent it: decoded as usual
     forged = p.awareness(p.encode_awareness([(7, 2, b'{"user":{"name":"B"}}')]))
-    assert not room.is_echo(forged)  # anything else is decoded and checked as before
+    assert not room.is_echo(forged, b)  # anything else is decoded and checked as before
     room.dispose()
 
 
@@ -147,11 +148,11 @@ async def test_echoes_of_per_person_updates_are_recognised_for_two_ticks():
     room.receive(b, p.AwarenessMessage(p.encode_awareness([(8, 1, b'{"c":2}')])))
     await asyncio.sleep(0.05)
     (to_a,) = [m for w in a.writes for m in w if isinstance(p.decode(m), p.AwarenessMessage)]
-    assert room.is_echo(to_a)
+    assert room.is_echo(to_a, a) and not room.is_echo(to_a, b)
     room.receive(b, p.AwarenessMessage(p.encode_awareness([(8, 2, b'{"c":3}')])))
     await asyncio.sleep(0.05)  # one tick later: still recognised
-    assert room.is_echo(to_a)
+    assert room.is_echo(to_a, a)
     room.receive(b, p.AwarenessMessage(p.encode_awareness([(8, 3, b'{"c":4}')])))
     await asyncio.sleep(0.05)  # two ticks later: forgotten (it would be decoded again)
-    assert not room.is_echo(to_a)
+    assert not room.is_echo(to_a, a)
     room.dispose()
