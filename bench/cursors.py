@@ -1,7 +1,7 @@
 """Cursor load: many people moving cursors in one room, against Arbor and the reference
 Node y-websocket server, in the same run.
 
-    python bench/cursors.py [--people 100] [--rate 10] [--seconds 15] [--client-procs 2]
+    python bench/cursors.py [--people 100] [--rate 10] [--seconds 15] [--client-procs 4]
 
 Every person is a stock ``yjs`` + ``y-websocket`` client (bench/load/cursors.js) moving its
 cursor ``--rate`` times a second through awareness. Prints, per server: p50/p99 latency
@@ -110,7 +110,7 @@ def main() -> int:
     parser.add_argument("--people", type=int, default=100)
     parser.add_argument("--rate", type=float, default=10)
     parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--client-procs", type=int, default=2,
+    parser.add_argument("--client-procs", type=int, default=4,
                         help="Node processes the people are spread over")
     args = parser.parse_args()
     asyncio.run(main_async(args.people, args.rate, args.seconds, max(1, args.client_procs)))
