@@ -201,8 +201,9 @@ class Room:
     def join(self, peer: Peer) -> None:
         self.peers[peer] = None
         peer.send(p.sync_step1(self.doc.get_state()))
-        if self._server_presence_at == 0.0:  # the first peer: the server's entry begins
-            self._publish_server_presence()
+        # Renewed for everyone at each join (one ticked broadcast): without it the web app's
+        # save indicator sometimes never learnt a saved state (tests/e2e/test_canvas.py).
+        self._publish_server_presence()
         state = self.awareness.full_state(recipient=peer)
         if state is not None:
             peer.send(p.awareness(state))
