@@ -54,6 +54,14 @@ def short_interval(monkeypatch):
     monkeypatch.setattr(room_module, "SAVED_EVERY", EVERY)
 
 
+def room_of_two() -> tuple[Room, RecordingPeer, RecordingPeer]:
+    room = Room("r", max_doc_bytes=1 << 20, awareness_timeout=30, awareness_tick=0.01)
+    first, second = RecordingPeer(), RecordingPeer()
+    room.join(first)
+    room.join(second)
+    return room, first, second
+
+
 def edit(doc: Doc[Any], key: str) -> bytes:
     before = doc.get_state()
     doc.get("m", type=Map)[key] = key
@@ -61,10 +69,7 @@ def edit(doc: Doc[Any], key: str) -> bytes:
 
 
 async def test_in_a_busy_room_saved_rides_on_the_next_update():
-    room = Room("r", max_doc_bytes=1 << 20, awareness_timeout=30, awareness_tick=0.01)
-    writer, reader = RecordingPeer(), RecordingPeer()
-    room.join(writer)
-    room.join(reader)
+    room, writer, reader = room_of_two()
     await asyncio.sleep(EVERY + 0.05)
     client: Doc[Any] = Doc()
     room.receive(writer, p.SyncUpdate(edit(client, "a")))  # the room is busy now
@@ -84,10 +89,7 @@ async def test_in_a_busy_room_saved_rides_on_the_next_update():
 
 
 async def test_in_a_quiet_room_saved_is_sent_on_its_own_and_never_lost():
-    room = Room("r", max_doc_bytes=1 << 20, awareness_timeout=30, awareness_tick=0.01)
-    a, b = RecordingPeer(), RecordingPeer()
-    room.join(a)
-    room.join(b)
+    room, a, b = room_of_two()
     client: Doc[Any] = Doc()
     room.receive(a, p.SyncUpdate(edit(client, "x")))
     first = room.doc.get_state()
@@ -102,10 +104,7 @@ async def test_in_a_quiet_room_saved_is_sent_on_its_own_and_never_lost():
 
 
 async def test_saved_renewals_are_at_most_one_per_interval():
-    room = Room("r", max_doc_bytes=1 << 20, awareness_timeout=30, awareness_tick=0.01)
-    writer, reader = RecordingPeer(), RecordingPeer()
-    room.join(writer)
-    room.join(reader)
+    room, writer, reader = room_of_two()
     client: Doc[Any] = Doc()
     loop = asyncio.get_running_loop()
     end = loop.time() + EVERY * 5
@@ -121,10 +120,7 @@ async def test_saved_renewals_are_at_most_one_per_interval():
 
 
 async def test_an_echo_of_what_the_room_sent_is_recognised_before_decoding():
-    room = Room("r", max_doc_bytes=1 << 20, awareness_timeout=30, awareness_tick=0.01)
-    a, b = RecordingPeer(), RecordingPeer()
-    room.join(a)
-    room.join(b)
+    room, a, b = room_of_two()
     room.receive(a, p.AwarenessMessage(p.encode_awareness([(7, 1, b'{"user":{"name":"A"}}')])))
     await asyncio.sleep(0.05)
     sent_to_b = [m for w in b.writes for m in w
@@ -137,10 +133,7 @@ async def test_an_echo_of_what_the_room_sent_is_recognised_before_decoding():
 
 
 async def test_echoes_of_per_person_updates_are_recognised_for_two_ticks():
-    room = Room("r", max_doc_bytes=1 << 20, awareness_timeout=30, awareness_tick=0.01)
-    a, b = RecordingPeer(), RecordingPeer()
-    room.join(a)
-    room.join(b)
+    room, a, b = room_of_two()
     await asyncio.sleep(0.05)
     a.writes.clear()
     # both move in the same tick: each gets a message without its own entry
