@@ -151,13 +151,17 @@ class SocketPeer:
     def can_write(self) -> bool:
         return self.role is Role.EDIT
 
+    def _lane(self) -> DirectSocket | None:
+        """The direct lane, when a message may take it: nothing is queued before it."""
+        return None if self._queue or self._draining else self.direct
+
     def send(self, message: bytes) -> None:
         if self._closed:
             return
-        queue = self._queue
-        if not queue and not self._draining and self.direct is not None \
-                and self.direct.write(_frame_of(message)):
+        lane = self._lane()
+        if lane is not None and lane.write(_frame_of(message)):
             return
+        queue = self._queue
         if len(queue) >= self.queue_max:
             log.warning("dropping a client that stopped reading (%d messages queued)",
                         len(queue))
@@ -169,8 +173,8 @@ class SocketPeer:
     def send_many(self, messages: tuple[bytes, ...]) -> None:
         if self._closed:
             return
-        if not self._queue and not self._draining and self.direct is not None \
-                and self.direct.write(_frames_of(messages)):
+        lane = self._lane()
+        if lane is not None and lane.write(_frames_of(messages)):
             return
         for message in messages:
             self.send(message)

@@ -48,7 +48,7 @@ EXTENSION = "arbor.direct"
 
 _ATTRIBUTES = ("queue", "writable", "close_sent", "disconnected", "handshake_complete",
                "transport", "conn")
-_METHODS = ("handle_connect", "handle_bytes", "data_received")
+_METHODS = ("handle_connect", "data_received")
 
 
 def _supported() -> bool:
@@ -166,12 +166,3 @@ class ArborWebSocketProtocol(WebSocketsSansIOProtocol):
         elif opcode == 0x00 and frame[0] & 0x80:
             self._fragmented = False
         super().data_received(frame)
-
-    def handle_bytes(self, event: Any) -> None:
-        direct = self.direct
-        handler = direct.on_bytes if direct is not None else None
-        if handler is None or not event.fin or self.close_sent or not self.queue.empty():
-            super().handle_bytes(event)
-            return
-        data = event.data
-        handler(data if type(data) is bytes else bytes(data))
