@@ -1,6 +1,6 @@
 """The server's "saved" presence: at most one renewal per SAVED_EVERY per room, carried by
-the next document update while the room is busy (no socket write of its own), sent on
-its own when the room is quiet, and never lost."""
+the next document update while a small room is busy (no socket write of its own), sent on
+its own when the room is quiet or big, and never lost."""
 
 from __future__ import annotations
 
@@ -85,6 +85,27 @@ async def test_in_a_busy_room_saved_rides_on_the_next_update():
     assert isinstance(p.decode(reader.writes[0][0]), p.SyncUpdate)
     assert reader.saved_values() == [saved]
     assert writer.saved_values() == [saved]
+    room.dispose()
+
+
+async def test_in_a_big_busy_room_saved_arrives_every_interval_apart_from_updates(monkeypatch):
+    monkeypatch.setattr(room_module, "RIDE_MAX_PEERS", 2)
+    room, writer, reader = room_of_two()
+    room.join(RecordingPeer())  # three peers: more than rides
+    client: Doc[Any] = Doc()
+    loop = asyncio.get_running_loop()
+    end = loop.time() + EVERY * 3
+    while loop.time() < end:  # an update every 5 ms and a store after each
+        room.receive(writer, p.SyncUpdate(edit(client, f"k{loop.time()}")))
+        room.set_saved(room.doc.get_state())
+        await asyncio.sleep(0.005)
+    during = [v for v in reader.saved_values() if v != b"\x00"]  # not the joins'
+    assert len(during) >= 2, during  # a busy room does not postpone the news
+    await asyncio.sleep(EVERY + 0.05)
+    assert reader.saved_values()[-1] == room.doc.get_state()
+    kinds = [[type(p.decode(m)) for m in write] for write in reader.writes]
+    # every write that told the reader what is stored holds nothing else
+    assert all(k == [p.AwarenessMessage] for k in kinds if p.AwarenessMessage in k), kinds
     room.dispose()
 
 
