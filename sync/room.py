@@ -17,6 +17,7 @@ import logging
 import os
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -43,6 +44,9 @@ SAVED_EVERY = 1.0  # seconds: the most often a room announces what it has stored
 # Up to this many peers, the "saved" news rides in the same write as a document update; in
 # a bigger room it goes on its own (see Room.set_saved).
 RIDE_MAX_PEERS = 16
+# How long what the room sent is remembered for recognising clients' echoes (at least two
+# ticks): a busy client process answers late, and an echo not recognised is decoded.
+ECHO_WINDOW = 0.25
 
 
 class Origin:
@@ -116,10 +120,11 @@ class Room:
         self._saved_handle: asyncio.TimerHandle | None = None
         self._saved_due = False  # saved_state is newer than the server's published entry
         self._update_at = 0.0  # when the last document update was broadcast
-        # awareness updates sent since the last tick and in the one before (see is_echo):
-        # each with the one peer it went to, or the peers it did not go to
+        # awareness updates sent in the last ticks, newest last, each tick's with when it
+        # began (see is_echo): each with the one peer it went to, or the peers it did not
         self._sent_now: dict[bytes, Peer | frozenset[Peer]] = {}
-        self._sent_before: dict[bytes, Peer | frozenset[Peer]] = {}
+        self._sent: deque[tuple[float, dict[bytes, Peer | frozenset[Peer]]]] = deque(
+            [(0.0, self._sent_now)])
         self._sub = self.doc.observe(self._observe)
         ALIVE.add(self)
 
@@ -344,16 +349,15 @@ class Room:
 
     def is_echo(self, message: bytes, peer: Peer) -> bool:
         """Whether ``message`` is, byte for byte, an awareness update this room sent to
-        ``peer`` in the last two ticks. Stock clients send every awareness update they
-        receive straight back (with 100 people moving, two thirds of what arrives). What
-        a peer was sent holds none of its own entries, so sending it back changes nothing:
-        it is dropped before it is decoded."""
-        to = self._sent_now.get(message)
-        if to is None:
-            to = self._sent_before.get(message)
-            if to is None:
-                return False
-        return peer not in to if isinstance(to, frozenset) else to is peer
+        ``peer`` in the last :data:`ECHO_WINDOW` (and at least the last two ticks). Stock
+        clients send every awareness update they receive straight back (with 100 people
+        moving, two thirds of what arrives). What a peer was sent holds none of its own
+        entries, so sending it back changes nothing: it is dropped before it is decoded."""
+        for _, sent in reversed(self._sent):
+            to = sent.get(message)
+            if to is not None:
+                return peer not in to if isinstance(to, frozenset) else to is peer
+        return False
 
     def housekeeping(self) -> None:
         """Called every few seconds: expire silent peers, renew the server's presence."""
@@ -374,15 +378,19 @@ class Room:
 
     def flush_awareness(self) -> None:
         self._tick_handle = None
-        self._last_tick = time.monotonic()
+        self._last_tick = now = time.monotonic()
         changes = self.awareness.take_changes()
         if changes is None:
             return
         owners = changes.owners()
         shared = changes.message_for(None)
         shared_msg = p.awareness(shared) if shared is not None else None
-        self._sent_before, self._sent_now = self._sent_now, {}
-        sent = self._sent_now
+        history = self._sent
+        while len(history) > 1 and history[0][0] < now - ECHO_WINDOW:
+            history.popleft()
+        sent: dict[bytes, Peer | frozenset[Peer]] = {}
+        self._sent_now = sent
+        history.append((now, sent))
         if shared_msg is not None:
             sent[shared_msg] = frozenset(owners)  # type: ignore[arg-type]
         for peer in self.peers:

@@ -153,20 +153,24 @@ async def test_an_echo_of_what_the_room_sent_is_recognised_before_decoding():
     room.dispose()
 
 
-async def test_echoes_of_per_person_updates_are_recognised_for_two_ticks():
+async def test_echoes_are_recognised_for_the_echo_window_and_at_least_two_ticks(monkeypatch):
+    monkeypatch.setattr(room_module, "ECHO_WINDOW", 0.12)
     room, a, b = room_of_two()
     await asyncio.sleep(0.05)
     a.writes.clear()
     # both move in the same tick: each gets a message without its own entry
     room.receive(a, p.AwarenessMessage(p.encode_awareness([(7, 1, b'{"c":1}')])))
     room.receive(b, p.AwarenessMessage(p.encode_awareness([(8, 1, b'{"c":2}')])))
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.02)
     (to_a,) = [m for w in a.writes for m in w if isinstance(p.decode(m), p.AwarenessMessage)]
     assert room.is_echo(to_a, a) and not room.is_echo(to_a, b)
-    room.receive(b, p.AwarenessMessage(p.encode_awareness([(8, 2, b'{"c":3}')])))
-    await asyncio.sleep(0.05)  # one tick later: still recognised
-    assert room.is_echo(to_a, a)
-    room.receive(b, p.AwarenessMessage(p.encode_awareness([(8, 3, b'{"c":4}')])))
-    await asyncio.sleep(0.05)  # two ticks later: forgotten (it would be decoded again)
-    assert not room.is_echo(to_a, a)
+    for clock in range(2, 6):  # four more ticks within the window: a late echo is known
+        room.receive(b, p.AwarenessMessage(p.encode_awareness([(8, clock, b'{"c":3}')])))
+        await asyncio.sleep(0.02)
+        assert room.is_echo(to_a, a), clock
+    await asyncio.sleep(0.12)  # past the window: two more ticks and it is forgotten
+    for clock in range(6, 8):
+        room.receive(b, p.AwarenessMessage(p.encode_awareness([(8, clock, b'{"c":4}')])))
+        await asyncio.sleep(0.02)
+    assert not room.is_echo(to_a, a)  # (it would be decoded again, and change nothing)
     room.dispose()
