@@ -22,6 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import httpx
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -55,6 +57,7 @@ async def run_one(target, people: int, rate: float, seconds: float,
                 await p.wait()
         return {"error": "timed out"}
     parts = [json.loads(out.decode().strip().splitlines()[-1]) for out, _ in outs]
+    echoes = await echo_share(target) if target.kind == "arbor" else None
     hist: dict[int, int] = {}
     for part in parts:
         for bucket, count in part["hist"].items():
@@ -63,7 +66,20 @@ async def run_one(target, people: int, rate: float, seconds: float,
             "seen": sum(p["seen"] for p in parts),
             "expected": sum(p["sent"] for p in parts) * (people - 1),
             "connected": sum(p["connected"] for p in parts), "cpu": meter.percent(),
-            "client_cpu": client_cpu}
+            "client_cpu": client_cpu, "echoes": echoes}
+
+
+async def echo_share(target) -> float | None:
+    """Of the awareness messages Arbor received, the share it dropped as echoes."""
+    async with httpx.AsyncClient(base_url=target.http_url, timeout=10) as http:
+        text = (await http.get("/metrics")).text
+    got = {}
+    for line in text.splitlines():
+        name, _, val = line.partition(" ")
+        if name in ("arbor_awareness_in_total", "arbor_awareness_echoes_total"):
+            got[name] = float(val)
+    total = got.get("arbor_awareness_in_total")
+    return got.get("arbor_awareness_echoes_total", 0) / total if total else None
 
 
 def quantile(hist: dict[int, int], q: float) -> float | None:
@@ -89,7 +105,9 @@ def show(name: str, f: dict[str, object]) -> str:
             f"p99 {p99 if p99 is None else f'{p99:.1f}'} ms, "
             f"seen {seen / expected:.0%} of moves, server CPU {f['cpu']:.0f}% of a core, "
             f"{f['connected']} connected; client processes' CPU "
-            + ", ".join(f"{c:.0f}%" for c in f["client_cpu"]))  # type: ignore[attr-defined]
+            + ", ".join(f"{c:.0f}%" for c in f["client_cpu"])  # type: ignore[attr-defined]
+            + (f"; {f['echoes']:.0%} of awareness in were echoes" if f.get("echoes") is not None
+               else ""))
 
 
 async def main_async(people: int, rate: float, seconds: float, nprocs: int) -> None:

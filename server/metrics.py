@@ -62,6 +62,12 @@ class ArborCollector(Collector):
                                   value=stats.bytes_out)
         yield CounterMetricFamily("arbor_awareness_out", "awareness messages queued",
                                   value=stats.awareness_out)
+        yield CounterMetricFamily("arbor_awareness_in", "awareness messages from clients",
+                                  value=stats.awareness_in)
+        yield CounterMetricFamily("arbor_awareness_echoes",
+                                  "awareness messages from clients that only echoed what "
+                                  "the server sent them (dropped undecoded)",
+                                  value=stats.awareness_echoes)
         yield CounterMetricFamily("arbor_updates_stored", "updates written to PostgreSQL",
                                   value=stats.stored_updates)
         yield CounterMetricFamily("arbor_store_failures", "failed PostgreSQL writes (retried)",

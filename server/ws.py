@@ -327,8 +327,12 @@ def handle_message(room: Room, peer: SocketPeer, data: bytes, max_bytes: int) ->
     if len(data) > max_bytes:
         peer.close(1009, f"message of {len(data)} bytes; the limit is {max_bytes}")
         return False
-    if data[:1] == _AWARENESS and room.is_echo(data, peer):
-        return True
+    if data[:1] == _AWARENESS:
+        stats = room.stats
+        stats.awareness_in += 1
+        if room.is_echo(data, peer):
+            stats.awareness_echoes += 1
+            return True
     try:
         room.receive(peer, protocol.decode(data))
     except ProtocolError as exc:

@@ -65,7 +65,7 @@ VARIABLES: list[tuple[str, str, str]] = [
     ("ARBOR_PING_INTERVAL_SECONDS", "20", "websocket ping interval; a peer that does not "
      "answer within 10 s (or this, if shorter) is dropped, so a dead one leaves within 30 s"),
     ("ARBOR_AWARENESS_TIMEOUT_SECONDS", "30", "presence not renewed for this long is removed"),
-    ("ARBOR_AWARENESS_TICK_MS", "50", "awareness changes are coalesced and sent once per tick"),
+    ("ARBOR_AWARENESS_TICK_MS", "20", "awareness changes are coalesced and sent once per tick"),
     ("ARBOR_STREAM_RETENTION_SECONDS", "120", "how long updates stay in a room's Redis stream"),
     ("ARBOR_PERSIST_BUFFER_MAX_BYTES", "67108864", "unsaved updates one process holds while "
      "PostgreSQL is down before it logs and refuses further writes"),
@@ -160,7 +160,7 @@ class Settings:
     send_queue_max: int = 512
     ping_interval: float = 20.0
     awareness_timeout: float = 30.0
-    awareness_tick: float = 0.05
+    awareness_tick: float = 0.02
     stream_retention: float = 120.0
     persist_buffer_max_bytes: int = 64 << 20
     blob_secret: Secret = dataclasses.field(default_factory=lambda: Secret(""))

@@ -12,6 +12,8 @@ class SyncStats:
     messages_out: int = 0  # sync messages queued to peers
     bytes_out: int = 0
     awareness_out: int = 0
+    awareness_in: int = 0  # awareness messages from peers
+    awareness_echoes: int = 0  # of which echoes of what the room sent, dropped undecoded
     stored_updates: int = 0  # updates written to PostgreSQL
     store_failures: int = 0  # failed writes (retried)
     compactions: int = 0

@@ -30,3 +30,26 @@ async def test_metrics_count_rooms_connections_and_updates(server):
         assert "arbor_persistence_lag_seconds" in text
         assert room["edit_token"] not in text
         await c.close()
+
+
+async def test_metrics_count_awareness_in_and_the_echoes_dropped(server):
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        room = (await http.post("/api/rooms", json={})).json()
+        url = f"{server.ws_url}/sync/{room['room']}?token={room['edit_token']}"
+        a, b = await YClient.connect(url), await YClient.connect(url)
+        before = (await http.get("/metrics")).text
+        await a.set_awareness({"user": {"name": "A"}})
+
+        def moved() -> list[bytes]:  # what b was sent that holds a's entry
+            return [f for f in b.received if f[:1] == b"\x01" and b'"A"' in f]
+
+        await eventually(lambda: bool(moved()))
+        await b.send(moved()[-1])  # a stock client sends it straight back
+        await eventually(lambda: server.services.rooms.stats.awareness_echoes > 0)
+        text = (await http.get("/metrics")).text
+        got_in = value(text, "arbor_awareness_in_total") - value(before, "arbor_awareness_in_total")
+        echoes = (value(text, "arbor_awareness_echoes_total")
+                  - value(before, "arbor_awareness_echoes_total"))
+        assert got_in >= 2 and echoes == 1, (got_in, echoes)  # a's move counted, not echoed
+        await a.close()
+        await b.close()
