@@ -122,9 +122,8 @@ class Room:
         self._update_at = 0.0  # when the last document update was broadcast
         # awareness updates sent in the last ticks, newest last, each tick's with when it
         # began (see is_echo): each with the one peer it went to, or the peers it did not
-        self._sent_now: dict[bytes, Peer | frozenset[Peer]] = {}
         self._sent: deque[tuple[float, dict[bytes, Peer | frozenset[Peer]]]] = deque(
-            [(0.0, self._sent_now)])
+            [(0.0, {})])
         self._sub = self.doc.observe(self._observe)
         ALIVE.add(self)
 
@@ -344,7 +343,7 @@ class Room:
         self._server_presence_at = now
         message = p.awareness(self.awareness.set_own(
             SERVER, self.server_client_id, self._server_presence(), announce=False))
-        self._sent_now[message] = frozenset()  # to everyone
+        self._remembered(now, fresh=False)[message] = frozenset()  # to everyone
         return message
 
     def is_echo(self, message: bytes, peer: Peer) -> bool:
@@ -358,6 +357,18 @@ class Room:
             if to is not None:
                 return peer not in to if isinstance(to, frozenset) else to is peer
         return False
+
+    def _remembered(self, now: float, *, fresh: bool) -> dict[bytes, Peer | frozenset[Peer]]:
+        """Where to note what is sent now (see is_echo): a new tick's own record (or, for a
+        message sent between ticks, the newest record unless it is a tick old), with what
+        is past :data:`ECHO_WINDOW` forgotten. Bounded even in a room whose clients never
+        change their awareness, where no tick comes to turn the records over."""
+        history = self._sent
+        if fresh or history[-1][0] < now - self.awareness_tick:
+            history.append((now, {}))
+        while len(history) > 2 and history[0][0] < now - ECHO_WINDOW:
+            history.popleft()
+        return history[-1][1]
 
     def housekeeping(self) -> None:
         """Called every few seconds: expire silent peers, renew the server's presence."""
@@ -385,12 +396,7 @@ class Room:
         owners = changes.owners()
         shared = changes.message_for(None)
         shared_msg = p.awareness(shared) if shared is not None else None
-        history = self._sent
-        while len(history) > 1 and history[0][0] < now - ECHO_WINDOW:
-            history.popleft()
-        sent: dict[bytes, Peer | frozenset[Peer]] = {}
-        self._sent_now = sent
-        history.append((now, sent))
+        sent = self._remembered(now, fresh=True)
         if shared_msg is not None:
             sent[shared_msg] = frozenset(owners)  # type: ignore[arg-type]
         for peer in self.peers:

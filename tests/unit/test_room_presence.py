@@ -174,3 +174,20 @@ async def test_echoes_are_recognised_for_the_echo_window_and_at_least_two_ticks(
         await asyncio.sleep(0.02)
     assert not room.is_echo(to_a, a)  # (it would be decoded again, and change nothing)
     room.dispose()
+
+
+async def test_what_is_remembered_for_echoes_stays_bounded_without_awareness_ticks(monkeypatch):
+    monkeypatch.setattr(room_module, "ECHO_WINDOW", 0.3)
+    room, writer, reader = room_of_two()  # nobody moves: no awareness tick ever comes
+    client: Doc[Any] = Doc()
+    loop = asyncio.get_running_loop()
+    end = loop.time() + EVERY * 8
+    while loop.time() < end:  # "saved" rides on an update about every EVERY
+        room.receive(writer, p.SyncUpdate(edit(client, f"k{loop.time()}")))
+        room.set_saved(room.doc.get_state())
+        await asyncio.sleep(0.01)
+    told = [v for v in reader.saved_values() if v != b"\x00"]
+    assert len(told) >= 6, told
+    remembered = sum(len(sent) for _, sent in room._sent)
+    assert remembered <= 3, remembered  # only what is younger than the window, not all
+    room.dispose()
