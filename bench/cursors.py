@@ -28,7 +28,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from sync_load import LOAD, CpuMeter, arbor_server, node_server, storage  # noqa: E402
+from sync_load import (  # noqa: E402
+    LOAD,
+    SERVER_ENV,
+    CpuMeter,
+    arbor_server,
+    node_server,
+    server_env_arg,
+    storage,
+)
 
 
 async def run_one(target, people: int, rate: float, seconds: float,
@@ -130,7 +138,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--client-procs", type=int, default=4,
                         help="Node processes the people are spread over")
+    parser.add_argument("--server-env", action="append", type=server_env_arg, default=[],
+                        metavar="ARBOR_NAME=value", help="a setting for the Arbor server "
+                        "(repeatable), e.g. ARBOR_AWARENESS_TICK_MS=50")
     args = parser.parse_args()
+    SERVER_ENV.update(args.server_env)
     asyncio.run(main_async(args.people, args.rate, args.seconds, max(1, args.client_procs)))
     return 0
 

@@ -51,6 +51,7 @@ import httpx  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVERS = ("relay", "ref", "arbor")
+SELECTED = list(SERVERS)  # --server
 
 
 # --- measurement helpers -------------------------------------------------------------------
@@ -320,6 +321,19 @@ async def storage(tmp: Path) -> AsyncIterator[Storage]:
             embedded.stop()
 
 
+# ARBOR_* settings for every Arbor server the benchmark starts (``--server-env``); the
+# environment's own ARBOR_* variables are not passed on, so a run is reproducible.
+SERVER_ENV: dict[str, str] = {}
+
+
+def server_env_arg(value: str) -> tuple[str, str]:
+    """``--server-env`` values: ``ARBOR_NAME=value``."""
+    name, sep, val = value.partition("=")
+    if not sep or not name.startswith("ARBOR_"):
+        raise argparse.ArgumentTypeError(f"expected ARBOR_NAME=value, got {value!r}")
+    return name, val
+
+
 def arbor_env(st: Storage, tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ARBOR_", "AWS_"))}
     env.update({
@@ -329,6 +343,7 @@ def arbor_env(st: Storage, tmp: Path) -> dict[str, str]:
         "ARBOR_ROOM_GRACE_SECONDS": "1",  # (d) cold load: the room leaves memory quickly
         "ARBOR_RATE_ROOMS_PER_MIN_IP": "1000000", "ARBOR_RATE_ROOMS_BURST_IP": "1000000",
     })
+    env.update(SERVER_ENV)
     return env
 
 
@@ -694,7 +709,7 @@ async def run(cfg: Config, only: set[str]) -> None:
         async with storage(tmp) as st:
             # (a) and (b) repeat with the servers taking turns; the rest run once
             for rep in range(cfg.repeat):
-                for kind in SERVERS:
+                for kind in SELECTED:
                     for name, fn in scen.items():
                         if name not in only or (rep and name not in "ab"):
                             continue
@@ -767,7 +782,15 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, help="measured seconds of (a), (b) and (c)")
     ap.add_argument("--repeat", type=int, default=1, help="run (a) and (b) this many times, "
                     "the servers taking turns, and report the median of each figure")
+    ap.add_argument("--server", action="append", choices=SERVERS,
+                    help="only these servers (repeatable; default all three)")
+    ap.add_argument("--server-env", action="append", type=server_env_arg, default=[],
+                    metavar="ARBOR_NAME=value", help="a setting for the Arbor servers "
+                    "(repeatable), e.g. ARBOR_FLUSH_INTERVAL_MS=1000")
     args = ap.parse_args()
+    SERVER_ENV.update(args.server_env)
+    if args.server:
+        SELECTED[:] = [k for k in SERVERS if k in args.server]
     if shutil.which("node") is None:
         print("node is not installed", file=sys.stderr)
         return 2
