@@ -299,9 +299,9 @@ class Room:
         quiet. In a room of more than :data:`RIDE_MAX_PEERS` it always goes on its own,
         through the awareness tick: there one more write per peer and second is little
         next to the updates' writes, while a client process holding many of the room's
-        connections (the load generator, a page with many tabs) decoded the news on every
-        connection before it reached the update it waited for; in the one-room benchmark
-        that set the p99 (see the README)."""
+        connections (as the load generator does; a browser holds one) decoded the news on
+        every connection before it reached the update it waited for; in the one-room
+        benchmark that set the p99 (see the README)."""
         if state_vector == self.saved_state:
             return
         self.saved_state = state_vector
@@ -350,7 +350,7 @@ class Room:
         """Whether ``message`` is, byte for byte, an awareness update this room sent to
         ``peer`` in the last :data:`ECHO_WINDOW` (and at least the last two ticks). Stock
         clients send every awareness update they receive straight back (with 100 people
-        moving, two thirds of what arrives). What a peer was sent holds none of its own
+        moving, over 80 % of what arrives). What a peer was sent holds none of its own
         entries, so sending it back changes nothing: it is dropped before it is decoded."""
         for _, sent in reversed(self._sent):
             to = sent.get(message)
