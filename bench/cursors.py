@@ -2,6 +2,7 @@
 Node y-websocket server, in the same run.
 
     python bench/cursors.py [--people 100] [--rate 10] [--seconds 15] [--client-procs 4]
+        [--server-env ARBOR_NAME=value ...]
 
 Every person is a stock ``yjs`` + ``y-websocket`` client (bench/load/cursors.js) moving its
 cursor ``--rate`` times a second through awareness. Prints, per server: p50/p99 latency
@@ -10,7 +11,9 @@ CPU. Stock clients re-send every awareness change they receive; Arbor drops thos
 and sends each person one combined message per tick, the reference server relays every
 change one by one. The people are spread over ``--client-procs`` Node processes, and
 their CPU is printed too: a client process near a whole core measures itself, not the
-server. Prints figures only; nothing here asserts a time.
+server. For Arbor it also prints the share of incoming awareness messages it dropped as
+echoes (from ``/metrics``, over the whole run). Prints figures only; nothing here asserts
+a time.
 """
 
 from __future__ import annotations

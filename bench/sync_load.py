@@ -1,6 +1,7 @@
 """Sync load benchmark: Arbor against a bare relay and the reference y-websocket server.
 
     .venv/bin/python bench/sync_load.py [--quick] [--only a,b,...] [--profile DIR]
+        [--seconds S] [--repeat N] [--server KIND ...] [--server-env ARBOR_NAME=value ...]
 
 Clients are stock ``yjs`` + ``y-websocket`` in Node processes (``bench/load/loadclient.js``,
 no permessage-deflate, no awareness). Each scenario runs, one server at a time, against
