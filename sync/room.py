@@ -40,7 +40,12 @@ log = logging.getLogger(__name__)
 ALIVE: weakref.WeakSet[Room] = weakref.WeakSet()
 
 
-SAVED_EVERY = 1.0  # seconds: the most often a room announces what it has stored
+SAVED_EVERY = 1.0  # seconds: how often a busy room announces what it has stored
+# The news may ride an update this much before it is due (so renewals come at most every
+# SAVED_EVERY - RIDE_EARLY): clients that edit in time with the interval (the load
+# generator's writers do, once a second) otherwise send their update a moment before
+# it is due, and the news then needed a write of its own to every peer.
+RIDE_EARLY = 0.25
 # Up to this many peers, the "saved" news rides in the same write as a document update; in
 # a bigger room it goes on its own (see Room.set_saved).
 RIDE_MAX_PEERS = 16
@@ -178,7 +183,7 @@ class Room:
         now = time.monotonic()
         self._update_at = now
         rider = None
-        if (self._saved_due and now - self._server_presence_at >= SAVED_EVERY
+        if (self._saved_due and now - self._server_presence_at >= SAVED_EVERY - RIDE_EARLY
                 and len(self.peers) <= RIDE_MAX_PEERS):
             rider = self._ride_server_presence(now)
         sent = 0
@@ -290,17 +295,18 @@ class Room:
             self._schedule_awareness()
 
     def set_saved(self, state_vector: bytes) -> None:
-        """Record the state vector known to be stored and tell the peers, at most once per
+        """Record the state vector known to be stored and tell the peers, about once per
         :data:`SAVED_EVERY`. A busy room is stored four times a second, and telling every
         peer each time cost as many socket writes as the edits themselves.
 
         In a small busy room the news rides along with the next document update (one
-        write per peer carries both); a timer sends it on its own when the room goes
-        quiet. In a room of more than :data:`RIDE_MAX_PEERS` it always goes on its own,
-        through the awareness tick: there one more write per peer and second is little
-        next to the updates' writes, while a client process holding many of the room's
-        connections (as the load generator does; a browser holds one) decoded the news on
-        every connection before it reached the update it waited for; in the one-room
+        write per peer carries both), from :data:`RIDE_EARLY` before it is due; a timer
+        sends it on its own when the room goes quiet. In a room of more than
+        :data:`RIDE_MAX_PEERS` it always goes on its own, through the awareness tick: there
+        one more write per peer and second is little next to the updates' writes, while a
+        client process holding many of the room's connections (as the load generator
+        does; a browser holds one) decoded the news on every connection before it reached
+        the update it waited for; in the one-room
         benchmark that set the p99 (see the README)."""
         if state_vector == self.saved_state:
             return
