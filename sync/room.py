@@ -306,8 +306,8 @@ class Room:
         one more write per peer and second is little next to the updates' writes, while a
         client process holding many of the room's connections (as the load generator
         does; a browser holds one) decoded the news on every connection before it reached
-        the update it waited for; in the one-room
-        benchmark that set the p99 (see the README)."""
+        the update it waited for; in the one-room benchmark that set the p99 (see the
+        README)."""
         if state_vector == self.saved_state:
             return
         self.saved_state = state_vector
