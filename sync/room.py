@@ -15,6 +15,7 @@ import base64
 import json
 import logging
 import os
+import random
 import time
 import weakref
 from collections import deque
@@ -318,9 +319,12 @@ class Room:
         if due <= now and (not rides or now - self._update_at >= SAVED_EVERY):
             self._publish_server_presence()
         elif self._saved_handle is None:
-            # in a small room, if no update carries it within half a second of being due,
-            # it goes alone
-            wait = SAVED_EVERY / 2 if rides else 0.0
+            # In a small room, if no update carries it within half a second to a second of
+            # being due, it goes alone. The wait is drawn at random: every room stored in
+            # one batch gets here at the same moment, and a fixed wait sent all their news
+            # (and drew all their clients' echoes) in the same millisecond, which set the
+            # latency tail of 200 busy rooms starting together (see the README).
+            wait = SAVED_EVERY * (0.5 + random.random() / 2) if rides else 0.0
             self._saved_handle = asyncio.get_running_loop().call_later(
                 max(due - now, 0) + wait, self._publish_server_presence)
 

@@ -146,6 +146,35 @@ async def test_in_a_quiet_room_saved_is_sent_on_its_own_and_never_lost():
     room.dispose()
 
 
+async def test_rooms_stored_in_one_batch_send_their_news_at_different_moments():
+    # One persistence batch stores many rooms at once. Tried: 20 small rooms, each with
+    # an update just before the batch and none after, so each room's news goes alone; a
+    # fixed wait sent them all in the same millisecond (and drew all echoes at once).
+    rooms = []
+    client: Doc[Any] = Doc()
+    for _ in range(20):
+        room, writer, reader = room_of_two()
+        rooms.append((room, writer, reader))
+    await asyncio.sleep(EVERY + 0.01)  # the joins' entries are old: the news is due
+    for room, writer, _ in rooms:
+        room.receive(writer, p.SyncUpdate(edit(client, f"k{id(room)}")))
+    for room, _, _ in rooms:
+        room.set_saved(room.doc.get_state())  # the batch
+    loop = asyncio.get_running_loop()
+    sent_at: dict[int, float] = {}
+    end = loop.time() + EVERY * 2
+    while loop.time() < end and len(sent_at) < len(rooms):
+        for i, (room, _, reader) in enumerate(rooms):
+            if i not in sent_at and room.doc.get_state() in reader.saved_values():
+                sent_at[i] = loop.time()
+        await asyncio.sleep(0.002)
+    assert len(sent_at) == len(rooms)  # never lost
+    spread = max(sent_at.values()) - min(sent_at.values())
+    assert spread >= EVERY * 0.2, spread
+    for room, _, _ in rooms:
+        room.dispose()
+
+
 async def test_saved_renewals_are_at_most_one_per_interval():
     room, writer, reader = room_of_two()
     client: Doc[Any] = Doc()
