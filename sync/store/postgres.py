@@ -69,6 +69,15 @@ def _merge(updates: list[bytes]) -> bytes:
     return doc.get_update()
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset when a connection comes back: nothing beyond what asyncpg always
+    does (roll back an open transaction, drop listeners). Its default also sends
+    ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` each time: a
+    round trip and four statements after every use (the persistence batch alone is four a
+    second), for session state Arbor never sets (no LISTEN, session locks, cursors or
+    SET; the compaction lock is taken inside its transaction)."""
+
+
 class PostgresStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -77,7 +86,7 @@ class PostgresStore:
     async def connect(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> PostgresStore:
         try:
             pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size,
-                                             command_timeout=30)
+                                             command_timeout=30, reset=_keep_session)
         except CONNECTION_ERRORS as exc:
             raise StoreError(StoreReason.CONNECTION,
                              f"cannot connect to PostgreSQL: {exc}") from exc
