@@ -78,6 +78,9 @@ class ArborCollector(Collector):
                                   "round trips that stored every room's pending updates",
                                   value=s.rooms.batcher.batches)
         yield CounterMetricFamily("arbor_room_loads", "rooms loaded", value=stats.loads)
+        yield CounterMetricFamily("arbor_memory_reclaims",
+                                  "garbage collections and malloc_trim after rooms unloaded",
+                                  value=stats.memory_reclaims)
         yield CounterMetricFamily("arbor_room_load_failures", "room loads that failed",
                                   value=stats.load_failures)
         now = time.monotonic()

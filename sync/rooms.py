@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from .errors import RoomLoadError, StoreError, StoreReason
 from .fanout import KIND_UPDATE
 from .history import CheckpointStore
+from .memory import Reclaimer
 from .persistence import BatchWriter, RoomWriter
 from .room import Room
 from .stats import SyncStats
@@ -46,6 +47,7 @@ class RoomManager:
         self._unloading: dict[str, asyncio.Task[None]] = {}
         self._grace: dict[str, asyncio.TimerHandle] = {}
         self._housekeeping: asyncio.Task[None] | None = None
+        self.reclaimer = Reclaimer()
         self.closing = False
         self.stats = SyncStats()
         if fanout is not None:
@@ -171,6 +173,7 @@ class RoomManager:
             log.info("unloaded room %s", room.id, extra={"room": room.id})
         finally:
             self._unloading.pop(room.id, None)
+            self.reclaimer.unloaded()
 
     async def resync(self, room: Room) -> None:
         """After a fan-out gap: merge PostgreSQL's state, republish ours, ask peers."""
@@ -203,6 +206,8 @@ class RoomManager:
                 room.housekeeping()
             except Exception:
                 log.exception("housekeeping of room %s failed", room.id)
+        if self.reclaimer.maybe_reclaim(busy=bool(self._loading or self._unloading)):
+            self.stats.memory_reclaims += 1
 
     async def flush_all(self) -> None:
         await asyncio.gather(*(w.flush() for w in list(self.writers.values())))
