@@ -96,12 +96,12 @@ class DirectSocket:
     __slots__ = ("_proto", "on_bytes")
 
     def __init__(self, proto: ArborWebSocketProtocol) -> None:
-        self._proto = proto
+        self._proto: ArborWebSocketProtocol | None = proto  # None once released
         self.on_bytes: Callable[[bytes], None] | None = None
 
     def write(self, frame: bytes) -> bool:
         proto = self._proto
-        if proto.close_sent or proto.disconnected or not proto.handshake_complete \
+        if proto is None or proto.close_sent or proto.disconnected or not proto.handshake_complete \
                 or not proto.writable.is_set():
             return False
         transport = proto.transport
@@ -118,6 +118,37 @@ class ArborWebSocketProtocol(WebSocketsSansIOProtocol):
     _partial = b""  # the start of a frame whose end has not arrived yet
     _fragmented = False  # the stock parser is inside a fragmented message
     _stock = False  # everything goes to the stock parser from now on
+
+    _app_done = False  # the application's task has returned
+    _lost = False  # the transport reported the connection lost
+
+    async def run_asgi(self) -> None:
+        try:
+            await super().run_asgi()
+        finally:
+            self._app_done = True
+            self._release()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self._lost = True
+        self._release()
+
+    def _release(self) -> None:
+        """Once the connection is lost and the application has returned, nothing uses this
+        protocol again: cut the reference cycles it sits in (with its transport, its
+        direct lane, and the websockets parser's generator), so its objects (about fifty a
+        connection) are freed at once rather than at the collector's next full pass. 500
+        closed rooms otherwise left some 6 MB of such garbage waiting (bench (e))."""
+        if not (self._lost and self._app_done):
+            return
+        direct = self.direct
+        if direct is not None:
+            direct.on_bytes = None
+            direct._proto = None
+            self.direct = None
+        self.conn.parser = None  # type: ignore[assignment]
+        self.transport = None  # type: ignore[assignment]
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)

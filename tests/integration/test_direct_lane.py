@@ -5,7 +5,9 @@ and no message ever overtakes an earlier one."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
+import weakref
 from typing import Any
 
 import httpx
@@ -13,7 +15,7 @@ import websockets
 from pycrdt import Array, Doc
 
 from server.ws import SocketPeer
-from server.wsproto import DirectSocket
+from server.wsproto import ArborWebSocketProtocol, DirectSocket
 from sync import protocol as p
 from tests.yclient import YClient, eventually
 
@@ -89,3 +91,22 @@ async def test_a_stalled_reader_gets_everything_in_order_then_goes_direct_again(
     assert [str(x)[:4] for x in arr] == [f"{i:04d}" for i in range(320)]
     await slow.close()
     await writer.close()
+
+
+async def test_a_closed_connection_is_freed_at_once_not_by_the_collector(server):
+    # Tried: a client joins a room and leaves, with the cyclic collector off. Its protocol
+    # (and the fifty-odd objects around it) used to wait in reference cycles for a full
+    # collection: 500 closed rooms left about 6 MB of such garbage (bench (e)).
+    room = await new_room(server)
+    url = f"{server.ws_url}/sync/{room['room']}?token={room['edit_token']}"
+    client = await YClient.connect(url)
+    protocols = [weakref.ref(c) for c in server.server.server_state.connections
+                 if isinstance(c, ArborWebSocketProtocol)]
+    assert len(protocols) == 1
+    gc.collect()
+    gc.disable()
+    try:
+        await client.close()
+        await eventually(lambda: protocols[0]() is None, timeout=5)
+    finally:
+        gc.enable()
