@@ -170,6 +170,21 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _use_system_malloc() -> None:
+    """Run this process again under ``PYTHONMALLOC=malloc`` unless ``PYTHONMALLOC`` is set.
+
+    Python's own small-object allocator keeps a 1 MiB arena while any object in it lives,
+    so after many rooms close most of their memory stays with the process; glibc's
+    ``malloc_trim`` (see :mod:`sync.memory`) can give free pages back from the middle of
+    its heap. Measured with ``bench/sync_load.py`` (e), 500 rooms opened and closed:
+    +18 MB over the baseline with Python's allocator, +8 to +10 MB with glibc's; no
+    difference in server CPU in (a) or (b) beyond run-to-run noise. The variable only
+    works when set before the interpreter starts, hence the re-execution (same PID)."""
+    if os.environ.get("PYTHONMALLOC") or not getattr(sys, "orig_argv", None):
+        return
+    os.execve(sys.executable, sys.orig_argv, {**os.environ, "PYTHONMALLOC": "malloc"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="arbor", description="Arbor canvas server")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -186,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     review.add_argument("action", choices=["list", "keep", "remove"])
     review.add_argument("post", nargs="?")
     args = parser.parse_args(argv)
+    if argv is None and args.command in ("serve", "dev"):
+        _use_system_malloc()  # before anything is started
     settings = Settings.from_env()
     configure(settings.log_level, settings.log_format)
     commands = {"dev": cmd_dev, "serve": cmd_serve, "migrate": cmd_migrate,

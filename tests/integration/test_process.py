@@ -34,6 +34,8 @@ async def start_serve(settings, **env_extra: str) -> tuple[asyncio.subprocess.Pr
         "ARBOR_RATE_ROOMS_BURST_IP": "100000",
         **env_extra,
     }
+    if "PYTHONMALLOC" not in env_extra:
+        env.pop("PYTHONMALLOC", None)  # arbor serve chooses (see the allocator test)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "server.cli", "serve", "--port", str(port), env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
@@ -111,3 +113,19 @@ async def test_ordinary_disconnects_log_no_traceback(settings):
     # uvicorn logs each websocket's URL: the link token in it must not reach the log
     assert "[accepted]" in output
     assert room["edit_token"] not in output, output
+
+
+async def test_serve_runs_under_the_c_allocator_unless_told_otherwise(settings):
+    # Tried: PYTHONMALLOC unset (arbor serve runs itself again, same PID, under glibc's
+    # malloc, which gives memory back after rooms close; see server/cli.py) and
+    # PYTHONMALLOC=pymalloc (kept as given).
+    for given, expected in ((None, b"PYTHONMALLOC=malloc"), ("pymalloc", b"PYTHONMALLOC=pymalloc")):
+        extra = {} if given is None else {"PYTHONMALLOC": given}
+        proc, _ = await start_serve(settings, **extra)
+        try:
+            with open(f"/proc/{proc.pid}/environ", "rb") as f:
+                environ = f.read().split(b"\0")
+            assert expected in environ, (given, [e for e in environ if b"MALLOC" in e])
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(proc.wait(), 30)
