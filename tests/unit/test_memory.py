@@ -8,7 +8,7 @@ import gc
 import time
 import weakref
 
-from sync.memory import Reclaimer
+from sync.memory import Reclaimer, tune_c_allocator
 
 
 class Cyclic:
@@ -59,3 +59,16 @@ def test_too_few_unloads_or_busy_rooms_or_a_recent_run_wait():
     assert not waiting.maybe_reclaim(busy=False)  # the last unload was just now
     waiting._last_unload = time.monotonic() - 61
     assert waiting.maybe_reclaim(busy=False)
+
+
+def test_the_c_allocator_takes_the_top_pad_setting():
+    # glibc's mallopt accepts M_TOP_PAD (this machine and the Docker image run glibc);
+    # a wrong parameter number or signature would be refused (0) or crash here.
+    import platform
+
+    import pytest
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("not glibc")
+    assert tune_c_allocator(16 << 20) is True
+    assert tune_c_allocator(128 << 10) is True  # back to glibc's default
