@@ -1,10 +1,11 @@
 """Giving memory back after a wave of rooms closes.
 
-A closed websocket leaves about fifty objects (the protocol, its parser, the request and
-response) in reference cycles, which only a full collection frees, and the collector's
-full passes are rare (``gc.freeze`` at start keeps them short, not frequent). Measured
-with ``bench/sync_load.py`` (e): after 500 rooms opened and closed, about 6 MB of such
-garbage was still waiting, and what had been freed stayed in the C allocator's free lists.
+Measured with ``bench/sync_load.py`` (e), 500 rooms opened and closed: what they had used
+stayed with the process. Part of it was garbage in reference cycles, which only a full
+collection frees, and full passes are rare (``gc.freeze`` at start keeps them short, not
+frequent); a closed websocket's protocol now cuts its own cycles (``server/wsproto.py``),
+but anything else cyclic still waits. The rest was freed memory kept in the C
+allocator's free lists.
 
 So once enough rooms have unloaded and the unloading has stopped, the room manager's
 housekeeping runs one full collection and asks glibc to return its free pages
