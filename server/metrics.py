@@ -80,7 +80,7 @@ class ArborCollector(Collector):
         yield CounterMetricFamily("arbor_room_loads", "rooms loaded", value=stats.loads)
         yield CounterMetricFamily("arbor_memory_reclaims",
                                   "garbage collections and malloc_trim after rooms unloaded",
-                                  value=stats.memory_reclaims)
+                                  value=s.rooms.reclaimer.runs)
         yield CounterMetricFamily("arbor_room_load_failures", "room loads that failed",
                                   value=stats.load_failures)
         now = time.monotonic()

@@ -206,8 +206,7 @@ class RoomManager:
                 room.housekeeping()
             except Exception:
                 log.exception("housekeeping of room %s failed", room.id)
-        if self.reclaimer.maybe_reclaim(busy=bool(self._loading or self._unloading)):
-            self.stats.memory_reclaims += 1
+        self.reclaimer.maybe_reclaim(busy=bool(self._loading or self._unloading))
 
     async def flush_all(self) -> None:
         await asyncio.gather(*(w.flush() for w in list(self.writers.values())))

@@ -20,7 +20,6 @@ class SyncStats:
     loads: int = 0
     load_failures: int = 0
     connections_total: int = 0
-    memory_reclaims: int = 0  # full collections + malloc_trim after waves of unloads
     closed_by_code: dict[int, int] = dataclasses.field(default_factory=dict)
 
     def closed(self, code: int) -> None:
