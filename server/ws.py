@@ -133,9 +133,10 @@ class SocketPeer:
     """
 
     def __init__(self, ws: WebSocket, role: Role, token_hash: bytes, queue_max: int,
-                 direct: DirectSocket | None = None) -> None:
+                 direct: DirectSocket | None = None, wants_saved: bool = False) -> None:
         self.ws = ws
         self.role = role
+        self.wants_saved = wants_saved  # asked for the server's entry (``saved=1``)
         self.token_hash = token_hash
         self.queue_max = queue_max
         self.direct = direct
@@ -264,7 +265,8 @@ async def sync_endpoint(ws: WebSocket) -> None:
         return
     direct = ws.scope.get("extensions", {}).get(EXTENSION)
     peer = SocketPeer(ws, role, hash_token(token or ""), s.send_queue_max,
-                      direct if isinstance(direct, DirectSocket) else None)
+                      direct if isinstance(direct, DirectSocket) else None,
+                      wants_saved=ws.query_params.get("saved") == "1")
     services.rooms.stats.connections_total += 1
     try:
         await _serve(ws, room, peer, s.max_message_bytes)

@@ -50,9 +50,11 @@ class Changes:
 
     entries: list[tuple[bytes, object]]
 
-    def message_for(self, recipient: object) -> bytes | None:
-        """The awareness update ``recipient`` should get (never its own entries)."""
-        parts = [enc for enc, owner in self.entries if owner is None or owner != recipient]
+    def message_for(self, recipient: object, hide: object = None) -> bytes | None:
+        """The awareness update ``recipient`` should get (never its own entries), leaving
+        out those of ``hide`` (the server's, for a peer that did not ask for them)."""
+        parts = [enc for enc, owner in self.entries
+                 if owner is None or (owner != recipient and owner is not hide)]
         if not parts:
             return None
         return write_uint(len(parts)) + b"".join(parts)
@@ -62,6 +64,9 @@ class Changes:
         if not parts:
             return None
         return write_uint(len(parts)) + b"".join(parts)
+
+    def has(self, owner: object) -> bool:
+        return any(o is owner for _, o in self.entries)
 
     def owners(self) -> set[object]:
         return {owner for _, owner in self.entries if owner is not None}
@@ -148,8 +153,8 @@ class AwarenessRegistry:
         returned awareness update (this entry alone) itself."""
         st = self._states.get(client_id)
         now = self._now()
-        if st is None:
-            self._states[client_id] = _State(0, 0, raw, owner, now)
+        if st is None:  # clock 1: a stock client ignores a new id's entry at clock 0
+            self._states[client_id] = _State(1, 1, raw, owner, now)
             self._owned.setdefault(owner, set()).add(client_id)
         else:
             st.in_clock += 1
@@ -211,9 +216,10 @@ class AwarenessRegistry:
         self._dirty.clear()
         return Changes(entries) if entries else None
 
-    def full_state(self, recipient: object = None) -> bytes | None:
+    def full_state(self, recipient: object = None, hide: object = None) -> bytes | None:
         parts = [_encode(cid, st) for cid, st in self._states.items()
-                 if st.raw != NULL and st.owner != recipient]
+                 if st.raw != NULL and st.owner != recipient
+                 and (hide is None or st.owner is not hide)]
         if not parts:
             return None
         return write_uint(len(parts)) + b"".join(parts)

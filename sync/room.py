@@ -79,6 +79,11 @@ class Peer(Protocol):
     @property
     def can_write(self) -> bool: ...
 
+    @property
+    def wants_saved(self) -> bool:
+        """Whether this peer asked for the server's own presence entry (see
+        :meth:`Room.set_saved`); stock clients that did not are never sent it."""
+
     def send(self, message: bytes) -> None: ...
 
     def send_many(self, messages: tuple[bytes, ...]) -> None:
@@ -109,6 +114,7 @@ class Room:
         self.awareness_tick = awareness_tick
         self.awareness = AwarenessRegistry(timeout=awareness_timeout)
         self.peers: dict[Peer, None] = {}
+        self.subscribers = 0  # peers that want the server's own entry (wants_saved)
         self.extensions: list[RoomExtension] = []
         self.holders = 0
         self.size = 0
@@ -196,12 +202,16 @@ class Room:
         else:
             pair = (message, rider)
             for peer in self.peers:
-                if peer is not origin:
+                if not peer.wants_saved:
+                    if peer is not origin:
+                        peer.send(message)
+                        sent += 1
+                elif peer is not origin:
                     peer.send_many(pair)
                     sent += 1
                 else:
                     peer.send(rider)
-            self.stats.awareness_out += len(self.peers)
+            self.stats.awareness_out += self.subscribers
         stats = self.stats
         stats.updates_in += 1
         stats.bytes_in += len(update)
@@ -215,16 +225,23 @@ class Room:
     def join(self, peer: Peer) -> None:
         self.peers[peer] = None
         peer.send(p.sync_step1(self.doc.get_state()))
-        # Renewed for everyone at each join (one ticked broadcast): without it the web app's
-        # save indicator sometimes never learnt a saved state (tests/e2e/test_canvas.py).
-        self._publish_server_presence()
-        state = self.awareness.full_state(recipient=peer)
+        if peer.wants_saved:
+            self.subscribers += 1
+            # The joiner gets the server's entry, current, in its first awareness message
+            # (the others learn of the new clock at the next renewal).
+            self.awareness.set_own(SERVER, self.server_client_id, self._server_presence(),
+                                   announce=False)
+        state = self.awareness.full_state(recipient=peer,
+                                          hide=None if peer.wants_saved else SERVER)
         if state is not None:
             peer.send(p.awareness(state))
 
     def leave(self, peer: Peer) -> None:
-        if self.peers.pop(peer, 1) is None and self.awareness.remove_owner(peer):
-            self._schedule_awareness()
+        if self.peers.pop(peer, 1) is None:
+            if peer.wants_saved:
+                self.subscribers -= 1
+            if self.awareness.remove_owner(peer):
+                self._schedule_awareness()
 
     def receive(self, peer: Peer, msg: p.Message) -> None:
         """Handle one decoded message from a peer. Raises to have the peer closed."""
@@ -241,7 +258,8 @@ class Room:
             if self.awareness.apply(peer, entries):
                 self._schedule_awareness()
         elif isinstance(msg, p.QueryAwareness):
-            state = self.awareness.full_state(recipient=peer)
+            state = self.awareness.full_state(recipient=peer,
+                                              hide=None if peer.wants_saved else SERVER)
             if state is not None:
                 peer.send(p.awareness(state))
 
@@ -308,10 +326,17 @@ class Room:
         client process holding many of the room's connections (as the load generator
         does; a browser holds one) decoded the news on every connection before it reached
         the update it waited for; in the one-room benchmark that set the p99 (see the
-        README)."""
+        README).
+
+        Only peers that asked for the entry (``wants_saved``: the web app connects with
+        ``saved=1``) are told. A stock client cannot use it, and it echoes every awareness
+        update it receives, so each renewal cost every such client a message both ways
+        (in bench (b), about a tenth of the server's CPU)."""
         if state_vector == self.saved_state:
             return
         self.saved_state = state_vector
+        if not self.subscribers:
+            return  # nobody asked; whoever joins and asks gets it current (see join)
         self._saved_due = True
         now = time.monotonic()
         due = self._server_presence_at + SAVED_EVERY
@@ -384,7 +409,7 @@ class Room:
         """Called every few seconds: expire silent peers, renew the server's presence."""
         if self.awareness.expire():
             self._schedule_awareness()
-        if time.monotonic() - self._server_presence_at > 15:
+        if self.subscribers and time.monotonic() - self._server_presence_at > 15:
             self._publish_server_presence()
 
     def _schedule_awareness(self) -> None:
@@ -406,19 +431,31 @@ class Room:
         owners = changes.owners()
         shared = changes.message_for(None)
         shared_msg = p.awareness(shared) if shared is not None else None
+        plain_msg = shared_msg  # for peers that did not ask for the server's entry
+        if changes.has(SERVER):
+            plain = changes.message_for(None, hide=SERVER)
+            plain_msg = p.awareness(plain) if plain is not None else None
         sent = self._remembered(now, fresh=True)
+        not_to = frozenset(owners)
         if shared_msg is not None:
-            sent[shared_msg] = frozenset(owners)  # type: ignore[arg-type]
+            sent[shared_msg] = not_to  # type: ignore[assignment]
+        if plain_msg is not None:
+            sent[plain_msg] = not_to  # type: ignore[assignment]
+        out = 0
         for peer in self.peers:
             if peer in owners:
-                own = changes.message_for(peer)
+                own = changes.message_for(peer, hide=None if peer.wants_saved else SERVER)
                 if own is not None:
                     own_msg = p.awareness(own)
                     sent[own_msg] = peer
                     peer.send(own_msg)
-            elif shared_msg is not None:
-                peer.send(shared_msg)
-        self.stats.awareness_out += len(self.peers)
+                    out += 1
+            else:
+                msg = shared_msg if peer.wants_saved else plain_msg
+                if msg is not None:
+                    peer.send(msg)
+                    out += 1
+        self.stats.awareness_out += out
         for ext in self.extensions:
             ext.on_awareness(self, changes)
 

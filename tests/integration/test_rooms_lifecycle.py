@@ -85,21 +85,31 @@ async def test_client_rejoining_during_unload_gets_everything(settings):
 
 
 async def test_saved_state_vector_is_published_in_server_awareness(server):
+    # Only to a client that asks (saved=1, as the web app does). Tried: a second client
+    # connected without it, in the same room, through the same edits and renewals.
     room = await new_room(server)
-    c = await YClient.connect(url(server, room))
-    c.add_text_block("b", "save me")
+    c = await YClient.connect(url(server, room) + "&saved=1")
+    stock = await YClient.connect(url(server, room))
 
-    def saved() -> bool:
-        for state in c.awareness.values():
+    def saved(client: YClient) -> bytes | None:
+        for state in client.awareness.values():
             info = state.get("arbor")
             if info:
-                return bool(base64.b64decode(info["saved"]) == c.doc.get_state())
-        return False
+                return base64.b64decode(info["saved"])
+        return None
 
-    await eventually(saved, message="the server to report the client's state as saved")
+    c.add_text_block("b", "save me")
+    await eventually(lambda: saved(c) == c.doc.get_state(),
+                     message="the server to report the client's state as saved")
     stored = await server.services.store.load_document(room["room"])
     assert str(stored_doc(stored).get("blocks", type=Map)["b"]["text"]) == "save me"
+    await eventually(lambda: stock.doc.get_state() == c.doc.get_state())
+    stock.add_text_block("b2", "and me")
+    await eventually(lambda: saved(c) == stock.doc.get_state(),
+                     message="the stock client's edit to be reported stored")
+    assert saved(stock) is None  # it never asked, so it was never told
     await c.close()
+    await stock.close()
 
 
 async def test_compaction_keeps_every_update_written_while_it_runs(server):

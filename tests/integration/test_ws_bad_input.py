@@ -262,7 +262,7 @@ async def test_awareness_for_another_client_id_is_ignored(server):
     await bob.send(p.awareness(p.encode_awareness([(alice_id, 999, forged)])))
     await bob.send(p.awareness(p.encode_awareness([(alice_id, 1000, b"null")])))
     watcher = await YClient.connect(url(server, room))
-    await eventually(lambda: len(watcher.awareness) >= 3)  # alice, bob, server
+    await eventually(lambda: len(watcher.awareness) >= 2)  # alice, bob
     names = {s.get("user", {}).get("name") for s in watcher.awareness.values()}
     assert "Alice" in names and "Mallory" not in names
     for c in (alice, bob, watcher):
@@ -275,7 +275,7 @@ async def test_late_joiner_gets_current_awareness_at_once(server):
     for i, c in enumerate(peers):
         await c.set_awareness({"user": {"name": f"p{i}"}, "cursor": {"x": i, "y": i}})
     await eventually(lambda: len(server.services.rooms.rooms[room["room"]].awareness.states())
-                     == 4)
+                     == 3)
     late = await YClient.connect(url(server, room))
     await eventually(lambda: {s.get("user", {}).get("name") for s in late.awareness.values()}
                      >= {"p0", "p1", "p2"}, timeout=1.0)

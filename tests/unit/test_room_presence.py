@@ -22,7 +22,8 @@ EVERY = 0.2
 class RecordingPeer:
     can_write = True
 
-    def __init__(self) -> None:
+    def __init__(self, wants_saved: bool = True) -> None:
+        self.wants_saved = wants_saved
         self.writes: list[tuple[bytes, ...]] = []  # one entry per socket write
 
     def send(self, message: bytes) -> None:
@@ -133,6 +134,7 @@ async def test_in_a_big_busy_room_saved_arrives_every_interval_apart_from_update
 
 async def test_in_a_quiet_room_saved_is_sent_on_its_own_and_never_lost():
     room, a, b = room_of_two()
+    room._publish_server_presence()  # the entry was just renewed
     client: Doc[Any] = Doc()
     room.receive(a, p.SyncUpdate(edit(client, "x")))
     first = room.doc.get_state()
@@ -244,4 +246,62 @@ async def test_what_is_remembered_for_echoes_stays_bounded_without_awareness_tic
     assert len(told) >= 6, told
     remembered = sum(len(sent) for _, sent in room._sent)
     assert remembered <= 3, remembered  # only what is younger than the window, not all
+    room.dispose()
+
+
+def server_entries(peer: RecordingPeer, room: Room) -> list[p.AwarenessEntry]:
+    """Every entry of the server's own presence this peer was sent."""
+    return [e for w in peer.writes for m in w if isinstance(msg := p.decode(m), p.AwarenessMessage)
+            for e in p.decode_awareness(msg.payload) if e.client_id == room.server_client_id]
+
+
+async def test_a_peer_that_did_not_ask_is_never_sent_the_servers_entry():
+    # A stock client cannot use "saved" and echoes every awareness update it gets. Tried:
+    # a busy room with one peer that asked (saved=1) and one that did not, with updates,
+    # stores, the quiet-room timer, a housekeeping renewal and another peer's presence.
+    room = Room("r", max_doc_bytes=1 << 20, awareness_timeout=30, awareness_tick=0.01)
+    asked, plain = RecordingPeer(), RecordingPeer(wants_saved=False)
+    room.join(asked)
+    room.join(plain)
+    client: Doc[Any] = Doc()
+    loop = asyncio.get_running_loop()
+    end = loop.time() + EVERY * 4
+    while loop.time() < end:
+        room.receive(asked, p.SyncUpdate(edit(client, f"k{loop.time()}")))
+        room.set_saved(room.doc.get_state())
+        await asyncio.sleep(0.01)
+    room.set_saved(b"\x01\x01\x02")  # and one the quiet-room timer sends alone
+    room._server_presence_at -= 20
+    room.housekeeping()
+    room.receive(asked, p.AwarenessMessage(p.encode_awareness([(7, 1, b'{"c":1}')])))
+    await asyncio.sleep(EVERY * 2 + 0.1)
+    assert len([v for v in asked.saved_values() if v != b"\x00"]) >= 3  # the one who asked
+    assert plain.saved_values() == [] and server_entries(plain, room) == []
+    others = [e.client_id for w in plain.writes for m in w
+              if isinstance(msg := p.decode(m), p.AwarenessMessage)
+              for e in p.decode_awareness(msg.payload)]
+    assert others == [7]  # other people's presence still reaches it
+    room.dispose()
+
+
+async def test_a_room_where_nobody_asked_sends_no_renewals_and_a_joiner_gets_it_current():
+    room = Room("r", max_doc_bytes=1 << 20, awareness_timeout=30, awareness_tick=0.01)
+    writer, reader = RecordingPeer(wants_saved=False), RecordingPeer(wants_saved=False)
+    room.join(writer)
+    room.join(reader)
+    client: Doc[Any] = Doc()
+    for i in range(5):
+        room.receive(writer, p.SyncUpdate(edit(client, f"k{i}")))
+        room.set_saved(room.doc.get_state())
+        await asyncio.sleep(EVERY / 2)
+    assert room._saved_handle is None and room._tick_handle is None  # nothing scheduled
+    assert not [m for w in reader.writes for m in w
+                if isinstance(p.decode(m), p.AwarenessMessage)]
+    late = RecordingPeer()
+    room.join(late)
+    (entry,) = server_entries(late, room)  # in its first awareness message, at once
+    assert entry.clock >= 1  # a stock client ignores a new id's entry at clock 0
+    assert late.saved_values() == [room.doc.get_state()]
+    room.leave(late)
+    assert room.subscribers == 0
     room.dispose()

@@ -72,7 +72,7 @@ export class Connection {
     }
     this.idb = idb
     this.provider = new WebsocketProvider(`${wsBase}/sync`, room, this.doc, {
-      params: { token, protocol: String(PROTOCOL_VERSION) },
+      params: { token, protocol: String(PROTOCOL_VERSION), saved: '1' },
       disableBc: true,
       shouldReconnect: (event: CloseEvent) => !isFatalClose(event.code),
     })
