@@ -325,6 +325,9 @@ async def storage(tmp: Path) -> AsyncIterator[Storage]:
 # ARBOR_* settings for every Arbor server the benchmark starts (``--server-env``); the
 # environment's own ARBOR_* variables are not passed on, so a run is reproducible.
 SERVER_ENV: dict[str, str] = {}
+# Extra query parameters of every Arbor connection (``--saved`` asks for the server's
+# "saved" entry, as the web app does; stock clients, the default, do not).
+ARBOR_PARAMS: dict[str, str] = {}
 
 
 def server_env_arg(value: str) -> tuple[str, str]:
@@ -363,7 +366,7 @@ def arbor_server(st: Storage, tmp: Path) -> Iterator[Target]:
                     r = await http.post("/api/rooms", json={"title": "bench"})
                     r.raise_for_status()
                     body = r.json()
-                    return body["room"], {"token": body["edit_token"]}
+                    return body["room"], {"token": body["edit_token"], **ARBOR_PARAMS}
 
             return list(await asyncio.gather(*(one() for _ in range(n))))
 
@@ -788,8 +791,12 @@ def main() -> int:
     ap.add_argument("--server-env", action="append", type=server_env_arg, default=[],
                     metavar="ARBOR_NAME=value", help="a setting for the Arbor servers "
                     "(repeatable), e.g. ARBOR_FLUSH_INTERVAL_MS=1000")
+    ap.add_argument("--saved", action="store_true", help="Arbor's clients ask for the "
+                    "server's saved entry (saved=1), as the web app does")
     args = ap.parse_args()
     SERVER_ENV.update(args.server_env)
+    if args.saved:
+        ARBOR_PARAMS["saved"] = "1"
     if args.server:
         SELECTED[:] = [k for k in SERVERS if k in args.server]
     if shutil.which("node") is None:
