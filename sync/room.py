@@ -113,7 +113,7 @@ class Room:
         self.max_doc_bytes = max_doc_bytes
         self.awareness_tick = awareness_tick
         self.awareness = AwarenessRegistry(timeout=awareness_timeout)
-        self.peers: dict[Peer, None] = {}
+        self.peers: dict[Peer, float] = {}  # each with when it joined (see is_echo)
         self.subscribers = 0  # peers that want the server's own entry (wants_saved)
         self.extensions: list[RoomExtension] = []
         self.holders = 0
@@ -223,7 +223,7 @@ class Room:
     # --- peers ------------------------------------------------------------------------
 
     def join(self, peer: Peer) -> None:
-        self.peers[peer] = None
+        self.peers[peer] = time.monotonic()
         peer.send(p.sync_step1(self.doc.get_state()))
         if peer.wants_saved:
             self.subscribers += 1
@@ -237,7 +237,7 @@ class Room:
             peer.send(p.awareness(state))
 
     def leave(self, peer: Peer) -> None:
-        if self.peers.pop(peer, 1) is None:
+        if self.peers.pop(peer, None) is not None:
             if peer.wants_saved:
                 self.subscribers -= 1
             if self.awareness.remove_owner(peer):
@@ -386,8 +386,17 @@ class Room:
         ``peer`` in the last :data:`ECHO_WINDOW` (and at least the last two ticks). Stock
         clients send every awareness update they receive straight back (with 100 people
         moving, over 80 % of what arrives). What a peer was sent holds none of its own
-        entries, so sending it back changes nothing: it is dropped before it is decoded."""
-        for _, sent in reversed(self._sent):
+        entries, so sending it back changes nothing: it is dropped before it is decoded.
+
+        Only what was sent since the peer joined counts: a person who reconnects sends
+        their own entry again, byte for byte what the room sent the others before they
+        left, and that is no echo (their presence came back only after a renewal)."""
+        joined = self.peers.get(peer)
+        if joined is None:
+            return False
+        for at, sent in reversed(self._sent):
+            if at < joined:
+                return False
             to = sent.get(message)
             if to is not None:
                 return peer not in to if isinstance(to, frozenset) else to is peer

@@ -305,3 +305,27 @@ async def test_a_room_where_nobody_asked_sends_no_renewals_and_a_joiner_gets_it_
     room.leave(late)
     assert room.subscribers == 0
     room.dispose()
+
+
+async def test_a_reconnecting_persons_own_entry_is_not_taken_for_an_echo():
+    # Tried: a leaves and comes back on a new connection with the same client id, clock
+    # and state, so what it sends is byte for byte what the room sent b before it left.
+    room, a, b = room_of_two()
+    entry = p.awareness(p.encode_awareness([(7, 1, b'{"c":1}')]))
+    room.receive(a, p.decode(entry))
+    await asyncio.sleep(0.05)
+    assert entry in [m for w in b.writes for m in w]  # b was sent exactly these bytes
+    assert room.is_echo(entry, b)  # and from b it would be an echo
+    room.leave(a)
+    await asyncio.sleep(0.05)
+    again = RecordingPeer()
+    room.join(again)
+    assert not room.is_echo(entry, again)
+    b.writes.clear()
+    room.receive(again, p.decode(entry))
+    await asyncio.sleep(0.05)
+    seen = [e.client_id for w in b.writes for m in w
+            if isinstance(msg := p.decode(m), p.AwarenessMessage)
+            for e in p.decode_awareness(msg.payload) if e.raw != b"null"]
+    assert seen == [7]  # a's presence is back for b at once
+    room.dispose()
