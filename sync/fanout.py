@@ -57,6 +57,7 @@ BYE = b"bye"
 # Entries that say their origin holds the room (control entries may come from any process).
 _PRESENCE = (KIND_UPDATE, KIND_AWARENESS, KIND_HOLD)
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+POOL_SIZE = 4  # connections for writes and room loads; the blocking reader has its own
 
 
 @dataclasses.dataclass(slots=True)
@@ -104,6 +105,8 @@ class Fanout:
         self._tasks: list[asyncio.Task[None]] = []
         self._reader_id: int | None = None
         self._blocked = False
+        self._unblocking = False  # an unblock is in flight; another request only marks
+        self._unblock_again = False  # that one more is due once it returns
         self.on_control: Callable[[Room, bytes], None] = lambda room, data: None
         self.on_resync: Callable[[Room], Any] = lambda room: None
         self.healthy = True
@@ -111,13 +114,22 @@ class Fanout:
         self.skipped = 0  # updates and awareness changes not published: nobody else holds
         self.received = 0
         self.resyncs = 0
+        self.unblocks = 0  # CLIENT UNBLOCKs sent to the reader
         self.last_read = time.monotonic()
 
     @classmethod
-    def from_url(cls, url: str, **kw: Any) -> Fanout:
+    def from_url(cls, url: str, *, pool_size: int = POOL_SIZE, **kw: Any) -> Fanout:
         opts: dict[str, Any] = {"socket_connect_timeout": 5, "health_check_interval": 15}
-        redis = aioredis.Redis.from_url(url, **opts)
-        reader = aioredis.Redis.from_url(url, single_connection_client=True, **opts)
+        # Bounded: a wave of room loads waits its turn for a connection (each read is short)
+        # rather than opening one per concurrent load; the extra connections would stay
+        # open, with their buffers, long after the wave (measured with bench (e)).
+        # Named after the deployment's key prefix, so ``CLIENT LIST`` shows whose they are.
+        prefix = kw.get("prefix", "")
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=pool_size, timeout=5, client_name=f"{prefix}fanout", **opts)
+        redis = aioredis.Redis.from_pool(pool)
+        reader = aioredis.Redis.from_url(url, single_connection_client=True,
+                                         client_name=f"{prefix}fanout-reader", **opts)
         return cls(redis, reader, **kw)
 
     def key(self, room_id: str) -> bytes:
@@ -281,12 +293,32 @@ class Fanout:
         self.healthy = False
 
     def _unblock(self) -> None:
-        if self._blocked and self._reader_id is not None:
-            asyncio.get_running_loop().create_task(self._send_unblock(self._reader_id))
+        """Wake the reader so its next read includes a room just watched. A wave of joins
+        (hundreds of rooms in a second) sends one ``CLIENT UNBLOCK`` at a time, plus one more
+        for the rooms watched while it was in flight, instead of one each: one connection of
+        the pool instead of as many as the wave's joins overlap."""
+        if not self._blocked or self._reader_id is None:
+            return
+        if self._unblocking:
+            self._unblock_again = True
+            return
+        self._unblocking = True
+        asyncio.get_running_loop().create_task(self._send_unblocks())
 
-    async def _send_unblock(self, client_id: int) -> None:
-        with contextlib.suppress(*REDIS_DOWN, RedisError):
-            await self.redis.client_unblock(client_id)
+    async def _send_unblocks(self) -> None:
+        try:
+            while True:
+                self._unblock_again = False
+                client_id = self._reader_id
+                if client_id is None or not self._blocked:
+                    return
+                with contextlib.suppress(*REDIS_DOWN, RedisError):
+                    await self.redis.client_unblock(client_id)
+                    self.unblocks += 1
+                if not self._unblock_again:
+                    return
+        finally:
+            self._unblocking = False
 
     async def _read_loop(self) -> None:
         backoff = 0.1

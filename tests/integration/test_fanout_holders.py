@@ -3,8 +3,13 @@ holding a room gets everything the first one skipped while it was alone."""
 
 from __future__ import annotations
 
-from pycrdt import Map
+import asyncio
+import uuid
 
+from pycrdt import Map
+from redis import asyncio as aioredis
+
+from sync.fanout import POOL_SIZE
 from tests.conftest import run_server
 from tests.integration.test_rooms_lifecycle import new_room, url
 from tests.yclient import YClient, eventually
@@ -63,3 +68,33 @@ async def test_holders_expire_and_a_returning_one_is_caught_up(settings):
         fan_one.holder_expiry = 35.0
         await a.close()
         await b.close()
+
+
+async def test_a_wave_of_room_loads_shares_a_few_redis_connections(settings, redis_url):
+    # 40 rooms joined at once on one process: each load reads its room's stream and wakes
+    # the blocked reader. The loads take turns on a bounded pool, and the wake-ups coalesce.
+    s = settings.replace(redis_prefix=f"{settings.redis_prefix}wave-{uuid.uuid4().hex[:6]}:")
+    redis = aioredis.Redis.from_url(redis_url)
+    async with run_server(s) as one:
+        fan = one.services.fanout
+        rooms = [await new_room(one) for _ in range(40)]
+        first = await YClient.connect(url(one, rooms[0]))
+        await eventually(lambda: fan._blocked, message="the reader to block on the first room")
+        unblocks = fan.unblocks
+        clients = await asyncio.gather(*(YClient.connect(url(one, r)) for r in rooms[1:]))
+        names = [c.get("name") for c in await redis.client_list()]
+        assert 1 <= names.count(f"{s.redis_prefix}fanout") <= POOL_SIZE, names
+        assert names.count(f"{s.redis_prefix}fanout-reader") == 1
+        assert 1 <= fan.unblocks - unblocks < len(rooms) // 2, fan.unblocks - unblocks
+        # Every room is read: an edit from a second process reaches each room's client.
+        async with run_server(s) as two:
+            writers = await asyncio.gather(*(YClient.connect(url(two, r)) for r in rooms))
+            for i, w in enumerate(writers):
+                w.add_text_block("wave", f"room {i}")
+            for i, c in enumerate([first, *clients]):
+                await eventually(lambda c=c, i=i: c.block_text("wave") == f"room {i}")
+            for c in writers:
+                await c.close()
+        for c in [first, *clients]:
+            await c.close()
+    await redis.aclose()
