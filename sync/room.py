@@ -145,8 +145,8 @@ class Room:
         """Apply stored state before anyone joins; nothing is stored or published again."""
         self._origin = LOAD
         try:
-            with self.doc.transaction(origin=LOAD):
-                for update in updates:
+            for update in updates:  # a transaction each: see sync/store/postgres.py _merge
+                with self.doc.transaction(origin=LOAD):
                     self.doc.apply_update(update)
         finally:
             self._origin = None
