@@ -68,6 +68,10 @@ class ArborCollector(Collector):
                                   "awareness messages from clients that only echoed what "
                                   "the server sent them (dropped undecoded)",
                                   value=stats.awareness_echoes)
+        yield CounterMetricFamily("arbor_ws_throttled",
+                                  "pauses in reading a websocket that sent more messages "
+                                  "than ARBOR_WS_MESSAGES_PER_SECOND allows",
+                                  value=stats.ws_throttled)
         yield CounterMetricFamily("arbor_updates_stored", "updates written to PostgreSQL",
                                   value=stats.stored_updates)
         yield CounterMetricFamily("arbor_store_failures", "failed PostgreSQL writes (retried)",

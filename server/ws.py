@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -122,6 +123,37 @@ def _frames_of(messages: tuple[bytes, ...]) -> bytes:
     return _last_many_frames
 
 
+class MessageBudget:
+    """A token bucket of incoming messages for one websocket: ``rate`` a second on average,
+    ``burst`` at once. A client over it is read more slowly (see ``spend``), never cut off:
+    a person's tab sends far fewer (dragging a block is about 60 updates a second), so only
+    a flood waits, and it cannot take the process's event loop from every other room."""
+
+    __slots__ = ("at", "burst", "holds", "rate", "tokens")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = float(max(burst, 1))
+        self.tokens = self.burst
+        self.at = time.monotonic()
+        self.holds = 0
+
+    def spend(self) -> float:
+        """Count one message received; the seconds to wait before reading the next (0.0:
+        none). A client past its budget waits until it may send a few more (50 ms worth),
+        so a flood costs one pause every few messages, not one per message."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        tokens = min(self.burst, self.tokens + (now - self.at) * self.rate) - 1.0
+        self.at = now
+        self.tokens = tokens
+        if tokens >= 0:
+            return 0.0
+        self.holds += 1
+        return (min(self.burst, max(1.0, self.rate * 0.05)) - tokens) / self.rate
+
+
 class SocketPeer:
     """One websocket in a room. ``send`` and ``close`` never block and never raise.
 
@@ -133,8 +165,10 @@ class SocketPeer:
     """
 
     def __init__(self, ws: WebSocket, role: Role, token_hash: bytes, queue_max: int,
-                 direct: DirectSocket | None = None, wants_saved: bool = False) -> None:
+                 direct: DirectSocket | None = None, wants_saved: bool = False,
+                 budget: MessageBudget | None = None) -> None:
         self.ws = ws
+        self.budget = budget if budget is not None else MessageBudget(0.0, 1)
         self.role = role
         self.wants_saved = wants_saved  # asked for the server's entry (``saved=1``)
         self.token_hash = token_hash
@@ -266,7 +300,8 @@ async def sync_endpoint(ws: WebSocket) -> None:
     direct = ws.scope.get("extensions", {}).get(EXTENSION)
     peer = SocketPeer(ws, role, hash_token(token or ""), s.send_queue_max,
                       direct if isinstance(direct, DirectSocket) else None,
-                      wants_saved=ws.query_params.get("saved") == "1")
+                      wants_saved=ws.query_params.get("saved") == "1",
+                      budget=MessageBudget(s.ws_messages_per_second, s.ws_messages_burst))
     services.rooms.stats.connections_total += 1
     try:
         await _serve(ws, room, peer, s.max_message_bytes)
@@ -280,9 +315,11 @@ async def _serve(ws: WebSocket, room: Room, peer: SocketPeer, max_bytes: int) ->
     if peer.direct is not None:
         direct = peer.direct
 
-        def on_bytes(data: bytes) -> None:
+        def on_bytes(data: bytes) -> float:
             if not handle_message(room, peer, data, max_bytes):
                 direct.on_bytes = None
+                return 0.0
+            return _spend(room, peer)
 
         direct.on_bytes = on_bytes
     loop = asyncio.get_running_loop()
@@ -320,6 +357,20 @@ async def _read(ws: WebSocket, room: Room, peer: SocketPeer, max_bytes: int) -> 
             return
         if not handle_message(room, peer, data, max_bytes):
             return
+        wait = _spend(room, peer)
+        if wait:
+            await asyncio.sleep(wait)  # uvicorn reads no more while its queue is full
+
+
+def _spend(room: Room, peer: SocketPeer) -> float:
+    """Count a message against the peer's budget; how long to hold its next one."""
+    wait = peer.budget.spend()
+    if wait:
+        room.stats.ws_throttled += 1
+        if peer.budget.holds == 1:
+            log.warning("a client in room %s sends more than %g messages a second; reading "
+                        "it more slowly", room.id, peer.budget.rate, extra={"room": room.id})
+    return wait
 
 
 def handle_message(room: Room, peer: SocketPeer, data: bytes, max_bytes: int) -> bool:

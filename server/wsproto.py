@@ -16,7 +16,10 @@ This subclass adds one ASGI extension, :data:`EXTENSION`, holding a :class:`Dire
   caller falls back to ordinary ASGI sends (which wait for the transport to drain).
 - ``on_bytes``: when the application sets it, each complete binary message is handed to it
   synchronously from ``data_received`` instead of going through the ASGI receive queue,
-  as long as that queue is empty (so messages are never reordered). Such a frame (final,
+  as long as that queue is empty (so messages are never reordered). It returns how many
+  seconds to wait before the next message (``0.0``: none): a client sending faster than
+  its budget has the rest of what arrived kept here, and reading from its socket paused,
+  until then (TCP pushes back on it; no other socket waits). Such a frame (final,
   binary, masked, no reserved bits, within the size limit) is cut from the byte stream and
   unmasked here; every other frame (text, fragments, ping, pong, close, anything
   malformed) is handed whole to the stock parser, which stays at a frame boundary and
@@ -47,7 +50,7 @@ log = logging.getLogger(__name__)
 EXTENSION = "arbor.direct"
 
 _ATTRIBUTES = ("queue", "writable", "close_sent", "disconnected", "handshake_complete",
-               "transport", "conn")
+               "transport", "conn", "read_paused", "loop")
 _METHODS = ("handle_connect", "data_received")
 
 
@@ -97,7 +100,7 @@ class DirectSocket:
 
     def __init__(self, proto: ArborWebSocketProtocol) -> None:
         self._proto: ArborWebSocketProtocol | None = proto  # None once released
-        self.on_bytes: Callable[[bytes], None] | None = None
+        self.on_bytes: Callable[[bytes], float] | None = None
 
     def write(self, frame: bytes) -> bool:
         proto = self._proto
@@ -118,6 +121,7 @@ class ArborWebSocketProtocol(WebSocketsSansIOProtocol):
     _partial = b""  # the start of a frame whose end has not arrived yet
     _fragmented = False  # the stock parser is inside a fragmented message
     _stock = False  # everything goes to the stock parser from now on
+    _held = False  # the client is over its budget: what arrives waits in _partial
 
     _app_done = False  # the application's task has returned
     _lost = False  # the transport reported the connection lost
@@ -162,12 +166,17 @@ class ArborWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.direct is None or self._stock:
             super().data_received(data)  # the handshake (or a frame past the size limit)
             return
+        if self._held:  # read anyway (the stock receive() resumes reading when it may)
+            self._partial += data
+            self.transport.pause_reading()
+            return
         # After the handshake every frame is cut here, so the stock parser only ever sees
         # whole frames and is always at a frame boundary when it gets the next one.
         buf = self._partial + data if self._partial else data
         self._partial = b""
         pos, end = 0, len(buf)
         limit = self.conn.max_message_size
+        wait = 0.0
         while (found := frame_header(buf, pos, end)) is not None:
             head, size = found
             if limit is not None and size > limit:
@@ -180,14 +189,30 @@ class ArborWebSocketProtocol(WebSocketsSansIOProtocol):
             handler = self.direct.on_bytes
             if buf[pos] == 0x82 and buf[pos + 1] & 0x80 and handler is not None \
                     and not self._fragmented and not self.close_sent and self.queue.empty():
-                handler(apply_mask(buf[pos + head:stop], buf[pos + head - 4:pos + head]))
+                wait = handler(apply_mask(buf[pos + head:stop], buf[pos + head - 4:pos + head]))
             else:
                 self._to_stock(buf[pos:stop])
             if self.transport.is_closing():
                 return
             pos = stop
+            if wait:
+                break
         if pos < end:
             self._partial = buf[pos:]
+        if wait:
+            self._held = True
+            self.transport.pause_reading()
+            self.loop.call_later(wait, self._end_hold)
+
+    def _end_hold(self) -> None:
+        self._held = False
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.direct is None:
+            return
+        if not self.read_paused:  # else the stock receive() resumes it, as it would have
+            transport.resume_reading()
+        if self._partial:
+            self.data_received(b"")
 
     def _to_stock(self, frame: bytes) -> None:
         """One whole frame through the stock parser (which answers pings, closes, errors)."""

@@ -62,6 +62,10 @@ VARIABLES: list[tuple[str, str, str]] = [
     ("ARBOR_MAX_MESSAGE_BYTES", "1048576", "largest websocket message accepted (else close 1009)"),
     ("ARBOR_MAX_DOC_BYTES", "16777216", "largest document a room may grow to"),
     ("ARBOR_SEND_QUEUE_MAX", "512", "messages queued for one slow client before it is dropped"),
+    ("ARBOR_WS_MESSAGES_PER_SECOND", "300",
+     "messages one websocket may send a second, on average; past it (and the burst) the "
+     "server reads its next message only when it is due (0: no limit)"),
+    ("ARBOR_WS_MESSAGES_BURST", "3000", "messages one websocket may send at once above that rate"),
     ("ARBOR_PING_INTERVAL_SECONDS", "20", "websocket ping interval; a peer that does not "
      "answer within 10 s (or this, if shorter) is dropped, so a dead one leaves within 30 s"),
     ("ARBOR_AWARENESS_TIMEOUT_SECONDS", "30", "presence not renewed for this long is removed"),
@@ -158,6 +162,8 @@ class Settings:
     max_message_bytes: int = 1 << 20
     max_doc_bytes: int = 16 << 20
     send_queue_max: int = 512
+    ws_messages_per_second: float = 300.0
+    ws_messages_burst: int = 3000
     ping_interval: float = 20.0
     awareness_timeout: float = 30.0
     awareness_tick: float = 0.02
@@ -257,6 +263,8 @@ class Settings:
             max_message_bytes=num("ARBOR_MAX_MESSAGE_BYTES", int),
             max_doc_bytes=num("ARBOR_MAX_DOC_BYTES", int),
             send_queue_max=num("ARBOR_SEND_QUEUE_MAX", int),
+            ws_messages_per_second=num("ARBOR_WS_MESSAGES_PER_SECOND", float),
+            ws_messages_burst=num("ARBOR_WS_MESSAGES_BURST", int),
             ping_interval=num("ARBOR_PING_INTERVAL_SECONDS", float),
             awareness_timeout=num("ARBOR_AWARENESS_TIMEOUT_SECONDS", float),
             awareness_tick=num("ARBOR_AWARENESS_TICK_MS", int) / 1000,

@@ -20,6 +20,7 @@ class SyncStats:
     loads: int = 0
     load_failures: int = 0
     connections_total: int = 0
+    ws_throttled: int = 0  # pauses of a client sending past ARBOR_WS_MESSAGES_PER_SECOND
     closed_by_code: dict[int, int] = dataclasses.field(default_factory=dict)
 
     def closed(self, code: int) -> None:

@@ -371,3 +371,44 @@ async def test_peer_whose_socket_goes_silent_is_dropped_by_ping(settings):
         await eventually(lambda: a.doc.client_id not in b.awareness, timeout=5)
         a.ws.transport.abort()
         await b.close()
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "asgi"])
+async def test_a_flood_of_updates_is_read_at_the_clients_budget_and_nothing_is_lost(
+        settings, direct):
+    from pycrdt import Array
+
+    from tests.conftest import run_server
+
+    # One client sends 600 updates at once; its budget is 100 at once, then 200 a second.
+    s = settings.replace(ws_messages_per_second=200.0, ws_messages_burst=100)
+    async with run_server(s, direct=direct) as srv:
+        room, elsewhere = await new_room(srv), await new_room(srv)
+        reader = await YClient.connect(url(srv, room))
+        calm = await bystander(srv, elsewhere)
+        flooder = await YClient.connect(url(srv, room))
+        src: Doc = Doc()
+        updates: list[bytes] = []
+        src.observe(lambda e: updates.append(e.update))
+        items = src.get("flood", type=Array)
+        for i in range(600):
+            items.append(i)
+        for u in updates:
+            await flooder.send(p.sync_update(u))
+        await asyncio.sleep(0.2)
+        held = srv.services.rooms.rooms[room["room"]].doc.get("flood", type=Array)
+        assert 0 < len(held) < 600, "the server read the flood at once"
+        assert srv.services.rooms.stats.ws_throttled > 0
+        # Meanwhile another room on the same process is served as usual.
+        await assert_unharmed(srv, elsewhere, calm)
+        # Nothing is dropped: the rest is read when due, in order, and nobody was closed.
+        want = list(range(600))
+        await eventually(lambda: reader.doc.get("flood", type=Array).to_py() == want,
+                         timeout=20, message="every update of the flood to arrive in order")
+        assert flooder.closed is None and reader.closed is None
+        async with httpx.AsyncClient() as http:
+            metrics = (await http.get(f"{srv.base_url}/metrics")).text
+        assert any(line.startswith("arbor_ws_throttled_total ") and float(line.split()[1]) > 0
+                   for line in metrics.splitlines()), metrics[:2000]
+        for c in (reader, calm, flooder):
+            await c.close()

@@ -11,7 +11,7 @@ from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
 from server.capabilities import Role
-from server.ws import SocketPeer
+from server.ws import MessageBudget, SocketPeer
 from server.wsproto import SUPPORTED, binary_frame
 
 
@@ -105,3 +105,26 @@ def test_a_peer_that_stops_reading_is_closed_with_1013_at_the_bound():
     assert not pr._queue
     pr.send(b"late")  # a closed peer takes nothing more
     assert not pr._queue and d.written == []
+
+
+def test_message_budget_allows_its_burst_then_holds_until_a_few_are_due(monkeypatch):
+    import types
+
+    import server.ws
+
+    now = [1000.0]
+    monkeypatch.setattr(server.ws, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    b = MessageBudget(100.0, 10)
+    assert [b.spend() for _ in range(10)] == [0.0] * 10
+    wait = b.spend()  # the 11th at once: wait until 5 more (50 ms at 100/s) are due
+    assert wait == pytest.approx(0.06)
+    assert b.holds == 1
+    now[0] += wait + 1e-9
+    assert [b.spend() for _ in range(5)] == [0.0] * 5
+    assert b.spend() > 0
+    now[0] += 3600  # a long quiet: the budget refills to the burst, no further
+    assert [b.spend() for _ in range(10)] == [0.0] * 10
+    assert b.spend() > 0
+    assert b.holds == 3
+    unlimited = MessageBudget(0.0, 1)
+    assert all(unlimited.spend() == 0.0 for _ in range(10_000))
