@@ -349,6 +349,7 @@ def arbor_env(st: Storage, tmp: Path) -> dict[str, str]:
         # (d) and (f) measure one writer far past any person's rate (up to 20,000 updates at
         # once): the per-connection budget would measure itself, not the server.
         "ARBOR_WS_MESSAGES_PER_SECOND": "0",
+        "ARBOR_WS_CONNECTIONS_PER_IP": "0",  # (b) and (e): 800 and 501 sockets from 127.0.0.1
     })
     env.update(SERVER_ENV)
     return env

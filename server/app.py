@@ -15,7 +15,7 @@ from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
@@ -79,8 +79,9 @@ class Services:
     choice: ModelChoice = dataclasses.field(init=False)
     keys: KeyRing = dataclasses.field(init=False)
     rate_limited: dict[str, int] = dataclasses.field(default_factory=dict)
+    sockets_by_ip: dict[str, int] = dataclasses.field(default_factory=dict)  # open websockets
 
-    def client_ip(self, request: Request) -> str:
+    def client_ip(self, request: HTTPConnection) -> str:
         peer = request.client.host if request.client else None
         return client_ip(peer, request.headers, self.rates.trusted_proxies)
 

@@ -48,7 +48,8 @@ CLOSE_CODES = {
     1009: "message too large",
     1011: "the canvas could not be loaded",
     1012: "server restarting",
-    1013: "try again later (client too slow, or storage backlog full)",
+    1013: "try again later (client too slow, storage backlog full, or too many connections "
+          "from one address)",
     4099: "protocol version mismatch (do not retry)",
     4400: "malformed protocol message",
     4401: "missing, invalid or rotated link",
@@ -277,6 +278,27 @@ async def sync_endpoint(ws: WebSocket) -> None:
     if not ROOM_ID.match(room_id):
         await _refuse(ws, 4404, "no such canvas")
         return
+    ip = services.client_ip(ws)
+    held = services.sockets_by_ip.get(ip, 0)
+    if s.ws_connections_per_ip and held >= s.ws_connections_per_ip:
+        # Counted before the room is looked up: a flood of sockets costs no query.
+        services.rate_limited["websockets"] = services.rate_limited.get("websockets", 0) + 1
+        await _refuse(ws, 1013, f"too many connections from your address (the limit is "
+                                f"{s.ws_connections_per_ip}); try again later")
+        return
+    services.sockets_by_ip[ip] = held + 1
+    try:
+        await _open(ws, services, room_id)
+    finally:
+        left = services.sockets_by_ip[ip] - 1
+        if left:
+            services.sockets_by_ip[ip] = left
+        else:
+            del services.sockets_by_ip[ip]
+
+
+async def _open(ws: WebSocket, services: Services, room_id: str) -> None:
+    s = services.settings
     token = ws.query_params.get("token")
     try:
         record = await services.store.get_room(room_id)

@@ -66,6 +66,9 @@ VARIABLES: list[tuple[str, str, str]] = [
      "messages one websocket may send a second, on average; past it (and the burst) the "
      "server reads its next message only when it is due (0: no limit)"),
     ("ARBOR_WS_MESSAGES_BURST", "3000", "messages one websocket may send at once above that rate"),
+    ("ARBOR_WS_CONNECTIONS_PER_IP", "500",
+     "websockets one address may hold open on one server process; more are refused with 1013 "
+     "(0: no limit)"),
     ("ARBOR_PING_INTERVAL_SECONDS", "20", "websocket ping interval; a peer that does not "
      "answer within 10 s (or this, if shorter) is dropped, so a dead one leaves within 30 s"),
     ("ARBOR_AWARENESS_TIMEOUT_SECONDS", "30", "presence not renewed for this long is removed"),
@@ -164,6 +167,7 @@ class Settings:
     send_queue_max: int = 512
     ws_messages_per_second: float = 300.0
     ws_messages_burst: int = 3000
+    ws_connections_per_ip: int = 500
     ping_interval: float = 20.0
     awareness_timeout: float = 30.0
     awareness_tick: float = 0.02
@@ -265,6 +269,7 @@ class Settings:
             send_queue_max=num("ARBOR_SEND_QUEUE_MAX", int),
             ws_messages_per_second=num("ARBOR_WS_MESSAGES_PER_SECOND", float),
             ws_messages_burst=num("ARBOR_WS_MESSAGES_BURST", int),
+            ws_connections_per_ip=num("ARBOR_WS_CONNECTIONS_PER_IP", int),
             ping_interval=num("ARBOR_PING_INTERVAL_SECONDS", float),
             awareness_timeout=num("ARBOR_AWARENESS_TIMEOUT_SECONDS", float),
             awareness_tick=num("ARBOR_AWARENESS_TICK_MS", int) / 1000,

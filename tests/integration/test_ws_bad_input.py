@@ -412,3 +412,32 @@ async def test_a_flood_of_updates_is_read_at_the_clients_budget_and_nothing_is_l
                    for line in metrics.splitlines()), metrics[:2000]
         for c in (reader, calm, flooder):
             await c.close()
+
+
+async def test_more_sockets_from_one_address_than_the_limit_are_refused_with_1013(settings):
+    from tests.conftest import run_server
+
+    async with run_server(settings.replace(ws_connections_per_ip=3)) as srv:
+        a, b = await new_room(srv), await new_room(srv)
+        held = [await YClient.connect(url(srv, a)), await YClient.connect(url(srv, a)),
+                await YClient.connect(url(srv, b))]
+        # The fourth from 127.0.0.1, to either room, and even to a room that does not exist
+        # (it is counted before the room is looked up).
+        for room in (a, b, {"room": "0" * 16, "edit_token": "x"}):
+            code, reason = await close_code(await raw_socket(srv, room))
+            assert code == 1013, (code, reason)
+            assert "too many connections from your address" in reason
+        async with httpx.AsyncClient() as http:
+            metrics = (await http.get(f"{srv.base_url}/metrics")).text
+        assert 'arbor_rate_limited_total{what="websockets"} 3.0' in metrics
+        # Those held are untouched, and one leaving frees a place.
+        held[0].add_text_block("still", "here")
+        await eventually(lambda: held[1].block_text("still") == "here")
+        await held[0].close()
+        await eventually(lambda: sum(srv.services.sockets_by_ip.values()) == 2)
+        again = await YClient.connect(url(srv, a))
+        await eventually(lambda: again.block_text("still") == "here")
+        for c in (*held[1:], again):
+            await c.close()
+        await eventually(lambda: not srv.services.sockets_by_ip,
+                         message="every socket's place to be given back")
