@@ -188,7 +188,14 @@ def _use_system_malloc() -> None:
     os.execve(sys.executable, sys.orig_argv, {**os.environ, "PYTHONMALLOC": "malloc"})
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse ``arbor``'s command line. Post ids are URL-safe base64 and one in 64 starts
+    with ``-``, which argparse would take for an option: ``arbor review remove -x1`` names
+    a post, so a lone argument after ``keep``/``remove`` is always the post id."""
+    argv = list(argv)
+    if (argv[:1] == ["review"] and len(argv) == 3 and argv[1] in ("keep", "remove")
+            and argv[2].startswith("-") and argv[2] not in ("--", "-h", "--help")):
+        argv.insert(2, "--")
     parser = argparse.ArgumentParser(prog="arbor", description="Arbor canvas server")
     sub = parser.add_subparsers(dest="command", required=True)
     dev = sub.add_parser("dev", help="run everything locally (embedded services if unset)")
@@ -203,7 +210,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     review = sub.add_parser("review", help="review gallery posts hidden by reports")
     review.add_argument("action", choices=["list", "keep", "remove"])
     review.add_argument("post", nargs="?")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     if argv is None and args.command in ("serve", "dev"):
         _use_system_malloc()  # before anything is started
     settings = Settings.from_env()
