@@ -27,13 +27,14 @@ async def new_room(srv: Any) -> dict[str, str]:
     return dict(r.json())
 
 
-async def test_a_stalled_reader_gets_everything_in_order_then_goes_direct_again(server):
-    room = await new_room(server)
-    url = f"{server.ws_url}/sync/{room['room']}?token={room['edit_token']}"
+async def stalled_reader(srv: Any) -> tuple[YClient, Any, SocketPeer, Any]:
+    """A writer and a raw reader in a new room; the reader has stopped reading."""
+    room = await new_room(srv)
+    url = f"{srv.ws_url}/sync/{room['room']}?token={room['edit_token']}"
     writer = await YClient.connect(url)
     slow = await websockets.connect(url, max_size=None, compression=None, max_queue=None)
     await slow.send(p.sync_step1(b"\x00"))
-    room_obj = server.services.rooms.rooms[room["room"]]
+    room_obj = srv.services.rooms.rooms[room["room"]]
     port = slow.local_address[1]
     await eventually(lambda: len(room_obj.peers) == 2)
     (peer,) = [x for x in room_obj.peers
@@ -43,6 +44,29 @@ async def test_a_stalled_reader_gets_everything_in_order_then_goes_direct_again(
     sock = slow.transport.get_extra_info("socket")
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # fills sooner
     slow.transport.pause_reading()  # the kernel buffers fill, then uvicorn pauses writing
+    return writer, slow, peer, room_obj
+
+
+def reader(slow: Any, mirror: Doc[Any], lengths: list[int]) -> Any:
+    """Read ``slow`` into ``mirror`` until its array has ``n`` items; every update must
+    integrate at once: one that arrived before an update it depends on would integrate
+    nothing now (Yjs keeps it pending)."""
+    async def read_until(n: int) -> None:
+        arr = mirror.get("bench", type=Array)
+        async with asyncio.timeout(20):
+            while len(arr) < n:
+                msg = p.decode(await slow.recv())
+                if isinstance(msg, (p.SyncStep2, p.SyncUpdate)):
+                    before = len(arr)
+                    mirror.apply_update(msg.update)
+                    if isinstance(msg, p.SyncUpdate):
+                        assert len(arr) > before, f"an update was overtaken at {before}"
+                    lengths.append(len(arr))
+    return read_until
+
+
+async def test_a_stalled_reader_gets_everything_in_order_then_goes_direct_again(server):
+    writer, slow, peer, room_obj = await stalled_reader(server)
     queued_seen = 0
 
     async def watch_queue() -> None:
@@ -63,21 +87,7 @@ async def test_a_stalled_reader_gets_everything_in_order_then_goes_direct_again(
     assert queued_seen > 0, "the stalled reader was never served through its queue"
 
     mirror: Doc[Any] = Doc()
-    lengths: list[int] = []
-
-    async def read_until(n: int) -> None:
-        arr = mirror.get("bench", type=Array)
-        async with asyncio.timeout(20):
-            while len(arr) < n:
-                msg = p.decode(await slow.recv())
-                if isinstance(msg, (p.SyncStep2, p.SyncUpdate)):
-                    before = len(arr)
-                    mirror.apply_update(msg.update)
-                    if isinstance(msg, p.SyncUpdate):
-                        # an update that arrived before one it depends on would integrate
-                        # nothing now (Yjs keeps it pending): every update must add items
-                        assert len(arr) > before, f"an update was overtaken at {before}"
-                    lengths.append(len(arr))
+    read_until = reader(slow, mirror, [])
 
     slow.transport.resume_reading()
     await read_until(300)
@@ -89,6 +99,47 @@ async def test_a_stalled_reader_gets_everything_in_order_then_goes_direct_again(
     await read_until(320)
     arr = mirror.get("bench", type=Array)
     assert [str(x)[:4] for x in arr] == [f"{i:04d}" for i in range(320)]
+    await slow.close()
+    await writer.close()
+
+
+async def test_an_update_at_the_moment_a_stalled_reader_turns_writable_waits_its_turn(server):
+    # Tried: each time the stalled reader's socket turns writable again, the room gets a
+    # new update in that very callback, before the queued message that was waiting for
+    # the socket has been written. Taking the direct lane then would overtake it (with
+    # `_lane` ignoring `_draining`, the reader gets an update it cannot integrate yet).
+    writer, slow, peer, room_obj = await stalled_reader(server)
+    proto = peer.direct._proto
+    items = writer.doc.get("bench", type=Array)
+    for i in range(400):  # 8 MB: more than the kernel's socket buffers hold
+        items.append(f"{i:04d}" + "x" * 20_000)
+        if i % 10 == 0:
+            await asyncio.sleep(0.01)
+    await eventually(lambda: len(room_obj.doc.get("bench", type=Array)) == 400)
+    await eventually(lambda: peer._draining)  # a message waits for the socket
+
+    injected: list[str] = []
+    stock_resume = proto.resume_writing
+
+    def resume_writing() -> None:
+        stock_resume()
+        if peer._draining:
+            name = f"r{len(injected):03d}"
+            injected.append(name)
+            room_obj.transact(lambda doc: doc.get("bench", type=Array).append(name))
+
+    proto.resume_writing = resume_writing
+    mirror: Doc[Any] = Doc()
+    read_until = reader(slow, mirror, [])
+    slow.transport.resume_reading()
+    await read_until(400)
+    await eventually(lambda: not peer._queue and not peer._draining)
+    proto.resume_writing = stock_resume
+    assert injected, "the reader's socket never turned writable while a message waited"
+    await read_until(400 + len(injected))
+    got = [str(x) for x in mirror.get("bench", type=Array)]
+    assert [x[:4] for x in got if not x.startswith("r")] == [f"{i:04d}" for i in range(400)]
+    assert [x for x in got if x.startswith("r")] == injected
     await slow.close()
     await writer.close()
 
