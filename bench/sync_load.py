@@ -53,6 +53,20 @@ import httpx  # noqa: E402
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVERS = ("relay", "ref", "arbor")
 SELECTED = list(SERVERS)  # --server
+# --pin: the server under test on these CPUs, the Node clients on the others (empty: not
+# pinned). PostgreSQL and Redis are not started here and stay where the system puts them.
+PIN: dict[str, set[int]] = {}
+
+
+def pin(pid: int, role: str) -> None:
+    """Move every thread of ``pid`` to the CPUs of ``role`` ("server" or "clients");
+    threads it starts later inherit them."""
+    cpus = PIN.get(role)
+    if not cpus:
+        return
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(int(task), cpus)
 
 
 # --- measurement helpers -------------------------------------------------------------------
@@ -131,6 +145,7 @@ class NodeClients:
             stderr=asyncio.subprocess.PIPE, limit=64 << 20)
         self = cls(proc)
         await asyncio.wait_for(self._ready, 15)
+        pin(proc.pid, "clients")
         return self
 
     async def _read(self) -> None:
@@ -259,6 +274,7 @@ def node_server(kind: str, tmp: Path) -> Iterator[Target]:
         proc = _spawn(["node", str(script)], env, log, LOAD)
     try:
         _wait_listening(proc, port)
+        pin(proc.popen.pid, "server")
         yield Target(kind, proc.popen.pid, f"ws://127.0.0.1:{port}", f"http://127.0.0.1:{port}",
                      _named_rooms)
     finally:
@@ -376,6 +392,7 @@ def arbor_server(st: Storage, tmp: Path) -> Iterator[Target]:
 
     try:
         _wait_listening(proc, port, timeout=60, path="/healthz")
+        pin(proc.popen.pid, "server")
         yield Target("arbor", proc.popen.pid, f"ws://127.0.0.1:{port}/sync", base, rooms)
     finally:
         _stop(proc)
@@ -766,6 +783,9 @@ def report(cfg: Config, out: dict[str, dict[str, Result]], only: set[str], elaps
     print(f"\n# Sync load ({'quick' if cfg.quick else 'full'} run, {elapsed:.0f} s, "
           f"{os.cpu_count()} cores, load average {load[0]:.1f} before / {load[1]:.1f} after)")
     print("clients, servers and storage share this machine; the load average includes them")
+    if PIN:
+        print(f"pinned: the server under test on CPU {sorted(PIN['server'])}, the Node clients "
+              f"on {sorted(PIN['clients'])}; PostgreSQL, Redis and this script unpinned")
     if "a" in only:
         print_fanout(f"(a) one room: 1 writer + {cfg.a_readers} readers at {cfg.a_rate:g} "
                      f"updates/s, {cfg.a_seconds:g} s", out["a"])
@@ -816,10 +836,18 @@ def main() -> int:
                     "(repeatable), e.g. ARBOR_FLUSH_INTERVAL_MS=1000")
     ap.add_argument("--e-rounds", type=int, default=2, help="rounds of (e): open and close "
                     "its rooms this many times (default 2)")
+    ap.add_argument("--pin", action="store_true", help="run each server on the last CPU and "
+                    "the Node clients on the others, so they do not take turns on one core")
     ap.add_argument("--saved", action="store_true", help="Arbor's clients ask for the "
                     "server's saved entry (saved=1), as the web app does")
     args = ap.parse_args()
     SERVER_ENV.update(args.server_env)
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            print("--pin needs at least two CPUs", file=sys.stderr)
+            return 2
+        PIN.update(server={cpus[-1]}, clients=set(cpus[:-1]))
     if args.saved:
         ARBOR_PARAMS["saved"] = "1"
     if args.server:
