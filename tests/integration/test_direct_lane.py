@@ -47,7 +47,7 @@ async def stalled_reader(srv: Any) -> tuple[YClient, Any, SocketPeer, Any]:
     return writer, slow, peer, room_obj
 
 
-def reader(slow: Any, mirror: Doc[Any], lengths: list[int]) -> Any:
+def reader(slow: Any, mirror: Doc[Any]) -> Any:
     """Read ``slow`` into ``mirror`` until its array has ``n`` items; every update must
     integrate at once: one that arrived before an update it depends on would integrate
     nothing now (Yjs keeps it pending)."""
@@ -61,7 +61,6 @@ def reader(slow: Any, mirror: Doc[Any], lengths: list[int]) -> Any:
                     mirror.apply_update(msg.update)
                     if isinstance(msg, p.SyncUpdate):
                         assert len(arr) > before, f"an update was overtaken at {before}"
-                    lengths.append(len(arr))
     return read_until
 
 
@@ -87,7 +86,7 @@ async def test_a_stalled_reader_gets_everything_in_order_then_goes_direct_again(
     assert queued_seen > 0, "the stalled reader was never served through its queue"
 
     mirror: Doc[Any] = Doc()
-    read_until = reader(slow, mirror, [])
+    read_until = reader(slow, mirror)
 
     slow.transport.resume_reading()
     await read_until(300)
@@ -130,7 +129,7 @@ async def test_an_update_at_the_moment_a_stalled_reader_turns_writable_waits_its
 
     proto.resume_writing = resume_writing
     mirror: Doc[Any] = Doc()
-    read_until = reader(slow, mirror, [])
+    read_until = reader(slow, mirror)
     slow.transport.resume_reading()
     await read_until(400)
     await eventually(lambda: not peer._queue and not peer._draining)
