@@ -54,7 +54,9 @@ class RoomManager:
             fanout.on_resync = self.resync
 
     async def start(self) -> None:
-        self._housekeeping = asyncio.get_running_loop().create_task(self._housekeep())
+        loop = asyncio.get_running_loop()
+        self.reclaimer.start(loop)
+        self._housekeeping = loop.create_task(self._housekeep())
 
     # --- holding rooms ----------------------------------------------------------------
 

@@ -4,11 +4,15 @@ rooms are loading or unloading, and not more often than the interval."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import sys
 import time
 import weakref
 
-from sync.memory import Reclaimer, tune_c_allocator
+import pytest
+
+from sync.memory import UVLOOP_FREELIST, LoopFreelists, Reclaimer, tune_c_allocator
 
 
 class Cyclic:
@@ -72,3 +76,63 @@ def test_the_c_allocator_takes_the_top_pad_setting():
         pytest.skip("not glibc")
     assert tune_c_allocator(16 << 20) is True
     assert tune_c_allocator(128 << 10) is True  # back to glibc's default
+
+
+def _noop() -> None:
+    pass
+
+
+async def _swap_after_a_wave(loop: asyncio.AbstractEventLoop) -> None:
+    fl = LoopFreelists(loop)
+    reserve = {id(o) for kind in fl.reserve[:2] for o in kind}
+    await asyncio.sleep(0.01)  # the reserve's cancelled handles leave the loop's queues
+    # A wave: 300 callbacks and 300 timers made and done with. uvloop keeps 250 of each
+    # in its free lists, where they would stay, scattered over the heap.
+    wave = [loop.call_soon(_noop) for _ in range(300)]
+    wave += [loop.call_later(60, _noop) for _ in range(300)]
+    for h in wave:
+        h.cancel()
+    await asyncio.sleep(0.01)
+    del wave
+    gc.collect()
+    before = sys.getallocatedblocks()
+    swapped = asyncio.Event()
+    fl.swap(then=swapped.set)
+    await asyncio.wait_for(swapped.wait(), 5)
+    gc.collect()
+    freed = before - sys.getallocatedblocks()
+    # The 500 objects the free lists held went back to the allocator...
+    assert freed >= 2 * UVLOOP_FREELIST - 50, freed
+    # ...and the reserve made at the start is the reserve again (not new objects).
+    again = {id(o) for kind in fl.reserve[:2] for o in kind}
+    assert len(reserve & again) >= 2 * UVLOOP_FREELIST - 10
+
+
+def test_the_loops_free_lists_give_back_what_a_wave_left_in_them():
+    uvloop = pytest.importorskip("uvloop")
+    if sys.getallocatedblocks() == 0:
+        pytest.skip("counts blocks of Python's own allocator (not under PYTHONMALLOC=malloc)")
+    loop = uvloop.new_event_loop()
+    try:
+        loop.run_until_complete(_swap_after_a_wave(loop))
+    finally:
+        loop.close()
+
+
+def test_a_reclaim_swaps_the_free_lists_then_trims():
+    # Started on a loop, a reclaim leaves the trim to the swap's end (the loop must first
+    # let go of the handles it took); a second wave before that end only trims.
+    async def case() -> None:
+        r = Reclaimer(after_unloads=1, quiet=0.0, min_interval=0.0)
+        r.start(asyncio.get_running_loop())
+        assert r.freelists is not None
+        first = r.freelists.reserve
+        r.unloaded()
+        assert r.maybe_reclaim(busy=False)
+        assert r._swapping
+        r.unloaded()
+        assert r.maybe_reclaim(busy=False)  # collected and trimmed, no second swap
+        await asyncio.sleep(0.3)
+        assert not r._swapping and r.freelists.reserve is not first
+
+    asyncio.run(case())
