@@ -178,14 +178,20 @@ class SocketPeer:
         self._queue: deque[bytes] = deque()
         self._draining = False  # the sender task holds a message it has not written yet
         self._closed = False
-        self._wake = asyncio.Event()
-        self.closing = asyncio.Event()
+        # Futures made only while someone waits (not an Event each, with its own deque):
+        # the sender waiting for messages, the connection's handler for the close.
+        self._wake: asyncio.Future[None] | None = None
+        self.closed_waiter: asyncio.Future[None] | None = None
         self.close_code = 1000
         self.close_reason = ""
 
     @property
     def can_write(self) -> bool:
         return self.role is Role.EDIT
+
+    @property
+    def is_closing(self) -> bool:
+        return self._closed
 
     def _lane(self) -> DirectSocket | None:
         """The direct lane, when a message may take it: nothing is queued before it."""
@@ -204,7 +210,9 @@ class SocketPeer:
             self.close(1013, "too slow: messages piled up; reconnect")
             return
         queue.append(message)
-        self._wake.set()
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
 
     def send_many(self, messages: tuple[bytes, ...]) -> None:
         if self._closed:
@@ -224,14 +232,21 @@ class SocketPeer:
         self._queue.clear()
         if self.direct is not None:
             self.direct.on_bytes = None
-        self.closing.set()
+        waiter = self.closed_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def run_sender(self) -> None:
         ws = self.ws
         queue = self._queue
+        loop = asyncio.get_running_loop()
         while True:
-            await self._wake.wait()
-            self._wake.clear()
+            if not queue:
+                self._wake = loop.create_future()
+                try:
+                    await self._wake
+                finally:
+                    self._wake = None
             self._draining = True
             try:
                 while queue:
@@ -347,8 +362,10 @@ async def _serve(ws: WebSocket, room: Room, peer: SocketPeer, max_bytes: int) ->
     loop = asyncio.get_running_loop()
     reader = loop.create_task(_read(ws, room, peer, max_bytes))
     sender = loop.create_task(peer.run_sender())
-    closer = loop.create_task(peer.closing.wait())
-    tasks = {reader, sender, closer}
+    closed = peer.closed_waiter = loop.create_future()  # a future, not a third task
+    if peer.is_closing:
+        closed.set_result(None)
+    tasks: set[asyncio.Future[None]] = {reader, sender, closed}
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -360,7 +377,7 @@ async def _serve(ws: WebSocket, room: Room, peer: SocketPeer, max_bytes: int) ->
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, OSError,
                                      RuntimeError):
                 await t
-    if peer.closing.is_set():
+    if peer.is_closing:
         room.stats.closed(peer.close_code)
         with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError, TimeoutError):
             await asyncio.wait_for(ws.close(peer.close_code, peer.close_reason), 2)
@@ -397,7 +414,7 @@ def _spend(room: Room, peer: SocketPeer) -> float:
 
 def handle_message(room: Room, peer: SocketPeer, data: bytes, max_bytes: int) -> bool:
     """Handle one binary message from a peer; ``False`` once the peer is being closed."""
-    if peer.closing.is_set():
+    if peer.is_closing:
         return False
     if len(data) > max_bytes:
         peer.close(1009, f"message of {len(data)} bytes; the limit is {max_bytes}")
@@ -423,4 +440,4 @@ def handle_message(room: Room, peer: SocketPeer, data: bytes, max_bytes: int) ->
         log.exception("unexpected error handling a message in room %s", room.id,
                       extra={"room": room.id})
         peer.close(1011, "internal error")
-    return not peer.closing.is_set()
+    return not peer.is_closing

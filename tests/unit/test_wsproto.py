@@ -100,7 +100,7 @@ def test_a_peer_that_stops_reading_is_closed_with_1013_at_the_bound():
     d.paused = True
     for i in range(5):
         pr.send(bytes([i]))
-    assert pr.closing.is_set()
+    assert pr.is_closing
     assert pr.close_code == 1013
     assert not pr._queue
     pr.send(b"late")  # a closed peer takes nothing more
