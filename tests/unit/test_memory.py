@@ -79,7 +79,7 @@ def test_the_c_allocator_takes_the_top_pad_setting():
 
 
 def _noop() -> None:
-    pass
+    return None
 
 
 async def _swap_after_a_wave(loop: asyncio.AbstractEventLoop) -> None:
