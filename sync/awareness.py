@@ -216,6 +216,18 @@ class AwarenessRegistry:
         self._dirty.clear()
         return Changes(entries) if entries else None
 
+    def for_newcomer(self, recipient: object, hide: object = None) -> bytes | None:
+        """Every entry, for a connection that just joined, at clocks it will accept.
+
+        A stock client that reconnects has dropped the others' entries but kept their
+        clocks, and takes an entry only at a newer clock: sent as they were, the others
+        stayed invisible to it until each renewed (up to 15 s). So every announced clock
+        moves one past what anyone was sent; the others need not hear of it, as each
+        entry's next change goes out past that clock too."""
+        for st in self._states.values():
+            st.out_clock += 1
+        return self.full_state(recipient=recipient, hide=hide)
+
     def full_state(self, recipient: object = None, hide: object = None) -> bytes | None:
         parts = [_encode(cid, st) for cid, st in self._states.items()
                  if st.raw != NULL and st.owner != recipient

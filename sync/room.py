@@ -231,8 +231,7 @@ class Room:
             # (the others learn of the new clock at the next renewal).
             self.awareness.set_own(SERVER, self.server_client_id, self._server_presence(),
                                    announce=False)
-        state = self.awareness.full_state(recipient=peer,
-                                          hide=None if peer.wants_saved else SERVER)
+        state = self.awareness.for_newcomer(peer, hide=None if peer.wants_saved else SERVER)
         if state is not None:
             peer.send(p.awareness(state))
 
