@@ -329,3 +329,33 @@ async def test_a_reconnecting_persons_own_entry_is_not_taken_for_an_echo():
             for e in p.decode_awareness(msg.payload) if e.raw != b"null"]
     assert seen == [7]  # a's presence is back for b at once
     room.dispose()
+
+
+def _clocks_sent(peer: RecordingPeer, client_id: int) -> list[int]:
+    out = []
+    for write in peer.writes:
+        for message in write:
+            msg = p.decode(message)
+            if isinstance(msg, p.AwarenessMessage):
+                out += [e.clock for e in p.decode_awareness(msg.payload)
+                        if e.client_id == client_id]
+    return out
+
+
+async def test_a_newcomer_gets_the_others_presence_past_any_clock_it_was_sent():
+    # Tried: b's presence sent to a, a's connection dropped and back (a stock client keeps
+    # the clocks of the entries it drops). At b's old clock, a ignored b until b renewed.
+    room, a, b = room_of_two()
+    room.receive(b, p.AwarenessMessage(p.encode_awareness([(8, 1, b'{"user":{"name":"B"}}')])))
+    await asyncio.sleep(0.05)
+    seen = _clocks_sent(a, 8)
+    assert seen
+    room.leave(a)
+    again = RecordingPeer()
+    room.join(again)
+    assert _clocks_sent(again, 8) and _clocks_sent(again, 8)[0] > max(seen)
+    # b's next change reaches everyone past what each was sent.
+    room.receive(b, p.AwarenessMessage(p.encode_awareness([(8, 2, b'{"user":{"name":"Bo"}}')])))
+    await asyncio.sleep(0.05)
+    assert _clocks_sent(again, 8)[-1] > _clocks_sent(again, 8)[0]
+    room.dispose()
