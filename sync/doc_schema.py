@@ -6,7 +6,9 @@ These names are the contract between the web app, the server and the workers.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
+
+from pycrdt import Doc, Map
 
 # Version of the document layout below. Stored in ``meta.schemaVersion``; bumped by one
 # for each migration of the layout.
@@ -34,7 +36,19 @@ EDGE_FIELDS: Final = ("source", "target", "tool")
 
 # Meta fields.
 META_FIELDS: Final = ("title", "createdAt", "schemaVersion", "prompts")
+# The Yjs client id that creates the ``meta.prompts`` map. Whoever creates it (the server
+# in a new room's first state, a browser in a room made before that) makes the same item,
+# this client's clock 0, so two people creating it at once make one map between them, and
+# neither first edit is lost in a map that the other's replaces.
+PROMPTS_CLIENT_ID: Final = 1
 
 # Awareness: the fields a person's client publishes, and the one the server publishes.
 AWARENESS_FIELDS: Final = ("user", "cursor", "viewport", "selection", "following", "spotlight")
 SERVER_AWARENESS_FIELD: Final = "arbor"
+
+
+def prompts_map_update() -> bytes:
+    """The update that creates an empty ``meta.prompts``, the same bytes from every creator."""
+    doc: Doc[Any] = Doc(client_id=PROMPTS_CLIENT_ID)
+    doc.get(META, type=Map)["prompts"] = Map()
+    return doc.get_update()

@@ -70,9 +70,13 @@ def preview(data: bytes) -> dict[str, Any]:
 
 
 def restore_into(doc: Doc[Any], data: bytes) -> None:
-    """Make ``doc``'s content equal to the state in ``data``, as ordinary edits."""
+    """Make ``doc``'s content equal to the state in ``data``, as ordinary edits.
+
+    A state from before ``meta.prompts`` existed restores as an empty map, not as no map:
+    the map stays the one every creator shares (see ``doc_schema.PROMPTS_CLIENT_ID``)."""
     old: Doc[Any] = Doc()
     old.apply_update(data)
+    old.apply_update(schema.prompts_map_update())
     with doc.transaction():
         for key in schema.ROOT_KEYS:
             _assign(doc.get(key, type=Map), old.get(key, type=Map))

@@ -37,6 +37,7 @@ def initial_document(title: str) -> bytes:
     meta = doc.get(schema.META, type=Map)
     doc.get(schema.BLOCKS, type=Map)
     doc.get(schema.EDGES, type=Map)
+    doc.apply_update(schema.prompts_map_update())
     with doc.transaction():
         meta["title"] = title
         meta["createdAt"] = float(int(time.time() * 1000))

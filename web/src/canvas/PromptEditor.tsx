@@ -2,11 +2,11 @@
 // once, undo takes it back, Reset returns to the default. A template is checked here the
 // same way the server checks it (sync/tools.py validate_template) before it is written.
 import { useEffect, useMemo, useState } from 'react'
-import * as Y from 'yjs'
 import { useArbor } from '../hooks/useArbor'
 import { useTools } from '../hooks/useTools'
 import { usePrompts } from '../hooks/usePrompts'
 import type { Tool } from '../api/tools'
+import { writePrompt } from '../sync/prompts'
 
 export const MAX_TEMPLATE_CHARS = 8000
 export const BASE_PLACEHOLDERS = ['text', 'input', 'inputs', 'context', 'count']
@@ -60,20 +60,6 @@ export function lineDiff(base: string, mine: string): { removed: string[]; added
   return { removed: a.filter((l) => !b.includes(l)), added: b.filter((l) => !a.includes(l)) }
 }
 
-function writePrompt(conn: ReturnType<typeof useArbor>['conn'], tool: string, value: string | null) {
-  conn.transact(() => {
-    let prompts = conn.meta.get('prompts')
-    if (!(prompts instanceof Y.Map)) {
-      if (value == null) return
-      prompts = new Y.Map<unknown>()
-      conn.meta.set('prompts', prompts)
-    }
-    const map = prompts as Y.Map<unknown>
-    if (value == null) map.delete(tool)
-    else map.set(tool, value)
-  })
-}
-
 export function PromptEditor({ onClose }: { onClose: () => void }) {
   const { conn, readOnly } = useArbor()
   const { tools } = useTools()
@@ -100,7 +86,7 @@ export function PromptEditor({ onClose }: { onClose: () => void }) {
     if (!tool) return
     setDraft(text)
     if (templateProblem(tool.name, text, placeholdersOf(tool)) == null) {
-      writePrompt(conn, tool.name, text === tool.template ? null : text)
+      writePrompt(conn.doc, (fn) => conn.transact(fn), tool.name, text === tool.template ? null : text)
     }
   }
 
@@ -135,7 +121,7 @@ export function PromptEditor({ onClose }: { onClose: () => void }) {
         )}
         <div className="row end">
           {tool && custom && !readOnly && (
-            <button onClick={() => { setDraft(null); writePrompt(conn, tool.name, null) }}>Reset to default</button>
+            <button onClick={() => { setDraft(null); writePrompt(conn.doc, (fn) => conn.transact(fn), tool.name, null) }}>Reset to default</button>
           )}
           <button autoFocus onClick={onClose}>Close</button>
         </div>

@@ -21,6 +21,8 @@ export const STATUSES = ['idle', 'queued', 'running', 'done', 'error', 'cancelle
 export const EDGE_FIELDS = ['source', 'target', 'tool'] as const
 
 export const META_FIELDS = ['title', 'createdAt', 'schemaVersion', 'prompts'] as const
+// The Yjs client that creates meta.prompts (see prompts.ts).
+export const PROMPTS_CLIENT_ID = 1
 
 export const AWARENESS_FIELDS = ['user', 'cursor', 'viewport', 'selection', 'following', 'spotlight'] as const
 export const SERVER_AWARENESS_FIELD = 'arbor'
