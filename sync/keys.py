@@ -114,20 +114,26 @@ def check_base_url(value: object, provider: str) -> str:
     return value.strip().rstrip("/")
 
 
+def is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """An address inside the server's own network (or no real destination at all)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    # Not global: private, loopback, link-local, shared (100.64/10), reserved, unspecified.
+    return not address.is_global or address.is_multicast
+
+
 def check_public_host(url: str) -> None:
     """Refuse a base URL that points into the server's own network (loopback, private,
     link-local, reserved addresses): a room's editor must not make the worker call
-    internal services. Names are resolved now; a name that later resolves elsewhere is
-    the remaining risk (documented)."""
+    internal services. Names are resolved now; a name re-pointed later (DNS rebinding)
+    is stopped when the worker connects (``worker/providers/public_only.py``)."""
     host = urlsplit(url).hostname or ""
     try:
         infos = socket.getaddrinfo(host, None)
     except (OSError, UnicodeError):
         raise RoomKeyError("bad_base_url", f"base_url host {host!r} does not resolve") from None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if (address.is_private or address.is_loopback or address.is_link_local
-                or address.is_reserved or address.is_multicast or address.is_unspecified):
+        if is_internal(ipaddress.ip_address(info[4][0])):
             raise RoomKeyError("bad_base_url", "base_url must be a public endpoint, not an "
                                "address inside the server's network")
 

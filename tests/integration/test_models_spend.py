@@ -679,3 +679,37 @@ async def test_room_base_url_inside_the_servers_network_is_refused(base, url):
         listed = (await http.get(f"/api/rooms/{room['room']}/keys",
                                  headers=auth(room["edit_token"]))).json()
         assert listed["openai"]["set"] is False
+
+
+async def test_room_base_url_re_pointed_inside_the_network_is_refused_by_the_worker(
+        base, model_server):
+    """DNS rebinding: the name was public when the key was saved (here: a server that
+    allows private URLs) and points at loopback when the job runs. The worker (which
+    does not allow them) refuses to connect, and the block says why; nothing reached the
+    address."""
+    server_settings = base.replace(allow_private_base_urls=True)
+    worker_settings = base.replace(allow_private_base_urls=False)
+    url = f"http://localhost:{model_server.port}/v1"
+    async with run_server(server_settings) as srv, run_worker(worker_settings), \
+            httpx.AsyncClient(base_url=srv.base_url) as http:
+        room = await new_room(http)
+        a = await connect(srv, room)
+        a.add_text_block("p", "a heron")
+        assert (await put_key(http, room, "openai", ROOM_OPENAI_KEY, url)).status_code == 200
+        r = await run_job(http, room, tool="expand", inputs=["p"],
+                          params={"model": "openai:gpt-4.1-mini"})
+        assert r.status_code == 202, r.text
+        job = await wait_final(http, room, r.json()["job_id"])
+        assert job["status"] == "error", job
+        assert "inside the server's network" in job["error"], job
+        assert job["attempt"] == 1, "a refusal is not worth a retry"
+        out = job["outputs"][0]
+
+        def block_error():
+            block = a.blocks().get(out)
+            return block is not None and block.get("status") == "error" and (
+                "inside the server's network" in str(block.get("error")))
+
+        await eventually(block_error, timeout=5, message="the block to show the refusal")
+        await a.close()
+    assert model_server.requests == []

@@ -31,6 +31,7 @@ from .base import (
     parse_retry_after,
     split_model_id,
 )
+from .public_only import internal_address, public_only_client
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,12 @@ def _status_error(exc: openai.APIStatusError) -> ProviderError:
 
 def map_error(exc: BaseException) -> ProviderError | None:
     """An OpenAI SDK (or transport) exception as a ``ProviderError``; None if not ours."""
+    refused = internal_address(exc)
+    if refused is not None:
+        return ProviderError("bad_request", f"This canvas's base URL host {refused.host} now "
+                             f"resolves to {refused.address}, inside the server's network, "
+                             "so it was not called; set a public endpoint under Keys",
+                             provider=NAME)
     if isinstance(exc, openai.APIStatusError):
         return _status_error(exc)
     if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
@@ -166,9 +173,11 @@ class OpenAIProvider:
 
     def __init__(self, api_key: Secret, base_url: str = "", *,
                  text_models: Sequence[str] = TEXT_MODELS,
-                 image_models: Sequence[str] = IMAGE_MODELS, timeout: float = 120.0) -> None:
-        self._client = openai.AsyncOpenAI(api_key=api_key.reveal(), base_url=base_url or None,
-                                          max_retries=0, timeout=timeout)
+                 image_models: Sequence[str] = IMAGE_MODELS, timeout: float = 120.0,
+                 public_only: bool = False) -> None:
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key.reveal(), base_url=base_url or None, max_retries=0,
+            timeout=timeout, http_client=public_only_client(timeout) if public_only else None)
         self._text_models = tuple(text_models)
         self._image_models = tuple(image_models)
 

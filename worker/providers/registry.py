@@ -56,6 +56,8 @@ class ProviderConfig:
     default_image_model: str = ""
     tool_models: tuple[tuple[str, str], ...] = ()
     prices: PriceTable = dataclasses.field(default_factory=PriceTable.default)
+    # False: a room's own base URL is reached only at public addresses, checked at connect.
+    allow_private_base_urls: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ProviderConfig:
@@ -66,7 +68,8 @@ class ProviderConfig:
             default_text_model=settings.default_text_model,
             default_image_model=settings.default_image_model,
             tool_models=tuple(parse_tool_models(settings.tool_models).items()),
-            prices=PriceTable.load(settings.prices))
+            prices=PriceTable.load(settings.prices),
+            allow_private_base_urls=settings.allow_private_base_urls)
 
     def models_of(self, provider: str, kind: Literal["text", "image"]) -> tuple[str, ...]:
         """The provider's own names of the models it lists: the catalog's, then the price
@@ -75,13 +78,16 @@ class ProviderConfig:
                       if m.provider == provider and kind in m.kinds)
         return tuple(dict.fromkeys(catalog_names(provider, kind) + extra))
 
-    def provider(self, name: str, api_key: Secret, base_url: str) -> Provider:
-        """A provider of ``name`` talking with ``api_key`` (the deployment's or a room's)."""
+    def provider(self, name: str, api_key: Secret, base_url: str, *,
+                 public_only: bool = False) -> Provider:
+        """A provider of ``name`` talking with ``api_key`` (the deployment's or a room's);
+        ``public_only``: it connects to public addresses only (a room's own base URL)."""
         if name == "openai":
             from .openai import OpenAIProvider
 
             return OpenAIProvider(api_key, base_url, text_models=self.models_of(name, "text"),
-                                  image_models=self.models_of(name, "image"))
+                                  image_models=self.models_of(name, "image"),
+                                  public_only=public_only)
         if name == "gemini":
             from .google import GeminiProvider
 
@@ -141,7 +147,11 @@ class Registry:
         config = self.config
         # Without a base URL of its own a room's key goes where the deployment's would.
         default_url = {"openai": config.openai_base_url, "gemini": config.gemini_base_url}
-        own = [config.provider(name, key.api_key, key.base_url or default_url.get(name, ""))
+        # A room's own base URL is the room editor's choice: public addresses only, checked
+        # again at every connection (a name may have been re-pointed since it was set).
+        own = [config.provider(name, key.api_key, key.base_url or default_url.get(name, ""),
+                               public_only=bool(key.base_url)
+                               and not config.allow_private_base_urls)
                for name, key in sorted(keys.items())]
         providers = [*own, *(p for name, p in self.providers.items() if name not in keys)]
         room = Registry(providers, default_text_model=self._default["text"],
