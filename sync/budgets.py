@@ -7,8 +7,9 @@ reservation, kept in the job row), so any number of concurrent requests, on any 
 server processes, can never together pass a budget. When the job ends the worker *settles*
 it: each counter moves by the difference between what the job really used and what it
 reserved (a failed or cancelled job gives back what it did not use). Each job is settled
-once (``jobs.settled_at``); a reservation from an earlier UTC day is not settled (its
-counters have started over).
+once (``jobs.settled_at``). A job that ends on a later UTC day than it reserved gives
+nothing back (the counters it reserved from have started over), and what it used beyond
+its reservation counts against the day it ended.
 
 Dollars are counted in micro-dollars (whole numbers), so sums never drift.
 """
@@ -40,14 +41,25 @@ MICRO: Final = 1_000_000
 
 _WHAT: Final = {"tokens": "model token", "images": "image", "usd": "spending"}
 
-# KEYS: counters; ARGV[1]: the UTC day of the reservation, then one delta per key.
+# KEYS: counters; ARGV[1]: the UTC day of the reservation, then one delta per key. Time is
+# Redis's, as in the limiter. A job settled on the day it reserved moves each counter by its
+# delta; one that ends on a later day gives nothing back (that day's counters have started
+# over) and charges what it used beyond its reservation to the day it ended.
 _SETTLE: Final = """
+if redis.replicate_commands then redis.replicate_commands() end
+local t = redis.call('TIME')
+local today = math.floor(tonumber(t[1]) / 86400)
+local ttl = ((today + 1) * 86400 - tonumber(t[1])) * 1000 + 3600000
+local reserved = tonumber(ARGV[1])
 for i = 1, #KEYS do
-  local d = redis.call('HGET', KEYS[i], 'd')
-  if d and tonumber(d) == tonumber(ARGV[1]) then
-    local n = (tonumber(redis.call('HGET', KEYS[i], 'n')) or 0) + tonumber(ARGV[i + 1])
+  local delta = tonumber(ARGV[i + 1])
+  if reserved == today or delta > 0 then
+    local h = redis.call('HMGET', KEYS[i], 'd', 'n')
+    local n = delta
+    if tonumber(h[1]) == today then n = (tonumber(h[2]) or 0) + delta end
     if n < 0 then n = 0 end
-    redis.call('HSET', KEYS[i], 'n', string.format('%.17g', n))
+    redis.call('HSET', KEYS[i], 'd', today, 'n', string.format('%.17g', n))
+    redis.call('PEXPIRE', KEYS[i], ttl)
   end
 end
 return 1
