@@ -223,3 +223,43 @@ async def test_an_offline_edit_survives_closing_the_tab(app, browser):
     await connected(b2)
     await expect(node(a, bid)).to_contain_text("kept across a closed tab")
     await shot(a, "offline-closed-tab-a")
+
+
+async def test_the_last_offline_keystrokes_survive_a_tab_closed_at_once(app, browser):
+    """IndexedDB commits each change later, in a transaction of its own, so a tab closed
+    right after typing can lose the last keystrokes there. Here every IndexedDB write made
+    after going offline is aborted (as when the tab is gone before it commits), and the tab
+    is closed straight after the last keystroke. What the page kept synchronously when it
+    closed brings them back on the next visit, and they reach the others."""
+    room = await new_room(app)
+    _, a = await open_canvas(browser, room.url(app.base_url), "Ada")
+    bctx, b = await open_canvas(browser, room.url(app.base_url), "Ben")
+    await connected(a)
+    await connected(b)
+    bid = await add_text_block(a, "kept", at=(400, 300))
+    await expect(node(b, bid)).to_contain_text("kept")
+    await bctx.set_offline(True)
+    await expect(b.locator(".status-indicator")).to_contain_text("Offline")
+    await b.evaluate("""() => {
+        window.addEventListener('unhandledrejection', (e) => e.preventDefault())
+        const add = IDBObjectStore.prototype.add
+        const put = IDBObjectStore.prototype.put
+        IDBObjectStore.prototype.add = function (...args) {
+            const request = add.apply(this, args); this.transaction.abort(); return request }
+        IDBObjectStore.prototype.put = function (...args) {
+            const request = put.apply(this, args); this.transaction.abort(); return request }
+    }""")
+    await node(b, bid).locator(".text-view").dblclick()
+    await b.keyboard.press("End")
+    await b.keyboard.type(" to the last keystroke")
+    async with b.expect_event("close"):
+        await b.close(run_before_unload=True)  # as a person closes it: the page hears it
+    await bctx.set_offline(False)
+    b2 = await bctx.new_page()
+    await b2.goto(room.url(app.base_url))
+    await connected(b2)
+    await expect(node(b2, bid)).to_contain_text("kept to the last keystroke")
+    await expect(node(a, bid)).to_contain_text("kept to the last keystroke")
+    leftover = await b2.evaluate(
+        "() => Object.keys(localStorage).filter((k) => k.startsWith('arbor:unsaved:'))")
+    assert leftover == [], "a stash stays behind after it was applied"

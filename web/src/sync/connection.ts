@@ -5,6 +5,8 @@ import { WebsocketProvider } from 'y-websocket'
 import { IndexeddbPersistence } from 'y-indexeddb'
 import { BLOCKS, EDGES, META, PROTOCOL_VERSION } from './schema'
 import { reconnectDelay, reconnectsWithJitter } from './reconnect'
+import { decodeBase64, readServerPresence } from './saved'
+import { browserStorage, restoreStashes, writeStash } from './stash'
 
 export type ConnStatus = 'connecting' | 'connected' | 'reconnecting' | 'offline' | 'stopped'
 
@@ -38,6 +40,9 @@ export function isFatalClose(code: number): boolean {
   return fatalCloseMessage(code) !== null
 }
 
+/** Origin of changes a closed tab's stash brings back: not an edit this person can undo. */
+export const STASH_ORIGIN = 'arbor:stash'
+
 export class Connection {
   readonly doc = new Y.Doc()
   /** Origin of every change this person makes; the undo manager tracks only it. */
@@ -55,6 +60,10 @@ export class Connection {
   private attempt = 0
   private retryTimer: number | null = null
   private retryTick: number | null = null
+  /** This tab's key for its stash of unsaved changes (see stash.ts). */
+  private readonly tab = Math.random().toString(36).slice(2, 10)
+  /** The state vector the server last said it stored (kept after the connection goes). */
+  private lastSaved: Uint8Array | null = null
 
   constructor(readonly room: string, public token: string, wsBase: string) {
     this.blocks = this.doc.getMap(BLOCKS)
@@ -64,6 +73,9 @@ export class Connection {
       trackedOrigins: new Set([this.localOrigin]),
       captureTimeout: 400,
     })
+    // What a tab closed in a hurry kept (stash.ts): first, so IndexedDB stores it too.
+    const storage = browserStorage()
+    if (storage) restoreStashes(storage, room, this.doc, STASH_ORIGIN)
     let idb: IndexeddbPersistence | null = null
     try {
       if (typeof indexedDB !== 'undefined') idb = new IndexeddbPersistence(`arbor:${room}`, this.doc)
@@ -97,8 +109,34 @@ export class Connection {
         this.scheduleRetry()
       }
     })
+    this.provider.awareness.on('change', this.onAwareness)
     window.addEventListener('online', this.onNetwork)
     window.addEventListener('offline', this.onNetwork)
+    window.addEventListener('pagehide', this.stash)
+    document.addEventListener('visibilitychange', this.onVisibility)
+  }
+
+  private onAwareness = () => {
+    this.provider.awareness.getStates().forEach((state) => {
+      const p = readServerPresence(state)
+      if (p) {
+        try {
+          this.lastSaved = decodeBase64(p.saved)
+        } catch {
+          // not a state vector: keep the last good one
+        }
+      }
+    })
+  }
+
+  /** Keep what the server has not confirmed in this browser's storage, synchronously. */
+  stash = () => {
+    const storage = browserStorage()
+    if (storage) writeStash(storage, this.room, this.tab, this.doc, this.lastSaved)
+  }
+
+  private onVisibility = () => {
+    if (document.visibilityState === 'hidden') this.stash()
   }
 
   private mapStatus(s: 'connected' | 'connecting' | 'disconnected'): ConnStatus {
@@ -187,6 +225,9 @@ export class Connection {
     this.cancelRetry()
     window.removeEventListener('online', this.onNetwork)
     window.removeEventListener('offline', this.onNetwork)
+    window.removeEventListener('pagehide', this.stash)
+    document.removeEventListener('visibilitychange', this.onVisibility)
+    this.provider.awareness.off('change', this.onAwareness)
     this.undoManager.destroy()
     this.provider.awareness.setLocalState(null)
     this.provider.destroy()
