@@ -263,3 +263,43 @@ async def test_the_last_offline_keystrokes_survive_a_tab_closed_at_once(app, bro
     leftover = await b2.evaluate(
         "() => Object.keys(localStorage).filter((k) => k.startsWith('arbor:unsaved:'))")
     assert leftover == [], "a stash stays behind after it was applied"
+
+
+async def test_a_tab_from_before_a_deploy_reloads_for_the_canvas_code(app, browser):
+    """The canvas editor is a chunk of its own, fetched on first use. A tab opened before a
+    deploy asks for a chunk the new build no longer has (answered 404 here until the page
+    loads again): it reloads itself once and the canvas opens. A chunk that cannot be
+    fetched at all is said so, with a button to try again, instead of a blank page."""
+    room = await new_room(app)
+    ctx, home = await open_canvas(browser, f"{app.base_url}/", "Ada")
+    await expect(home.get_by_role("button", name=re.compile("New canvas"))).to_be_visible()
+    chunk = re.compile(r"/assets/CanvasPage-[^/]*\.js$")
+    refused: list[str] = []
+    loads: list[str] = []
+    home.on("request", lambda r: loads.append(r.url) if r.is_navigation_request() else None)
+
+    async def gone_until_reload(route):
+        if not loads:
+            refused.append(route.request.url)
+            await route.fulfill(status=404, body="not found")
+        else:
+            await route.continue_()
+
+    await ctx.route(chunk, gone_until_reload)
+    await home.evaluate("""(url) => {
+        history.pushState(null, '', url); dispatchEvent(new PopStateEvent('popstate')) }""",
+                        room.url(app.base_url))
+    await connected(home)
+    assert refused and loads == [room.url(app.base_url).split("#")[0]], (refused, loads)
+    await expect(home.locator(".react-flow")).to_be_visible()
+
+    ctx2, _ = await open_canvas(browser, f"{app.base_url}/", "Ben")
+    await ctx2.route(chunk, lambda route: route.fulfill(status=404, body="not found"))
+    broken = await ctx2.new_page()
+    await broken.goto(room.url(app.base_url))
+    await expect(broken.get_by_role("heading", name="This page could not load")).to_be_visible()
+    await expect(broken.get_by_role("alert")).to_contain_text("try again")
+    await expect(broken.get_by_role("button", name="Try again")).to_be_visible()
+    await ctx2.unroute(chunk)
+    await broken.get_by_role("button", name="Try again").click()
+    await connected(broken)

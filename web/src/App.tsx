@@ -1,12 +1,14 @@
 import { useEffect, useState } from 'react'
 import { HomePage } from './pages/HomePage'
-import { CanvasPage } from './pages/CanvasPage'
 import { NotFoundPage } from './pages/NotFoundPage'
 import { roomFromPath } from './lib/links'
-import { GalleryPage } from './pages/gallery/GalleryPage'
-import { PostPage } from './pages/gallery/PostPage'
-import { ProfilePage } from './pages/gallery/ProfilePage'
-import { RecoverPage } from './pages/gallery/RecoverPage'
+import { lazyPage } from './lib/lazyPage'
+
+const CanvasPage = lazyPage(() => import('./pages/CanvasPage').then((m) => m.CanvasPage))
+const GalleryPage = lazyPage(() => import('./pages/gallery/GalleryPage').then((m) => m.GalleryPage))
+const PostPage = lazyPage(() => import('./pages/gallery/PostPage').then((m) => m.PostPage))
+const ProfilePage = lazyPage(() => import('./pages/gallery/ProfilePage').then((m) => m.ProfilePage))
+const RecoverPage = lazyPage(() => import('./pages/gallery/RecoverPage').then((m) => m.RecoverPage))
 
 /** Client-side navigation: push a path (with fragment) and re-render the matching page. */
 export function navigate(to: string): void {

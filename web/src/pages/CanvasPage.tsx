@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { ReactFlowProvider } from '@xyflow/react'
+import '@xyflow/react/dist/style.css'
 import { navigate } from '../App'
 import { getRoom, type Role } from '../api/rooms'
 import { ApiError } from '../api/client'
