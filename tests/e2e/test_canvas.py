@@ -303,3 +303,39 @@ async def test_a_tab_from_before_a_deploy_reloads_for_the_canvas_code(app, brows
     await ctx2.unroute(chunk)
     await broken.get_by_role("button", name="Try again").click()
     await connected(broken)
+
+
+async def test_a_view_link_opens_where_this_browser_keeps_unsent_edits(app, browser):
+    """Edits written offline through the edit link wait in this browser. Opening the view
+    link of the same canvas in the same browser shows the canvas as the server has it (a
+    view link sends nothing, so the server has nothing to refuse), and the edits still
+    arrive when the edit link is opened again."""
+    room = await new_room(app)
+    _, a = await open_canvas(browser, room.url(app.base_url), "Ada")
+    bctx, b = await open_canvas(browser, room.url(app.base_url), "Ben")
+    await connected(a)
+    await connected(b)
+    bid = await add_text_block(a, "waiting", at=(400, 300))
+    await expect(node(b, bid)).to_contain_text("waiting")
+    await bctx.set_offline(True)
+    await expect(b.locator(".status-indicator")).to_contain_text("Offline")
+    await node(b, bid).locator(".text-view").dblclick()
+    await b.keyboard.press("End")
+    await b.keyboard.type(" in this browser")
+    await b.keyboard.press("Escape")
+    await expect(b.locator(".status-indicator")).to_contain_text("kept in this browser")
+    async with b.expect_event("close"):
+        await b.close(run_before_unload=True)
+    await bctx.set_offline(False)
+    viewer = await bctx.new_page()
+    await viewer.goto(room.url(app.base_url, room.view_token))
+    await connected(viewer)
+    await expect(node(viewer, bid)).to_contain_text("waiting")
+    await expect(node(viewer, bid)).not_to_contain_text("in this browser")
+    await expect(viewer.locator(".fatal-banner")).to_have_count(0)
+    await expect(node(a, bid)).not_to_contain_text("in this browser")
+    await viewer.close()
+    editor = await bctx.new_page()
+    await editor.goto(room.url(app.base_url))
+    await connected(editor)
+    await expect(node(a, bid)).to_contain_text("waiting in this browser")

@@ -92,9 +92,10 @@ export function CanvasPage({ room }: { room: string }) {
 
   // The live connection, once the role is known.
   const connected = access.state === 'ok'
+  const role = access.state === 'ok' ? access.role : null
   useEffect(() => {
     if (!connected || !token) return
-    const c = new Connection(room, token, wsBase(window.location))
+    const c = new Connection(room, token, wsBase(window.location), { readOnly: role !== 'edit' })
     setConn(c)
     // For the browser tests and the console: the live document of this canvas.
     const w = window as unknown as { arbor?: Connection }

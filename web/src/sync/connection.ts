@@ -65,7 +65,12 @@ export class Connection {
   /** The state vector the server last said it stored (kept after the connection goes). */
   private lastSaved: Uint8Array | null = null
 
-  constructor(readonly room: string, public token: string, wsBase: string) {
+  /** `readOnly` (a view link): a cache of its own, and no stash. A view link sends no
+   * changes, so the edits an edit link left unsent in this browser stay in the edit
+   * link's cache for its next visit, instead of being offered to the server (which would
+   * refuse them, and close the view). */
+  constructor(readonly room: string, public token: string, wsBase: string,
+    private readonly opts: { readOnly?: boolean } = {}) {
     this.blocks = this.doc.getMap(BLOCKS)
     this.edges = this.doc.getMap(EDGES)
     this.meta = this.doc.getMap(META)
@@ -74,11 +79,12 @@ export class Connection {
       captureTimeout: 400,
     })
     // What a tab closed in a hurry kept (stash.ts): first, so IndexedDB stores it too.
-    const storage = browserStorage()
+    const storage = opts.readOnly ? null : browserStorage()
     if (storage) restoreStashes(storage, room, this.doc, STASH_ORIGIN)
     let idb: IndexeddbPersistence | null = null
     try {
-      if (typeof indexedDB !== 'undefined') idb = new IndexeddbPersistence(`arbor:${room}`, this.doc)
+      const cache = opts.readOnly ? `arbor:view:${room}` : `arbor:${room}`
+      if (typeof indexedDB !== 'undefined') idb = new IndexeddbPersistence(cache, this.doc)
     } catch {
       idb = null
     }
@@ -131,7 +137,7 @@ export class Connection {
 
   /** Keep what the server has not confirmed in this browser's storage, synchronously. */
   stash = () => {
-    const storage = browserStorage()
+    const storage = this.opts.readOnly ? null : browserStorage()
     if (storage) writeStash(storage, this.room, this.tab, this.doc, this.lastSaved)
   }
 
