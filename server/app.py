@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import logging
 import math
+import os
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -216,6 +217,18 @@ async def http_error(request: Request, exc: Exception) -> Response:
                    headers=dict(exc.headers) if exc.headers else None)
 
 
+class HashedAssets(StaticFiles):
+    """The web build's ``assets/``: every name there carries a hash of the file's content
+    (Vite's ``[name]-[hash]``), so a browser keeps each for a year without asking again,
+    and a new build is new names (``index.html``, never cached, points at them)."""
+
+    def file_response(self, full_path: Any, stat_result: os.stat_result, scope: Any,
+                      status_code: int = 200) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
+
+
 def _web_routes(dist: Path) -> list[Any]:
     index = dist / "index.html"
     if not index.is_file():
@@ -229,7 +242,7 @@ def _web_routes(dist: Path) -> list[Any]:
 
     routes: list[Any] = [Route(path, app_page) for path in APP_PATHS]
     if (dist / "assets").is_dir():
-        routes.append(Mount("/assets", StaticFiles(directory=dist / "assets")))
+        routes.append(Mount("/assets", HashedAssets(directory=dist / "assets")))
     return routes
 
 

@@ -127,11 +127,12 @@ class RunningServer:
 
 
 @contextlib.asynccontextmanager
-async def run_server(settings: Settings, *, direct: bool = True
-                     ) -> AsyncIterator[RunningServer]:
+async def run_server(settings: Settings, *, direct: bool = True,
+                     web_dist: Path | None = None) -> AsyncIterator[RunningServer]:
     """The real app under uvicorn on a free port of 127.0.0.1, in this event loop.
-    ``direct=False``: websockets through plain ASGI, without the server's direct lane."""
-    app = create_app(settings)
+    ``direct=False``: websockets through plain ASGI, without the server's direct lane.
+    ``web_dist``: the web build to serve (default: ``web/dist``)."""
+    app = create_app(settings, web_dist=web_dist)
     config = uvicorn_config(app, settings, "127.0.0.1", 0, direct=direct)
     server = uvicorn.Server(config)
     task = asyncio.get_running_loop().create_task(server.serve())
