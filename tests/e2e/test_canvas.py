@@ -304,6 +304,25 @@ async def test_a_tab_from_before_a_deploy_reloads_for_the_canvas_code(app, brows
     await broken.get_by_role("button", name="Try again").click()
     await connected(broken)
 
+    # Where session storage is switched off the canvas still opens, and a chunk that
+    # cannot be fetched is shown at once: with nowhere to note a first reload, the page
+    # must not reload (it could loop).
+    ctx3, _ = await open_canvas(browser, f"{app.base_url}/", "Cy")
+    await ctx3.add_init_script("""Object.defineProperty(window, 'sessionStorage', {
+        get() { throw new DOMException('disabled', 'SecurityError') } })""")
+    fine = await ctx3.new_page()
+    await fine.goto(room.url(app.base_url))
+    await connected(fine)
+    await fine.close()
+    await ctx3.route(chunk, lambda route: route.fulfill(status=404, body="not found"))
+    navigations: list[str] = []
+    locked = await ctx3.new_page()
+    locked.on("request", lambda r: navigations.append(r.url) if r.is_navigation_request()
+              else None)
+    await locked.goto(room.url(app.base_url))
+    await expect(locked.get_by_role("heading", name="This page could not load")).to_be_visible()
+    assert len(navigations) == 1, navigations
+
 
 async def test_a_view_link_opens_where_this_browser_keeps_unsent_edits(app, browser):
     """Edits written offline through the edit link wait in this browser. Opening the view

@@ -4,6 +4,25 @@ import { Component, lazy, Suspense, type ComponentType, type ReactNode } from 'r
 
 const RELOADED = 'arbor:reloaded-for'
 
+// Session storage can be switched off (or full): then a failed chunk is shown, not retried.
+function remembered(): string | null | undefined {
+  try {
+    return sessionStorage.getItem(RELOADED)
+  } catch {
+    return undefined
+  }
+}
+
+function remember(value: string | null): boolean {
+  try {
+    if (value == null) sessionStorage.removeItem(RELOADED)
+    else sessionStorage.setItem(RELOADED, value)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** A page component from `load`. If its chunk cannot be fetched (a deploy replaced it while
  * this tab was open), the page reloads once to get the current app; a second failure on
  * the same address is shown, with a button to try again. */
@@ -13,11 +32,12 @@ export function lazyPage<P extends object>(
   const Lazy = lazy(async () => {
     try {
       const page = await load()
-      sessionStorage.removeItem(RELOADED)
+      remember(null)
       return { default: page }
     } catch (err) {
-      if (sessionStorage.getItem(RELOADED) !== window.location.href) {
-        sessionStorage.setItem(RELOADED, window.location.href)
+      const before = remembered()
+      if (before !== undefined && before !== window.location.href
+          && remember(window.location.href)) {
         window.location.reload()
         return await new Promise<never>(() => {}) // the reload replaces this page
       }
@@ -49,7 +69,7 @@ class PageLoadBoundary extends Component<{ children: ReactNode }, { failed: bool
         <h1>This page could not load</h1>
         <p role="alert">Part of the app could not be fetched: the connection may be down, or
           the server was updated. Check the connection and try again.</p>
-        <p><button onClick={() => { sessionStorage.removeItem(RELOADED); window.location.reload() }}>
+        <p><button onClick={() => { remember(null); window.location.reload() }}>
           Try again</button></p>
       </main>
     )
