@@ -131,11 +131,16 @@ class JobStore:
         rows = await self.pool.fetch(queries["list_room_jobs"], room_id, limit)
         return [_job(r) for r in rows]
 
-    async def position(self, job: JobRecord) -> int | None:
-        """How many queued jobs are ahead of this one (``None`` unless it is queued)."""
+    async def position(self, job: JobRecord, room_cap: int) -> int | None:
+        """How many queued jobs are ahead of this one (``None`` unless it is queued): every
+        earlier one of its own room, and at most ``room_cap`` earlier ones of each other
+        room. A room may run only ``room_cap`` jobs at once and the workers skip the rest
+        of its queue meanwhile, so a quiet room's job does not wait for a busy room's whole
+        backlog."""
         if job.status != "queued":
             return None
-        n: int = await self.pool.fetchval(queries["queue_position"], job.queued_at)
+        n: int = await self.pool.fetchval(queries["queue_position"], job.queued_at,
+                                          job.room_id, room_cap)
         return n
 
     async def claim(self, job_id: str, worker: str, room_cap: int) -> JobRecord | None:

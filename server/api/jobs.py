@@ -251,7 +251,7 @@ async def create_job(request: Request) -> Response:
         await enqueue(services.arq, services.settings.redis_prefix, job_id)
     except OSError:
         pass  # the sweeper hands queued jobs the queue lost back to it
-    position = await services.jobs.position(job)
+    position = await services.jobs.position(job, services.settings.room_job_concurrency)
     return JSONResponse({"job_id": job_id, "outputs": made, "status": job.status,
                          "position": position}, status_code=202)
 
@@ -263,7 +263,8 @@ async def get_job(request: Request) -> JSONResponse:
     job = await services.jobs.get(request.path_params["job"], room_id)
     if job is None:
         return problem(404, "no such job in this canvas", kind="job_not_found")
-    return JSONResponse(job.to_json(await services.jobs.position(job)))
+    return JSONResponse(job.to_json(
+        await services.jobs.position(job, services.settings.room_job_concurrency)))
 
 
 async def list_jobs(request: Request) -> JSONResponse:
@@ -271,7 +272,8 @@ async def list_jobs(request: Request) -> JSONResponse:
     room_id = request.path_params["room"]
     await authorize(request, room_id, Role.VIEW)
     jobs = await services.jobs.list_room(room_id)
-    return JSONResponse({"jobs": [j.to_json(await services.jobs.position(j)) for j in jobs]})
+    cap = services.settings.room_job_concurrency
+    return JSONResponse({"jobs": [j.to_json(await services.jobs.position(j, cap)) for j in jobs]})
 
 
 def _reservation(lines: list[budgets.Line], decision: Any) -> dict[str, Any] | None:

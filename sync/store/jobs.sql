@@ -17,7 +17,11 @@ SELECT status, attempt FROM jobs WHERE id = $1;
 SELECT * FROM jobs WHERE room_id = $1 ORDER BY created_at DESC LIMIT $2;
 
 -- queue_position --
-SELECT count(*) FROM jobs WHERE status = 'queued' AND queued_at < $1;
+-- Queued jobs ahead of one queued at $1 in room $2: all of its own room's, and at most the
+-- per-room cap ($3) from each other room (the rest of a room at its cap wait behind).
+SELECT coalesce(sum(CASE WHEN room_id = $2 THEN n ELSE least(n, $3) END), 0)::int
+FROM (SELECT room_id, count(*) AS n FROM jobs
+      WHERE status = 'queued' AND queued_at < $1 GROUP BY room_id) AS ahead;
 
 -- claim_job --
 UPDATE jobs

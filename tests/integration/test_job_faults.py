@@ -471,6 +471,12 @@ async def test_busy_room_backlog_does_not_starve_another_room(settings):
         r = await quiet.post_job("expand", ["q"])
         assert r.status_code == 202, r.text
         lone = r.json()["job_id"]
+        # Ahead of it: one of the busy room's ten (the room runs one at a time), not all ten.
+        assert r.json()["position"] == 1, r.json()
+        assert (await quiet.job(lone))["position"] == 1
+        # In the busy room each job still counts every earlier one of its own.
+        assert [j["position"] for j in await busy.jobs() if j["status"] == "queued"] == \
+            list(range(9, -1, -1))
         seen: dict[str, list[int]] = {j: [] for j in backlog}
 
         async def watch_positions() -> None:
