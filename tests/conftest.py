@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+import redis.asyncio as aioredis
 import uvicorn
 
 from server.app import Services, create_app
@@ -87,6 +88,24 @@ def redis_url(_embedded: dict[str, str]) -> str:
 @pytest.fixture(scope="session")
 def redis_prefix() -> str:
     return f"arbor-test-{RUN_ID}:"
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    """A client of this run's Redis."""
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def key_prefix(redis_client: aioredis.Redis, redis_prefix: str) -> AsyncIterator[str]:
+    """A Redis key prefix of this test's own, under the run's; its keys go afterwards."""
+    prefix = f"{redis_prefix}{secrets.token_hex(4)}:"
+    yield prefix
+    keys = [k async for k in redis_client.scan_iter(match=prefix + "*")]
+    if keys:
+        await redis_client.delete(*keys)
 
 
 @pytest.fixture

@@ -21,6 +21,30 @@ from tests.e2e.helpers import (
 pytestmark = pytest.mark.timeout(90)
 
 
+async def append_text(page, bid: str, text: str) -> None:
+    """Open the text block ``bid`` on ``page``, type ``text`` at its end, and close it."""
+    await node(page, bid).locator(".text-view").dblclick()
+    await page.keyboard.press("End")
+    await page.keyboard.type(text)
+    await page.keyboard.press("Escape")
+
+
+async def ben_goes_offline(app, browser, text: str):
+    """Ada and Ben on a new canvas with a text block ``text`` that Ada made; then Ben's
+    browser loses the network. Returns the room, Ada's page, Ben's context and page, and
+    the block's id."""
+    room = await new_room(app)
+    _, a = await open_canvas(browser, room.url(app.base_url), "Ada")
+    bctx, b = await open_canvas(browser, room.url(app.base_url), "Ben")
+    await connected(a)
+    await connected(b)
+    bid = await add_text_block(a, text, at=(400, 300))
+    await expect(node(b, bid)).to_contain_text(text)
+    await bctx.set_offline(True)
+    await expect(b.locator(".status-indicator")).to_contain_text("Offline")
+    return room, a, bctx, b, bid
+
+
 async def test_two_people_see_each_others_blocks(app, browser):
     room = await new_room(app)
     _, a = await open_canvas(browser, room.url(app.base_url), "Ada")
@@ -142,19 +166,8 @@ async def test_undo_takes_back_only_my_own_edits(app, browser):
 
 
 async def test_an_offline_edit_arrives_after_reconnecting(app, browser):
-    room = await new_room(app)
-    _, a = await open_canvas(browser, room.url(app.base_url), "Ada")
-    bctx, b = await open_canvas(browser, room.url(app.base_url), "Ben")
-    await connected(a)
-    await connected(b)
-    bid = await add_text_block(a, "shared", at=(400, 300))
-    await expect(node(b, bid)).to_contain_text("shared")
-    await bctx.set_offline(True)
-    await expect(b.locator(".status-indicator")).to_contain_text("Offline")
-    await node(b, bid).locator(".text-view").dblclick()
-    await b.keyboard.press("End")
-    await b.keyboard.type(" and written offline")
-    await b.keyboard.press("Escape")
+    _, a, bctx, b, bid = await ben_goes_offline(app, browser, "shared")
+    await append_text(b, bid, " and written offline")
     await expect(node(b, bid)).to_contain_text("shared and written offline")
     await expect(b.locator(".status-indicator")).to_contain_text("kept in this browser")
     await shot(b, "offline-b")
@@ -190,19 +203,8 @@ async def test_a_rotated_or_forged_link_says_so(app, browser):
 async def test_an_offline_edit_survives_closing_the_tab(app, browser):
     """Written offline, tab closed, reopened later online: the edit kept in the browser's
     IndexedDB reaches the others."""
-    room = await new_room(app)
-    _, a = await open_canvas(browser, room.url(app.base_url), "Ada")
-    bctx, b = await open_canvas(browser, room.url(app.base_url), "Ben")
-    await connected(a)
-    await connected(b)
-    bid = await add_text_block(a, "kept", at=(400, 300))
-    await expect(node(b, bid)).to_contain_text("kept")
-    await bctx.set_offline(True)
-    await expect(b.locator(".status-indicator")).to_contain_text("Offline")
-    await node(b, bid).locator(".text-view").dblclick()
-    await b.keyboard.press("End")
-    await b.keyboard.type(" across a closed tab")
-    await b.keyboard.press("Escape")
+    room, a, bctx, b, bid = await ben_goes_offline(app, browser, "kept")
+    await append_text(b, bid, " across a closed tab")
     await expect(b.locator(".status-indicator")).to_contain_text("kept in this browser")
     # IndexedDB runs read-write transactions on one store in order: once a new one on the
     # updates store completes, every keystroke written before it is on disk.
@@ -231,15 +233,7 @@ async def test_the_last_offline_keystrokes_survive_a_tab_closed_at_once(app, bro
     after going offline is aborted (as when the tab is gone before it commits), and the tab
     is closed straight after the last keystroke. What the page kept synchronously when it
     closed brings them back on the next visit, and they reach the others."""
-    room = await new_room(app)
-    _, a = await open_canvas(browser, room.url(app.base_url), "Ada")
-    bctx, b = await open_canvas(browser, room.url(app.base_url), "Ben")
-    await connected(a)
-    await connected(b)
-    bid = await add_text_block(a, "kept", at=(400, 300))
-    await expect(node(b, bid)).to_contain_text("kept")
-    await bctx.set_offline(True)
-    await expect(b.locator(".status-indicator")).to_contain_text("Offline")
+    room, a, bctx, b, bid = await ben_goes_offline(app, browser, "kept")
     await b.evaluate("""() => {
         window.addEventListener('unhandledrejection', (e) => e.preventDefault())
         const add = IDBObjectStore.prototype.add
@@ -329,19 +323,8 @@ async def test_a_view_link_opens_where_this_browser_keeps_unsent_edits(app, brow
     link of the same canvas in the same browser shows the canvas as the server has it (a
     view link sends nothing, so the server has nothing to refuse), and the edits still
     arrive when the edit link is opened again."""
-    room = await new_room(app)
-    _, a = await open_canvas(browser, room.url(app.base_url), "Ada")
-    bctx, b = await open_canvas(browser, room.url(app.base_url), "Ben")
-    await connected(a)
-    await connected(b)
-    bid = await add_text_block(a, "waiting", at=(400, 300))
-    await expect(node(b, bid)).to_contain_text("waiting")
-    await bctx.set_offline(True)
-    await expect(b.locator(".status-indicator")).to_contain_text("Offline")
-    await node(b, bid).locator(".text-view").dblclick()
-    await b.keyboard.press("End")
-    await b.keyboard.type(" in this browser")
-    await b.keyboard.press("Escape")
+    room, a, bctx, b, bid = await ben_goes_offline(app, browser, "waiting")
+    await append_text(b, bid, " in this browser")
     await expect(b.locator(".status-indicator")).to_contain_text("kept in this browser")
     async with b.expect_event("close"):
         await b.close(run_before_unload=True)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-import secrets
 import socket
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -31,19 +29,8 @@ SLOW = 0.001  # per minute: nothing comes back during a test
 
 
 @pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def limiter(redis_client: aioredis.Redis, redis_prefix: str) -> AsyncIterator[RateLimiter]:
-    prefix = f"{redis_prefix}{secrets.token_hex(4)}:"
-    yield RateLimiter(redis_client, prefix)
-    keys = [k async for k in redis_client.scan_iter(match=prefix + "*")]
-    if keys:
-        await redis_client.delete(*keys)
+def limiter(redis_client: aioredis.Redis, key_prefix: str) -> RateLimiter:
+    return RateLimiter(redis_client, key_prefix)
 
 
 async def test_burst_of_concurrent_checks_allows_exactly_burst(limiter):
