@@ -59,8 +59,8 @@ async def test_the_sdk_through_a_room_provider_gets_a_clear_permanent_error(
     try:
         model = next(m.id for m in provider.models() if "text" in m.kinds)
         with pytest.raises(ProviderError) as info:
-            async for _ in provider.stream_text(TextRequest(model, "hi")):
-                pass
+            async for delta in provider.stream_text(TextRequest(model, "hi")):
+                pytest.fail(f"text arrived from an internal address: {delta!r}")
     finally:
         await provider.aclose()
     err = info.value

@@ -88,6 +88,9 @@ class PublicOnlyBackend(httpcore2.AsyncNetworkBackend):
 class PublicOnlyTransport(httpx2.AsyncHTTPTransport):
     def __init__(self, refuse: Callable[[Address], bool] = is_internal) -> None:
         super().__init__(trust_env=False, limits=_LIMITS)
+        # httpx2 takes no network backend, so its pool (which has opened nothing yet) is
+        # replaced by one that connects through the check. The tests in
+        # tests/integration/test_public_only.py fail if this stops taking effect.
         self._pool = httpcore2.AsyncConnectionPool(
             ssl_context=httpx2.create_ssl_context(),
             max_connections=_LIMITS.max_connections,

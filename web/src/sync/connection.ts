@@ -62,8 +62,9 @@ export class Connection {
   private retryTick: number | null = null
   /** This tab's key for its stash of unsaved changes (see stash.ts). */
   private readonly tab = Math.random().toString(36).slice(2, 10)
-  /** The state vector the server last said it stored (kept after the connection goes). */
-  private lastSaved: Uint8Array | null = null
+  /** The state vector the server last said it stored, as it sent it (base64; kept after
+   * the connection goes). Decoded only when a stash is written. */
+  private lastSaved: string | null = null
 
   /** `readOnly` (a view link): a cache of its own, and no stash. A view link sends no
    * changes, so the edits an edit link left unsent in this browser stay in the edit
@@ -125,20 +126,21 @@ export class Connection {
   private onAwareness = () => {
     this.provider.awareness.getStates().forEach((state) => {
       const p = readServerPresence(state)
-      if (p) {
-        try {
-          this.lastSaved = decodeBase64(p.saved)
-        } catch {
-          // not a state vector: keep the last good one
-        }
-      }
+      if (p) this.lastSaved = p.saved
     })
   }
 
   /** Keep what the server has not confirmed in this browser's storage, synchronously. */
   stash = () => {
     const storage = this.opts.readOnly ? null : browserStorage()
-    if (storage) writeStash(storage, this.room, this.tab, this.doc, this.lastSaved)
+    if (!storage) return
+    let saved: Uint8Array | null = null
+    try {
+      saved = this.lastSaved == null ? null : decodeBase64(this.lastSaved)
+    } catch {
+      saved = null // not base64: stash everything
+    }
+    writeStash(storage, this.room, this.tab, this.doc, saved)
   }
 
   private onVisibility = () => {
