@@ -122,6 +122,7 @@ class ArborWebSocketProtocol(WebSocketsSansIOProtocol):
     _fragmented = False  # the stock parser is inside a fragmented message
     _stock = False  # everything goes to the stock parser from now on
     _held = False  # the client is over its budget: what arrives waits in _partial
+    _hold_ended = float("-inf")  # loop time the last hold ended
 
     _app_done = False  # the application's task has returned
     _lost = False  # the transport reported the connection lost
@@ -206,6 +207,7 @@ class ArborWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def _end_hold(self) -> None:
         self._held = False
+        self._hold_ended = self.loop.time()
         transport = self.transport
         if transport is None or transport.is_closing() or self.direct is None:
             return
@@ -213,6 +215,19 @@ class ArborWebSocketProtocol(WebSocketsSansIOProtocol):
             transport.resume_reading()
         if self._partial:
             self.data_received(b"")
+
+    def keepalive_timeout(self) -> None:
+        """The pong deadline passed. A client held to its budget answers the ping only
+        after the messages it sent before the pong, which are read at the budget's pace:
+        with over ``ping_timeout`` seconds of them waiting, the stock protocol closed it
+        (1011, "keepalive ping timeout"), losing what it had not yet been read. So while
+        the client is held, or was within the timeout, the deadline is renewed; one that
+        stops sending and stops answering is held no more, and is dropped as before."""
+        timeout = self.ping_timeout
+        if timeout and (self._held or self.loop.time() - self._hold_ended < timeout):
+            self.pong_timer = self.loop.call_later(timeout, self.keepalive_timeout)
+            return
+        super().keepalive_timeout()
 
     def _to_stock(self, frame: bytes) -> None:
         """One whole frame through the stock parser (which answers pings, closes, errors)."""

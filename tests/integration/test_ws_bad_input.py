@@ -414,6 +414,39 @@ async def test_a_flood_of_updates_is_read_at_the_clients_budget_and_nothing_is_l
             await c.close()
 
 
+async def test_a_flood_longer_than_the_ping_timeout_is_still_read_and_not_dropped(settings):
+    """A flooder's pong waits behind its own messages, which are read at its budget's pace:
+    here 300 updates at 100 a second against a 0.3 s pong deadline. It is not dropped for
+    a ping "timeout" that is the server's own doing, and nothing it sent is lost."""
+    from pycrdt import Array
+
+    from tests.conftest import run_server
+
+    s = settings.replace(ws_messages_per_second=100.0, ws_messages_burst=10, ping_interval=0.3)
+    async with run_server(s) as srv:
+        room = await new_room(srv)
+        reader = await YClient.connect(url(srv, room))
+        flooder = await YClient.connect(url(srv, room))
+        src: Doc = Doc()
+        updates: list[bytes] = []
+        src.observe(lambda e: updates.append(e.update))
+        items = src.get("flood", type=Array)
+        for i in range(300):
+            items.append(i)
+        for u in updates:
+            await flooder.send(p.sync_update(u))
+        want = list(range(300))
+        await eventually(lambda: reader.doc.get("flood", type=Array).to_py() == want,
+                         timeout=20, message="every update of the flood to arrive in order")
+        assert flooder.closed is None, f"the flooder was closed: {flooder.closed}"
+        assert len(srv.services.rooms.rooms[room["room"]].peers) == 2
+        # Held no more, it answers pings again and stays.
+        await asyncio.sleep(1.0)
+        assert flooder.closed is None and reader.closed is None
+        for c in (reader, flooder):
+            await c.close()
+
+
 async def test_more_sockets_from_one_address_than_the_limit_are_refused_with_1013(settings):
     from tests.conftest import run_server
 
