@@ -415,6 +415,36 @@ async def arbor_reclaims(target: Target) -> int:
     return 0
 
 
+async def arbor_gc(target: Target) -> dict[str, float]:
+    """The server's garbage-collector full passes so far (``arbor_gc_full_pass_seconds``):
+    ``sum`` (seconds) and the cumulative count at each bucket bound (``"+Inf"``: all)."""
+    async with httpx.AsyncClient(timeout=5) as http:
+        text = (await http.get(f"{target.http_url}/metrics")).text
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("arbor_gc_full_pass_seconds_bucket{"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            out[le] = float(line.split()[-1])
+        elif line.startswith("arbor_gc_full_pass_seconds_sum "):
+            out["sum"] = float(line.split()[1])
+    return out
+
+
+def gc_between(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Full passes between two readings: how many, their total and longest (as the bucket
+    bound it fell under, in ms), and how many took over 25 ms."""
+    if not after:
+        return {}
+    n = after.get("+Inf", 0) - before.get("+Inf", 0)
+    longest = 0.0
+    for le in sorted((k for k in after if k not in ("sum", "+Inf")), key=float):
+        if after[le] - before.get(le, 0) < n:
+            longest = float(le) * 1000  # some pass was longer than this bound
+    over25 = n - (after.get("0.025", 0) - before.get("0.025", 0))
+    return {"passes": n, "ms": (after.get("sum", 0) - before.get("sum", 0)) * 1000,
+            "longest_over_ms": longest, "over_25ms": over25}
+
+
 # --- scenarios -----------------------------------------------------------------------------
 
 @dataclass
@@ -577,12 +607,16 @@ async def scenario_e(target: Target, cfg: Config) -> Result:
         before = rss_kb(target.pid)
         after = before
         # at least twice: a leak grows each time, a high-water mark does not
+        gc_waves = []
         for rnd in range(cfg.e_rounds):
             reclaims = await arbor_reclaims(target) if target.kind == "arbor" else 0
+            gc_before = await arbor_gc(target) if target.kind == "arbor" else {}
             ids = [f"e{rnd}-{i}" for i in range(cfg.e_rooms)]
             await _connect(proc, [spec(cid, target, room, params) for cid, (room, params)
                                   in zip(ids, rooms[1:], strict=True)], target, 25)
             await asyncio.sleep(2)
+            if target.kind == "arbor":
+                gc_waves.append(gc_between(gc_before, await arbor_gc(target)))
             after = max(after, rss_kb(target.pid))
             # every room but the warm one closes: how much of its memory comes back?
             await proc.cmd("destroy", within=60, ids=ids)
@@ -599,7 +633,7 @@ async def scenario_e(target: Target, cfg: Config) -> Result:
             await asyncio.sleep(5)
             closed.append((rss_kb(target.pid) - before) / 1024)
     return Result(rss_mb=after / 1024, extra={"kb_per_room": (after - before) / cfg.e_rooms,
-                                              "closed_mb": closed})
+                                              "closed_mb": closed, "gc": gc_waves})
 
 
 async def scenario_f(target: Target, cfg: Config) -> Result:
@@ -810,6 +844,11 @@ def report(cfg: Config, out: dict[str, dict[str, Result]], only: set[str], elaps
                   f"baseline: " + ", then ".join(f"{fmt(x, '+.1f')} MB"
                                                  for x in r.extra.get("closed_mb", []))
                   + f" ({len(r.extra.get('closed_mb', []))} rounds)")
+            for i, g in enumerate(r.extra.get("gc") or []):
+                if g:
+                    print(f"{'':8} round {i + 1}'s joins: {g['passes']:.0f} full GC passes, "
+                          f"{g['ms']:.0f} ms in all, {g['over_25ms']:.0f} over 25 ms, "
+                          f"the longest over {g['longest_over_ms']:g} ms")
     if "f" in only:
         print(f"\n## (f) one room, {cfg.f_readers} readers: highest rate with p99 <= 100 ms "
               f"and >= 99% delivered ({cfg.f_seconds:g} s per step)")
@@ -836,6 +875,8 @@ def main() -> int:
                     "(repeatable), e.g. ARBOR_FLUSH_INTERVAL_MS=1000")
     ap.add_argument("--e-rounds", type=int, default=2, help="rounds of (e): open and close "
                     "its rooms this many times (default 2)")
+    ap.add_argument("--e-rooms", type=int, help="rooms (one client each) that (e) opens "
+                    "and closes in each round (default 500)")
     ap.add_argument("--pin", action="store_true", help="run each server on the last CPU and "
                     "the Node clients on the others, so they do not take turns on one core")
     ap.add_argument("--saved", action="store_true", help="Arbor's clients ask for the "
@@ -863,6 +904,8 @@ def main() -> int:
         return 2
     cfg = Config.make(args.quick, args.profile, args.seconds, args.repeat)
     cfg.e_rounds = max(2, args.e_rounds)
+    if args.e_rooms:
+        cfg.e_rooms = args.e_rooms
     asyncio.run(run(cfg, set(args.only.replace(",", ""))))
     return 0
 

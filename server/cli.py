@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 
 from sync.logs import configure
-from sync.memory import tune_c_allocator
+from sync.memory import FullPassGuard, tune_c_allocator
 from sync.services import EmbeddedServices, start_embedded
 from sync.settings import Secret, Settings
 from sync.store import PostgresStore, migrate
@@ -80,6 +80,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
     # the collector's full passes (they stop the event loop; measured: 125 -> 43 ms).
     gc.collect()
     gc.freeze()
+    FullPassGuard(settings.gc_freeze_after_ms).install()  # 0: measures, never freezes
     if not DIRECT_LANE:
         logging.getLogger(__name__).warning(
             "this uvicorn lacks what the direct websocket lane needs; using its stock "

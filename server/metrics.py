@@ -12,12 +12,18 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
 from sync import room as room_module
+from sync.memory import PAUSE_BUCKETS, active_guard
 
 if TYPE_CHECKING:
     from .app import Services
@@ -85,6 +91,20 @@ class ArborCollector(Collector):
         yield CounterMetricFamily("arbor_memory_reclaims",
                                   "garbage collections and malloc_trim after rooms unloaded",
                                   value=s.rooms.reclaimer.runs)
+        guard = active_guard()
+        if guard is not None:  # arbor serve: the garbage collector's full passes
+            cumulative, buckets = 0, []
+            for le, n in zip((*(str(b) for b in PAUSE_BUCKETS), "+Inf"), guard.buckets,
+                             strict=True):
+                cumulative += n
+                buckets.append((le, cumulative))
+            yield HistogramMetricFamily(
+                "arbor_gc_full_pass_seconds",
+                "how long each full pass of the garbage collector stopped the process",
+                buckets=buckets, sum_value=guard.seconds)
+            yield CounterMetricFamily("arbor_gc_freezes",
+                                      "times what a slow full pass kept was frozen",
+                                      value=guard.freezes)
         yield CounterMetricFamily("arbor_room_load_failures", "room loads that failed",
                                   value=stats.load_failures)
         now = time.monotonic()

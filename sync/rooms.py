@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from .errors import RoomLoadError, StoreError, StoreReason
 from .fanout import KIND_UPDATE
 from .history import CheckpointStore
-from .memory import Reclaimer
+from .memory import FullPassGuard, Reclaimer, active_guard
 from .persistence import BatchWriter, RoomWriter
 from .room import Room
 from .stats import SyncStats
@@ -48,6 +48,7 @@ class RoomManager:
         self._grace: dict[str, asyncio.TimerHandle] = {}
         self._housekeeping: asyncio.Task[None] | None = None
         self.reclaimer = Reclaimer()
+        self._guard: FullPassGuard | None = None  # set by ``start`` under ``arbor serve``
         self.closing = False
         self.stats = SyncStats()
         if fanout is not None:
@@ -56,6 +57,9 @@ class RoomManager:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.reclaimer.start(loop)
+        self._guard = active_guard()
+        if self._guard is not None:
+            self._guard.attach(loop)
         self._housekeeping = loop.create_task(self._housekeep())
 
     # --- holding rooms ----------------------------------------------------------------
@@ -67,6 +71,8 @@ class RoomManager:
 
     async def acquire(self, room_id: str) -> Room:
         """Hold a room (loading it if needed); pair with :meth:`release`."""
+        if self._guard is not None:
+            self._guard.joined()
         while True:
             room = self.rooms.get(room_id)
             if room is not None:

@@ -73,6 +73,8 @@ VARIABLES: list[tuple[str, str, str]] = [
      "answer within 10 s (or this, if shorter) is dropped, so a dead one leaves within 30 s"),
     ("ARBOR_AWARENESS_TIMEOUT_SECONDS", "30", "presence not renewed for this long is removed"),
     ("ARBOR_AWARENESS_TICK_MS", "20", "awareness changes are coalesced and sent once per tick"),
+    ("ARBOR_GC_FREEZE_AFTER_MS", "10", "after a full pass of Python's garbage collector that "
+     "stopped `arbor serve` this long, what it kept is frozen so later passes skip it (0: never)"),
     ("ARBOR_STREAM_RETENTION_SECONDS", "120", "how long updates stay in a room's Redis stream"),
     ("ARBOR_PERSIST_BUFFER_MAX_BYTES", "67108864", "unsaved updates one process holds while "
      "PostgreSQL is down before it logs and refuses further writes"),
@@ -171,6 +173,7 @@ class Settings:
     ping_interval: float = 20.0
     awareness_timeout: float = 30.0
     awareness_tick: float = 0.02
+    gc_freeze_after_ms: float = 10.0
     stream_retention: float = 120.0
     persist_buffer_max_bytes: int = 64 << 20
     blob_secret: Secret = dataclasses.field(default_factory=lambda: Secret(""))
@@ -273,6 +276,7 @@ class Settings:
             ping_interval=num("ARBOR_PING_INTERVAL_SECONDS", float),
             awareness_timeout=num("ARBOR_AWARENESS_TIMEOUT_SECONDS", float),
             awareness_tick=num("ARBOR_AWARENESS_TICK_MS", int) / 1000,
+            gc_freeze_after_ms=num("ARBOR_GC_FREEZE_AFTER_MS", float),
             stream_retention=num("ARBOR_STREAM_RETENTION_SECONDS", float),
             persist_buffer_max_bytes=num("ARBOR_PERSIST_BUFFER_MAX_BYTES", int),
             blob_secret=Secret(get("ARBOR_BLOB_SECRET")),

@@ -53,3 +53,30 @@ async def test_metrics_count_awareness_in_and_the_echoes_dropped(server):
         assert got_in >= 2 and echoes == 1, (got_in, echoes)  # a's move counted, not echoed
         await a.close()
         await b.close()
+
+
+async def test_metrics_show_the_garbage_collectors_full_passes_under_the_guard(settings):
+    """``arbor serve`` installs a FullPassGuard; /metrics then shows each full pass's
+    length as a histogram and counts the freezes. (A test process has no guard: here one
+    is installed for the server's lifetime and taken out after.)"""
+    import gc
+
+    from sync.memory import FullPassGuard
+    from tests.conftest import run_server
+
+    guard = FullPassGuard(slow_ms=1e-6)  # any pass is slow: it freezes what it kept
+    guard.install()
+    try:
+        async with run_server(settings) as srv, httpx.AsyncClient(base_url=srv.base_url) as http:
+            gc.collect()
+            await eventually(lambda: guard.freezes >= 1)
+            text = (await http.get("/metrics")).text
+        assert value(text, "arbor_gc_full_pass_seconds_count") >= 1
+        assert value(text, "arbor_gc_full_pass_seconds_bucket", '{le="+Inf"}') >= 1
+        assert value(text, "arbor_gc_full_pass_seconds_sum") > 0
+        assert value(text, "arbor_gc_freezes_total") >= 1
+    finally:
+        guard.uninstall()
+        gc.unfreeze()
+    async with run_server(settings) as srv, httpx.AsyncClient(base_url=srv.base_url) as http:
+        assert "arbor_gc_full_pass_seconds" not in (await http.get("/metrics")).text
