@@ -42,11 +42,11 @@ def installed(**kw) -> FullPassGuard:
 
 
 def test_every_so_many_joins_the_live_objects_are_frozen_and_young_cycles_collected(collector):
-    async def main() -> tuple[int, int, weakref.ref[Cyclic], list[dict[str, int]]]:
+    async def main() -> tuple[int, int, weakref.ref[Cyclic], list[list[int]]]:
         guard = installed(slow_ms=10.0, freeze_every_joins=3)
         guard.attach(asyncio.get_running_loop())
         before = gc.get_freeze_count()
-        live = [{"n": i} for i in range(5000)]  # a room's and its connections' objects
+        live = [[i] for i in range(5000)]  # a room's and its connections' objects
         cycle = weakref.ref(Cyclic())  # garbage a full pass would find
         guard.joined()
         guard.joined()
@@ -103,18 +103,18 @@ def frozen_cycle() -> weakref.ref[Cyclic]:
 
 
 def test_the_reclaimer_frees_a_cycle_that_was_frozen_once_a_thaw_is_due(collector):
-    guard = installed(slow_ms=10.0, thaw_every=0.0)
+    guard = installed(slow_ms=10.0, thaw_every=0.0, thaw_growth=1.0)
     r = Reclaimer(after_unloads=1, quiet=0.0, min_interval=0.0)
     ref = frozen_cycle()
     r.unloaded()
     assert r.maybe_reclaim(busy=False)
     assert ref() is None
     assert gc.get_freeze_count() > 0, "what the collection kept is frozen again"
-    assert guard.last_thaw > 0
+    assert guard.low > guard.base, "the low-water mark was not reset by the thaw"
 
 
 def test_the_reclaimer_thaws_on_its_own_when_due_without_a_wave(collector):
-    installed(slow_ms=10.0, thaw_every=0.0)
+    installed(slow_ms=10.0, thaw_every=0.0, thaw_growth=1.0)
     r = Reclaimer(after_unloads=50, quiet=0.0, min_interval=0.0)
     ref = frozen_cycle()
     assert not r.maybe_reclaim(busy=True), "ran while rooms were loading"
@@ -125,10 +125,36 @@ def test_the_reclaimer_thaws_on_its_own_when_due_without_a_wave(collector):
 def test_before_the_thaw_interval_the_reclaimer_leaves_the_frozen_objects(collector):
     # Tried: a wave of unloads within thaw_every of the last thaw; the cheap collection
     # of the unfrozen objects runs, the frozen cycle waits for a later one.
-    installed(slow_ms=10.0, thaw_every=3600.0)
+    installed(slow_ms=10.0, thaw_every=3600.0, thaw_growth=1.0)
     r = Reclaimer(after_unloads=1, quiet=0.0, min_interval=0.0)
     ref = frozen_cycle()
     r.unloaded()
     assert r.maybe_reclaim(busy=False)
     assert ref() is not None
     assert not r.maybe_reclaim(busy=False), "thawed with no wave and no thaw due"
+
+
+def test_no_thaw_until_the_frozen_objects_grow_by_a_quarter_or_while_people_join(collector):
+    # Tried: a frozen cycle among as many frozen objects as before (no growth); then a
+    # quarter more frozen objects but a join just now; then the same once it is quiet.
+    guard = installed(slow_ms=10.0, thaw_every=0.0, quiet=3600.0)
+    keep = [[i] for i in range(4000)]
+    gc.freeze()
+    guard.thawed()  # the low-water mark: these 4,000 and whatever the process had
+    ref = frozen_cycle()
+    assert not guard.thaw_due(), "thawed for one more frozen object"
+    more = [[i] for i in range(guard.low // 4 + 10)]
+    gc.freeze()
+    assert gc.get_freeze_count() > guard.low * 1.25
+    asyncio.run(_join(guard))
+    assert not guard.thaw_due(), "thawed right after a join"
+    guard.quiet = 0.0
+    assert guard.thaw_due()
+    r = Reclaimer(after_unloads=50, quiet=0.0, min_interval=0.0)
+    assert r.maybe_reclaim(busy=False)
+    assert ref() is None
+    assert keep and more
+
+
+async def _join(guard: FullPassGuard) -> None:
+    guard.joined()
