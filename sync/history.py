@@ -49,7 +49,16 @@ class CheckpointStore:
                      authors: list[str]) -> Checkpoint:
         row = await self.pool.fetchrow(queries["insert_checkpoint"], room_id, reason,
                                        json.dumps(sorted(authors)), len(data), data)
+        await self.thin(room_id)
         return _checkpoint(row)
+
+    async def thin(self, room_id: str) -> int:
+        """Drop the room's older checkpoints down to the newest of each hour (1 to 7 days
+        back), day (to 30 days) and week (before): a room in use for months keeps a few
+        hundred, not one per 10 minutes of activity, each a whole copy of its document.
+        How many were dropped."""
+        status = await self.pool.execute(queries["thin_checkpoints"], room_id)
+        return int(status.rsplit(" ", 1)[-1])
 
     async def list(self, room_id: str, limit: int = 100) -> list[Checkpoint]:
         rows = await self.pool.fetch(queries["list_checkpoints"], room_id, limit)

@@ -92,3 +92,42 @@ async def test_restore_through_view_link_is_403_and_unknown_checkpoint_is_404(se
         r = await http.get(f"/api/rooms/{room['room']}/history/not-a-number",
                            headers=auth(room["edit_token"]))
         assert r.status_code == 404
+
+
+async def test_older_checkpoints_are_thinned_to_one_an_hour_a_day_then_a_week(settings):
+    """A room in use for months would keep a whole copy of its document every 10 minutes
+    of activity. Each new checkpoint thins the room's older ones: all of the last day
+    stay, then the newest of each hour (to a week back), of each day (to 30 days), of each
+    week. Tried: three in one hour two days back, two in other hours, three in one day ten
+    days back, three in one week sixty days back, a dozen today, and another room's."""
+    from sync.history import CheckpointStore
+
+    async with run_server(settings) as srv, httpx.AsyncClient(base_url=srv.base_url) as http:
+        room, other = [(await http.post("/api/rooms", json={})).json()["room"]
+                       for _ in range(2)]
+        pool = srv.services.rooms.store.pool
+        store = CheckpointStore(pool)
+
+        async def at(room_id: str, when: str) -> int:
+            return await pool.fetchval(
+                "INSERT INTO room_checkpoints (room_id, reason, authors, size, data, created_at)"
+                f" VALUES ($1, 'auto', '[]', 1, '\\x00', {when}) RETURNING id", room_id)
+
+        hour = "date_trunc('hour', now() - interval '2 days')"
+        day = "date_trunc('day', now() - interval '10 days')"
+        week = "date_trunc('week', now() - interval '60 days')"
+        same_hour = [await at(room, f"{hour} + interval '{m} minutes'") for m in (1, 2, 3)]
+        other_hours = [await at(room, f"{hour} - interval '{h} hours'") for h in (1, 2)]
+        same_day = [await at(room, f"{day} + interval '{h} hours'") for h in (1, 2, 3)]
+        same_week = [await at(room, f"{week} + interval '{d} days'") for d in (1, 2, 3)]
+        today = [await at(room, f"now() - interval '{m * 10} minutes'") for m in range(12)]
+        elsewhere = [await at(other, f"{hour} + interval '{m} minutes'") for m in (1, 2, 3)]
+
+        newest = await store.create(room, b"\x00\x00", "auto", ["Ana"])
+        left = {r["id"] for r in await pool.fetch(
+            "SELECT id FROM room_checkpoints WHERE room_id = $1", room)}
+        assert left == {newest.id, *today, same_hour[-1], *other_hours, same_day[-1],
+                        same_week[-1]}
+        assert {r["id"] for r in await pool.fetch(
+            "SELECT id FROM room_checkpoints WHERE room_id = $1", other)} == set(elsewhere)
+        assert await store.thin(room) == 0  # thinning again changes nothing
