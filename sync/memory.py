@@ -150,28 +150,24 @@ class FullPassGuard:
     is frozen (``gc.freeze``): the rooms and connections are alive, and full passes skip
     frozen objects. A frozen object that dies is still freed at once by its reference
     count; only one in a reference cycle would wait (closing 2,000 rooms left none), so the
-    ``Reclaimer`` takes in the frozen objects too once they have grown by a quarter, at
-    most every ``thaw_every`` seconds (``thaw_due``), after a wave of unloads or on its
-    own. With ``slow_ms`` 0 it only counts the passes (for /metrics). Installed by ``arbor
-    serve`` only: a test process keeps the collector as it is. A slow pass's freeze runs
-    on the event loop, as a pass can happen in any thread.
+    ``Reclaimer``'s collection after a wave of unloads, when rooms close, takes in the
+    frozen objects too, at most every ``thaw_every`` seconds (``thaw_due``). With
+    ``slow_ms`` 0 it only counts the passes (for /metrics). Installed by ``arbor serve``
+    only: a test process keeps the collector as it is. A slow pass's freeze runs on the
+    event loop, as a pass can happen in any thread.
 
     Measured with bench (e): while 2,000 rooms joined, 6-7 full passes of 50-270 ms
     (0.9-1.2 s in all) without it; with it none (500 rooms: one of about 60 ms before)."""
 
-    def __init__(self, slow_ms: float, thaw_every: float = 600.0, thaw_growth: float = 1.25,
-                 freeze_every_joins: int = 100, quiet: float = 1.0) -> None:
+    def __init__(self, slow_ms: float, thaw_every: float = 600.0,
+                 freeze_every_joins: int = 100) -> None:
         self.slow_ms = slow_ms  # 0: count the passes, never freeze
         self.freeze_every_joins = freeze_every_joins
         self._joins = 0
-        self._last_join = float("-inf")
-        self.quiet = quiet  # seconds without a join before a thaw
         self.thaw_every = thaw_every
-        self.thaw_growth = thaw_growth
         self.last_thaw = time.monotonic()
-        self.low = 0  # the fewest objects frozen since the last thaw (or installation)
+        self._froze = False  # since the last thaw
         self.loop: asyncio.AbstractEventLoop | None = None  # set by ``attach``
-        self.base = 0  # objects frozen at installation (everything from start-up)
         self.passes = 0
         self.seconds = 0.0
         self.buckets = [0] * (len(PAUSE_BUCKETS) + 1)  # the last: longer than all
@@ -181,7 +177,6 @@ class FullPassGuard:
 
     def install(self) -> None:
         global _guard
-        self.base = self.low = gc.get_freeze_count()
         gc.callbacks.append(self._on_gc)
         _guard = self
 
@@ -196,24 +191,18 @@ class FullPassGuard:
         self.loop = loop
 
     def thaw_due(self) -> bool:
-        """Whether the reclaimer's collection should take in the frozen objects too. Such
-        a pass visits the whole heap, start-up included (about 70 ms with 70,000 objects;
-        half a second at 4,000 sockets), so only when the frozen objects have grown by
-        ``thaw_growth`` over the fewest there were since the last one (a cycle that hid
-        there keeps its objects, so they grow; rooms that close take theirs away), the last
-        was ``thaw_every`` seconds ago or more, and no connection joined in the last
-        ``quiet`` seconds. A steady server never needs one. Called every few seconds."""
-        count = gc.get_freeze_count()
-        self.low = min(self.low, count)
-        now = time.monotonic()
-        return (count > self.base and count > self.low * self.thaw_growth
-                and now - self.last_thaw >= self.thaw_every
-                and now - self._last_join >= self.quiet)
+        """Whether the reclaimer's collection after a wave of unloads should take in the
+        frozen objects too: if anything was frozen since the last such collection, and
+        that was ``thaw_every`` seconds ago or more. It visits the whole heap, start-up
+        included (about 70 ms after a wave of 2,000 rooms closed, which left no cycle),
+        where the unfrozen part alone takes a few ms. Nothing here counts the frozen
+        objects: ``gc.get_freeze_count()`` walks all of them (10-20 ms with 200,000)."""
+        return self._froze and time.monotonic() - self.last_thaw >= self.thaw_every
 
     def thawed(self) -> None:
         """The reclaimer collected with the frozen objects and froze what was left."""
         self.last_thaw = time.monotonic()
-        self.low = gc.get_freeze_count()
+        self._froze = False
 
     def joined(self) -> None:
         """A connection joined a room (on the event loop). Each leaves a hundred or more
@@ -221,7 +210,6 @@ class FullPassGuard:
         are frozen before a full pass has to visit them: in a wave of joins the first pass
         would otherwise visit them all (one pass of about 60 ms at 500 rooms)."""
         self._joins += 1
-        self._last_join = time.monotonic()
         if self._joins >= self.freeze_every_joins and self.slow_ms and not self._due:
             self._joins = 0
             self._due = True
@@ -253,6 +241,7 @@ class FullPassGuard:
         self._joins = 0
         gc.collect(1)  # the young generations first: a cycle among them is garbage, not kept
         gc.freeze()
+        self._froze = True
         self.freezes += 1
 
 
@@ -287,14 +276,14 @@ class Reclaimer:
         self._last_unload = time.monotonic()
 
     def maybe_reclaim(self, *, busy: bool) -> bool:
-        """Collect and trim if a wave of unloads is over, or a collection of the frozen
-        objects too is due (``FullPassGuard.thaw_due``); ``True`` if it ran."""
+        """Collect and trim if a wave of unloads is over (the frozen objects too when
+        ``FullPassGuard.thaw_due``); ``True`` if it ran."""
         now = time.monotonic()
+        if (busy or self.pending < self.after_unloads or now - self._last_unload < self.quiet
+                or now - self._last_run < self.min_interval):
+            return False
         guard = _guard
         thawed = guard is not None and guard.thaw_due()
-        wave = self.pending >= self.after_unloads and now - self._last_unload >= self.quiet
-        if busy or not (wave or thawed) or now - self._last_run < self.min_interval:
-            return False
         started = time.perf_counter()
         # CPython 3.11's attribute cache keeps a reference to the name of each lookup it
         # caches, and a name built for one call (a C extension's ``"dst"``) is a new string
