@@ -60,7 +60,7 @@ class CheckpointStore:
         status = await self.pool.execute(queries["thin_checkpoints"], room_id)
         return int(status.rsplit(" ", 1)[-1])
 
-    async def list(self, room_id: str, limit: int = 100) -> list[Checkpoint]:
+    async def list(self, room_id: str, limit: int = 500) -> list[Checkpoint]:
         rows = await self.pool.fetch(queries["list_checkpoints"], room_id, limit)
         return [_checkpoint(r) for r in rows]
 

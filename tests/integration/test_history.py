@@ -103,8 +103,8 @@ async def test_older_checkpoints_are_thinned_to_one_an_hour_a_day_then_a_week(se
     from sync.history import CheckpointStore
 
     async with run_server(settings) as srv, httpx.AsyncClient(base_url=srv.base_url) as http:
-        room, other = [(await http.post("/api/rooms", json={})).json()["room"]
-                       for _ in range(2)]
+        rooms = [(await http.post("/api/rooms", json={})).json() for _ in range(2)]
+        room, other = rooms[0]["room"], rooms[1]["room"]
         pool = srv.services.rooms.store.pool
         store = CheckpointStore(pool)
 
@@ -131,3 +131,11 @@ async def test_older_checkpoints_are_thinned_to_one_an_hour_a_day_then_a_week(se
         assert {r["id"] for r in await pool.fetch(
             "SELECT id FROM room_checkpoints WHERE room_id = $1", other)} == set(elsewhere)
         assert await store.thin(room) == 0  # thinning again changes nothing
+
+        # What is left is listed whole (newest first), past the 100 the list once stopped at.
+        for m in range(150):
+            await at(other, f"now() - interval '{m} seconds'")
+        listed = (await http.get(f"/api/rooms/{other}/history",
+                                 headers=auth(rooms[1]["view_token"]))).json()["checkpoints"]
+        assert len(listed) == 153
+        assert [c["id"] for c in listed][-3:] == sorted(elsewhere, reverse=True)
