@@ -153,8 +153,8 @@ class FullPassGuard:
     ``Reclaimer``'s collection after a wave of unloads, when rooms close, takes in the
     frozen objects too, at most every ``thaw_every`` seconds (``thaw_due``). With
     ``slow_ms`` 0 it only counts the passes (for /metrics). Installed by ``arbor serve``
-    only: a test process keeps the collector as it is. A slow pass's freeze runs on the
-    event loop, as a pass can happen in any thread.
+    only: a test process keeps the collector as it is. A slow pass's freeze waits for the
+    next join or housekeeping round (``tick``), on the event loop.
 
     Measured with bench (e): while 2,000 rooms joined, 6-7 full passes of 50-270 ms
     (0.9-1.2 s in all) without it; with it none (500 rooms: one of about 60 ms before)."""
@@ -167,13 +167,13 @@ class FullPassGuard:
         self.thaw_every = thaw_every
         self.last_thaw = time.monotonic()
         self._froze = False  # since the last thaw
-        self.loop: asyncio.AbstractEventLoop | None = None  # set by ``attach``
         self.passes = 0
         self.seconds = 0.0
         self.buckets = [0] * (len(PAUSE_BUCKETS) + 1)  # the last: longer than all
         self.freezes = 0
         self._started = 0.0
-        self._due = False
+        self._due = False  # a freeze is scheduled
+        self._slow = False  # a slow full pass ran since the last freeze
 
     def install(self) -> None:
         global _guard
@@ -186,9 +186,6 @@ class FullPassGuard:
             gc.callbacks.remove(self._on_gc)
         if _guard is self:
             _guard = None
-
-    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
 
     def thaw_due(self) -> bool:
         """Whether the reclaimer's collection after a wave of unloads should take in the
@@ -210,7 +207,8 @@ class FullPassGuard:
         are frozen before a full pass has to visit them: in a wave of joins the first pass
         would otherwise visit them all (one pass of about 60 ms at 500 rooms)."""
         self._joins += 1
-        if self._joins >= self.freeze_every_joins and self.slow_ms and not self._due:
+        if (self._joins >= self.freeze_every_joins or self._slow) and self.slow_ms \
+                and not self._due:
             self._joins = 0
             self._due = True
             asyncio.get_running_loop().call_soon(self._freeze)
@@ -228,16 +226,19 @@ class FullPassGuard:
         while i < len(PAUSE_BUCKETS) and took > PAUSE_BUCKETS[i]:
             i += 1
         self.buckets[i] += 1
-        loop = self.loop
-        if self.slow_ms and took * 1000 >= self.slow_ms and not self._due and loop is not None:
-            self._due = True
-            try:
-                loop.call_soon_threadsafe(self._freeze)
-            except RuntimeError:  # the loop is closed
-                self._due = False
+        if self.slow_ms and took * 1000 >= self.slow_ms:
+            # Not frozen here, inside the collector and whatever code it interrupted (any
+            # thread): at the next join or housekeeping round, on the event loop.
+            self._slow = True
+
+    def tick(self) -> None:
+        """Called on the event loop every few seconds: freeze after a slow full pass."""
+        if self._slow and not self._due:
+            self._freeze()
 
     def _freeze(self) -> None:
         self._due = False
+        self._slow = False
         self._joins = 0
         gc.collect(1)  # the young generations first: a cycle among them is garbage, not kept
         gc.freeze()

@@ -58,8 +58,6 @@ class RoomManager:
         loop = asyncio.get_running_loop()
         self.reclaimer.start(loop)
         self._guard = active_guard()
-        if self._guard is not None:
-            self._guard.attach(loop)
         self._housekeeping = loop.create_task(self._housekeep())
 
     # --- holding rooms ----------------------------------------------------------------
@@ -214,6 +212,8 @@ class RoomManager:
                 room.housekeeping()
             except Exception:
                 log.exception("housekeeping of room %s failed", room.id)
+        if self._guard is not None:
+            self._guard.tick()
         self.reclaimer.maybe_reclaim(busy=bool(self._loading or self._unloading))
 
     async def flush_all(self) -> None:

@@ -44,7 +44,6 @@ def installed(**kw) -> FullPassGuard:
 def test_every_so_many_joins_the_live_objects_are_frozen_and_young_cycles_collected(collector):
     async def main() -> tuple[int, int, weakref.ref[Cyclic], list[list[int]]]:
         guard = installed(slow_ms=10.0, freeze_every_joins=3)
-        guard.attach(asyncio.get_running_loop())
         before = gc.get_freeze_count()
         live = [[i] for i in range(5000)]  # a room's and its connections' objects
         cycle = weakref.ref(Cyclic())  # garbage a full pass would find
@@ -63,14 +62,10 @@ def test_every_so_many_joins_the_live_objects_are_frozen_and_young_cycles_collec
 
 
 def test_a_slow_full_pass_has_what_it_kept_frozen_and_is_counted(collector):
-    async def main() -> FullPassGuard:
-        guard = installed(slow_ms=1e-6)  # any pass is slow
-        guard.attach(asyncio.get_running_loop())
-        gc.collect()
-        await asyncio.sleep(0)
-        return guard
-
-    guard = asyncio.run(main())
+    guard = installed(slow_ms=1e-6)  # any pass is slow
+    gc.collect()
+    assert guard.freezes == 0, "froze inside the collector"
+    guard.tick()  # the housekeeping round, on the event loop
     assert guard.passes >= 1 and guard.seconds > 0
     assert sum(guard.buckets) == guard.passes
     assert guard.freezes == 1 and gc.get_freeze_count() > 0 and guard._froze
@@ -79,10 +74,10 @@ def test_a_slow_full_pass_has_what_it_kept_frozen_and_is_counted(collector):
 def test_with_slow_ms_zero_the_passes_are_counted_and_nothing_is_frozen(collector):
     async def main() -> FullPassGuard:
         guard = installed(slow_ms=0.0, freeze_every_joins=1)
-        guard.attach(asyncio.get_running_loop())
         base = gc.get_freeze_count()
         gc.collect()
         guard.joined()
+        guard.tick()
         await asyncio.sleep(0)
         assert gc.get_freeze_count() == base
         return guard
