@@ -655,6 +655,38 @@ async def scenario_f(target: Target, cfg: Config) -> Result:
     return Result(extra={"max_rate": best, "steps": steps})
 
 
+async def scenario_g(target: Target, cfg: Config) -> Result:
+    """(a) on a smaller scale, measured while a wave of new rooms joins the same server:
+    what the people already editing feel when a deploy sends others over."""
+    rooms = await target.rooms(cfg.g_rooms + 1)
+    (room, params), joining = rooms[0], rooms[1:]
+    async with node_clients(3) as (wproc, rproc, jproc):
+        await _connect(rproc, [spec(f"r{i}", target, room, params) for i in range(cfg.g_readers)],
+                       target)
+        await _connect(wproc, [spec("w", target, room, params, writer=True)], target)
+        await asyncio.sleep(0.5)
+        gc_before = await arbor_gc(target) if target.kind == "arbor" else {}
+        took: list[float] = []
+
+        async def wave() -> None:
+            await asyncio.sleep(2.5)  # measure_fanout's warm-up, then its measured window
+            t0 = time.monotonic()
+            await _connect(jproc, [spec(f"j{i}", target, r, p)
+                                   for i, (r, p) in enumerate(joining)], target, 25)
+            took.append(time.monotonic() - t0)
+
+        joins = asyncio.get_running_loop().create_task(wave())
+        try:
+            res = await measure_fanout(wproc, [rproc], ["w"], cfg.g_rate, cfg.g_seconds,
+                                       cfg.g_readers, target.pid)
+        finally:
+            await joins
+        if target.kind == "arbor":
+            res.extra["gc"] = gc_between(gc_before, await arbor_gc(target))
+    res.extra["wave_s"] = took[0] if took else float("nan")
+    return res
+
+
 # --- configuration and report --------------------------------------------------------------
 
 @dataclass
@@ -672,6 +704,10 @@ class Config:
     d_updates: int = 20_000
     e_rooms: int = 500
     e_rounds: int = 2
+    g_rooms: int = 2000
+    g_readers: int = 10
+    g_rate: float = 50
+    g_seconds: float = 12
     f_readers: int = 10
     f_rates: tuple[int, ...] = (100, 200, 400, 800, 1600, 3200, 6400)
     f_seconds: float = 4
@@ -682,7 +718,8 @@ class Config:
              repeat: int = 1) -> Config:
         cfg = cls(False, profile_dir) if not quick else cls(
             True, profile_dir, a_seconds=3, b_rooms=50, b_seconds=3, c_seconds=3,
-            d_updates=2_000, e_rooms=100, f_rates=(400, 3200), f_seconds=2)
+            d_updates=2_000, e_rooms=100, f_rates=(400, 3200), f_seconds=2, g_rooms=300,
+            g_seconds=5)
         if seconds is not None:
             cfg.a_seconds = cfg.b_seconds = cfg.c_seconds = seconds
         cfg.repeat = max(1, repeat)
@@ -779,9 +816,10 @@ def median_of(runs: list[Result]) -> Result:
 async def run(cfg: Config, only: set[str]) -> None:
     started = time.monotonic()
     load_before = os.getloadavg()[0]
-    out: dict[str, dict[str, Result]] = {k: {} for k in "abcdef"}
-    runs: dict[str, dict[str, list[Result]]] = {k: {} for k in "abcdef"}
-    scen = {"a": scenario_a, "b": scenario_b, "d": scenario_d, "e": scenario_e, "f": scenario_f}
+    out: dict[str, dict[str, Result]] = {k: {} for k in "abcdefg"}
+    runs: dict[str, dict[str, list[Result]]] = {k: {} for k in "abcdefg"}
+    scen = {"a": scenario_a, "b": scenario_b, "d": scenario_d, "e": scenario_e, "f": scenario_f,
+            "g": scenario_g}
     with tempfile.TemporaryDirectory(prefix="arbor-bench-") as tmpdir:
         tmp = Path(tmpdir)
         async with storage(tmp) as st:
@@ -812,6 +850,34 @@ async def run(cfg: Config, only: set[str]) -> None:
     report(cfg, out, only, elapsed, (load_before, os.getloadavg()[0]))
 
 
+def gc_line(g: dict[str, float]) -> str:
+    return (f"{g['passes']:.0f} full GC passes, {g['ms']:.0f} ms in all, "
+            f"{g['over_25ms']:.0f} over 25 ms, the longest over {g['longest_over_ms']:g} ms")
+
+
+def report_e(cfg: Config, rows: dict[str, Result]) -> None:
+    print(f"\n## (e) memory per idle room ({cfg.e_rooms} rooms, one client each)")
+    for k, r in rows.items():
+        print(f"{k:8} {fmt(r.extra.get('kb_per_room'))} KB per room "
+              f"(server rss {fmt(r.rss_mb)} MB); after they all closed, over the "
+              f"baseline: " + ", then ".join(f"{fmt(x, '+.1f')} MB"
+                                             for x in r.extra.get("closed_mb", []))
+              + f" ({len(r.extra.get('closed_mb', []))} rounds)")
+        for i, g in enumerate(r.extra.get("gc") or []):
+            if g:
+                print(f"{'':8} round {i + 1}'s joins: {gc_line(g)}")
+
+
+def report_g(cfg: Config, rows: dict[str, Result]) -> None:
+    print_fanout(f"(g) one room: 1 writer + {cfg.g_readers} readers at {cfg.g_rate:g} "
+                 f"updates/s, {cfg.g_seconds:g} s, while {cfg.g_rooms} new rooms join "
+                 "(one client each)", rows)
+    for k, r in rows.items():
+        g = r.extra.get("gc") or {}
+        print(f"{k:8} the wave took {fmt(r.extra.get('wave_s'))} s"
+              + (f"; {gc_line(g)}" if g else ""))
+
+
 def report(cfg: Config, out: dict[str, dict[str, Result]], only: set[str], elapsed: float,
            load: tuple[float, float]) -> None:
     print(f"\n# Sync load ({'quick' if cfg.quick else 'full'} run, {elapsed:.0f} s, "
@@ -829,6 +895,8 @@ def report(cfg: Config, out: dict[str, dict[str, Result]], only: set[str], elaps
     if "c" in only:
         print_fanout(f"(c) cross-process: writer on A, {cfg.c_readers} readers on B "
                      f"(A->A: same server), {cfg.c_rate:g} updates/s; cpu/rss = A+B", out["c"])
+    if "g" in only:
+        report_g(cfg, out["g"])
     if "d" in only:
         print(f"\n## (d) new client's full sync of a room of {cfg.d_updates} updates")
         for k, r in out["d"].items():
@@ -837,18 +905,7 @@ def report(cfg: Config, out: dict[str, dict[str, Result]], only: set[str], elaps
                   f"{fmt(r.extra.get('fill_s'))} s; rss {fmt(r.rss_mb)} MB"
                   + (f"  ({r.extra['note']})" if "note" in r.extra else ""))
     if "e" in only:
-        print(f"\n## (e) memory per idle room ({cfg.e_rooms} rooms, one client each)")
-        for k, r in out["e"].items():
-            print(f"{k:8} {fmt(r.extra.get('kb_per_room'))} KB per room "
-                  f"(server rss {fmt(r.rss_mb)} MB); after they all closed, over the "
-                  f"baseline: " + ", then ".join(f"{fmt(x, '+.1f')} MB"
-                                                 for x in r.extra.get("closed_mb", []))
-                  + f" ({len(r.extra.get('closed_mb', []))} rounds)")
-            for i, g in enumerate(r.extra.get("gc") or []):
-                if g:
-                    print(f"{'':8} round {i + 1}'s joins: {g['passes']:.0f} full GC passes, "
-                          f"{g['ms']:.0f} ms in all, {g['over_25ms']:.0f} over 25 ms, "
-                          f"the longest over {g['longest_over_ms']:g} ms")
+        report_e(cfg, out["e"])
     if "f" in only:
         print(f"\n## (f) one room, {cfg.f_readers} readers: highest rate with p99 <= 100 ms "
               f"and >= 99% delivered ({cfg.f_seconds:g} s per step)")
@@ -862,7 +919,7 @@ def report(cfg: Config, out: dict[str, dict[str, Result]], only: set[str], elaps
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a reduced run (under 2 minutes)")
-    ap.add_argument("--only", default="abcdef", help="scenarios to run, e.g. 'ab' (default all)")
+    ap.add_argument("--only", default="abcdefg", help="scenarios to run, e.g. 'ab' (default all)")
     ap.add_argument("--profile", type=Path, help="py-spy record the Arbor server in (a), (b), "
                     "(c), (f) into this folder (collapsed stacks; py-spy must be installed)")
     ap.add_argument("--seconds", type=float, help="measured seconds of (a), (b) and (c)")
