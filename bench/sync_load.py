@@ -677,8 +677,9 @@ async def scenario_g(target: Target, cfg: Config) -> Result:
 
         joins = asyncio.get_running_loop().create_task(wave())
         try:
-            res = await measure_fanout(wproc, [rproc], ["w"], cfg.g_rate, cfg.g_seconds,
-                                       cfg.g_readers, target.pid)
+            async with cfg.profiling(target, "g", cfg.g_seconds + 2):
+                res = await measure_fanout(wproc, [rproc], ["w"], cfg.g_rate, cfg.g_seconds,
+                                           cfg.g_readers, target.pid)
         finally:
             await joins
         if target.kind == "arbor":
@@ -921,7 +922,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="a reduced run (under 2 minutes)")
     ap.add_argument("--only", default="abcdefg", help="scenarios to run, e.g. 'ab' (default all)")
     ap.add_argument("--profile", type=Path, help="py-spy record the Arbor server in (a), (b), "
-                    "(c), (f) into this folder (collapsed stacks; py-spy must be installed)")
+                    "(c), (f), (g) into this folder (collapsed stacks; py-spy must be installed)")
     ap.add_argument("--seconds", type=float, help="measured seconds of (a), (b) and (c)")
     ap.add_argument("--repeat", type=int, default=1, help="run (a) and (b) this many times, "
                     "the servers taking turns, and report the median of each figure")
