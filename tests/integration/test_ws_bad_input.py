@@ -373,6 +373,20 @@ async def test_peer_whose_socket_goes_silent_is_dropped_by_ping(settings):
         await b.close()
 
 
+async def send_flood(flooder: YClient, n: int) -> None:
+    """``n`` updates sent at once, each appending its number to the array ``flood``."""
+    from pycrdt import Array
+
+    src: Doc = Doc()
+    updates: list[bytes] = []
+    src.observe(lambda e: updates.append(e.update))
+    items = src.get("flood", type=Array)
+    for i in range(n):
+        items.append(i)
+    for u in updates:
+        await flooder.send(p.sync_update(u))
+
+
 @pytest.mark.parametrize("direct", [True, False], ids=["direct", "asgi"])
 async def test_a_flood_of_updates_is_read_at_the_clients_budget_and_nothing_is_lost(
         settings, direct):
@@ -387,14 +401,7 @@ async def test_a_flood_of_updates_is_read_at_the_clients_budget_and_nothing_is_l
         reader = await YClient.connect(url(srv, room))
         calm = await bystander(srv, elsewhere)
         flooder = await YClient.connect(url(srv, room))
-        src: Doc = Doc()
-        updates: list[bytes] = []
-        src.observe(lambda e: updates.append(e.update))
-        items = src.get("flood", type=Array)
-        for i in range(600):
-            items.append(i)
-        for u in updates:
-            await flooder.send(p.sync_update(u))
+        await send_flood(flooder, 600)
         await asyncio.sleep(0.2)
         held = srv.services.rooms.rooms[room["room"]].doc.get("flood", type=Array)
         assert 0 < len(held) < 600, "the server read the flood at once"
@@ -427,14 +434,7 @@ async def test_a_flood_longer_than_the_ping_timeout_is_still_read_and_not_droppe
         room = await new_room(srv)
         reader = await YClient.connect(url(srv, room))
         flooder = await YClient.connect(url(srv, room))
-        src: Doc = Doc()
-        updates: list[bytes] = []
-        src.observe(lambda e: updates.append(e.update))
-        items = src.get("flood", type=Array)
-        for i in range(300):
-            items.append(i)
-        for u in updates:
-            await flooder.send(p.sync_update(u))
+        await send_flood(flooder, 300)
         want = list(range(300))
         await eventually(lambda: reader.doc.get("flood", type=Array).to_py() == want,
                          timeout=20, message="every update of the flood to arrive in order")
