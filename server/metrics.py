@@ -103,7 +103,8 @@ class ArborCollector(Collector):
                 "how long each full pass of the garbage collector stopped the process",
                 buckets=buckets, sum_value=guard.seconds)
             yield CounterMetricFamily("arbor_gc_freezes",
-                                      "times what a slow full pass kept was frozen",
+                                      "times the long-lived objects were frozen (every "
+                                      "100 joins, or after a slow full pass)",
                                       value=guard.freezes)
         yield CounterMetricFamily("arbor_room_load_failures", "room loads that failed",
                                   value=stats.load_failures)
