@@ -29,6 +29,7 @@ visit only what came after.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import contextvars
 import ctypes
@@ -222,10 +223,7 @@ class FullPassGuard:
         took = time.perf_counter() - self._started
         self.passes += 1
         self.seconds += took
-        i = 0
-        while i < len(PAUSE_BUCKETS) and took > PAUSE_BUCKETS[i]:
-            i += 1
-        self.buckets[i] += 1
+        self.buckets[bisect.bisect_left(PAUSE_BUCKETS, took)] += 1  # bounds are inclusive
         if self.slow_ms and took * 1000 >= self.slow_ms:
             # Not frozen here, inside the collector and whatever code it interrupted (any
             # thread): at the next join or housekeeping round, on the event loop.

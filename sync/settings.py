@@ -73,8 +73,9 @@ VARIABLES: list[tuple[str, str, str]] = [
      "answer within 10 s (or this, if shorter) is dropped, so a dead one leaves within 30 s"),
     ("ARBOR_AWARENESS_TIMEOUT_SECONDS", "30", "presence not renewed for this long is removed"),
     ("ARBOR_AWARENESS_TICK_MS", "20", "awareness changes are coalesced and sent once per tick"),
-    ("ARBOR_GC_FREEZE_AFTER_MS", "10", "after a full pass of Python's garbage collector that "
-     "stopped `arbor serve` this long, what it kept is frozen so later passes skip it (0: never)"),
+    ("ARBOR_GC_FREEZE_AFTER_MS", "10", "`arbor serve` freezes what room joins build (every 100 "
+     "joins, and after a full pass of Python's garbage collector that stopped it this long) so "
+     "later passes skip it (0: never)"),
     ("ARBOR_STREAM_RETENTION_SECONDS", "120", "how long updates stay in a room's Redis stream"),
     ("ARBOR_PERSIST_BUFFER_MAX_BYTES", "67108864", "unsaved updates one process holds while "
      "PostgreSQL is down before it logs and refuses further writes"),
