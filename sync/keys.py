@@ -28,6 +28,7 @@ import asyncpg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from .addresses import why_internal
 from .blobs.disk import load_or_create_secret
 from .errors import ArborError
 from .models import KEY_PROVIDERS
@@ -114,28 +115,36 @@ def check_base_url(value: object, provider: str) -> str:
     return value.strip().rstrip("/")
 
 
-def is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """An address inside the server's own network (or no real destination at all)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    # Not global: private, loopback, link-local, shared (100.64/10), reserved, unspecified.
-    return not address.is_global or address.is_multicast
-
-
 def check_public_host(url: str) -> None:
     """Refuse a base URL that points into the server's own network (loopback, private,
-    link-local, reserved addresses): a room's editor must not make the worker call
-    internal services. Names are resolved now; a name re-pointed later (DNS rebinding)
-    is stopped when the worker connects (``worker/providers/public_only.py``)."""
+    link-local, reserved addresses, and their IPv6 spellings: ``sync.addresses``): a
+    room's editor must not make the worker call internal services. Names are resolved
+    now; a name re-pointed later (DNS rebinding) is stopped when the worker connects
+    (``worker/providers/public_only.py``)."""
     host = urlsplit(url).hostname or ""
     try:
         infos = socket.getaddrinfo(host, None)
     except (OSError, UnicodeError):
         raise RoomKeyError("bad_base_url", f"base_url host {host!r} does not resolve") from None
+    literal = _literal(host)
     for info in infos:
-        if is_internal(ipaddress.ip_address(info[4][0])):
-            raise RoomKeyError("bad_base_url", "base_url must be a public endpoint, not an "
-                               "address inside the server's network")
+        address = ipaddress.ip_address(info[4][0])
+        why = why_internal(address)
+        if why is None:
+            continue
+        # A typed address is told why; for a name, the address it resolves to is not
+        # repeated (the endpoint must not become a way to map the internal DNS).
+        where = f"{host} is {why}" if literal == address else (
+            f"{host} resolves to an address inside the server's network")
+        raise RoomKeyError("bad_base_url", f"base_url must be a public endpoint, not an "
+                           f"address inside the server's network: {where}")
+
+
+def _literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
 
 
 class KeyBox:

@@ -10,7 +10,7 @@ import httpx2
 import openai
 import pytest
 
-from sync.keys import is_internal
+from sync.addresses import is_internal
 from sync.settings import Secret
 from tests.fakes.conftest_fixtures import model_server_fixture  # noqa: F401
 from tests.fakes.model_server import DEFAULT_REPLY, FakeModelServer
@@ -29,13 +29,17 @@ KEY = "sk-room-" + "r" * 24
 @pytest.mark.parametrize("address", [
     "127.0.0.1", "10.0.0.8", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1",
     "0.0.0.0", "224.0.0.1", "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
+    # IPv6 forms carrying an internal IPv4 address, and IPv6 ranges Python 3.11 calls global
+    "64:ff9b::7f00:1", "64:ff9b:1::a00:1", "2002:7f00:1::", "::127.0.0.1", "::ffff:0:7f00:1",
+    "2001:0:4136:e378:8000:63bf:80ff:fffe", "fec0::1", "5f00::1", "4000::1",
+    "198.18.0.1", "192.0.0.9", "192.88.99.1",
 ])
 def test_addresses_inside_the_network_are_internal(address: str) -> None:
     assert is_internal(ipaddress.ip_address(address))
 
 
 @pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111",
-                                     "::ffff:8.8.8.8"])
+                                     "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::"])
 def test_public_addresses_are_not(address: str) -> None:
     assert not is_internal(ipaddress.ip_address(address))
 

@@ -80,9 +80,10 @@ def map_error(exc: BaseException) -> ProviderError | None:
     """An OpenAI SDK (or transport) exception as a ``ProviderError``; None if not ours."""
     refused = internal_address(exc)
     if refused is not None:
+        why = f", {refused.why}" if refused.why else ""
         return ProviderError("bad_request", f"This canvas's base URL host {refused.host} now "
-                             f"resolves to {refused.address}, inside the server's network, "
-                             "so it was not called; set a public endpoint under Keys",
+                             f"resolves to {refused.address}{why}, inside the server's "
+                             "network, so it was not called; set a public endpoint under Keys",
                              provider=NAME)
     if isinstance(exc, openai.APIStatusError):
         return _status_error(exc)

@@ -23,7 +23,7 @@ from typing import Any
 import httpcore2
 import httpx2
 
-from sync.keys import is_internal
+from sync.addresses import is_internal, why_internal
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -32,11 +32,13 @@ _LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
 
 
 class InternalAddressError(httpcore2.ConnectError):
-    def __init__(self, host: str, address: str) -> None:
+    def __init__(self, host: str, address: str, why: str = "") -> None:
         self.host = host
         self.address = address
-        super().__init__(f"{host} resolves to {address}, an address inside the server's "
-                         "network; this canvas's base URL must be a public endpoint")
+        self.why = why
+        said = f", {why}" if why else ""
+        super().__init__(f"{host} resolves to {address}{said}, an address inside the "
+                         "server's network; this canvas's base URL must be a public endpoint")
 
 
 class PublicOnlyBackend(httpcore2.AsyncNetworkBackend):
@@ -51,8 +53,9 @@ class PublicOnlyBackend(httpcore2.AsyncNetworkBackend):
             host, port, type=socket.SOCK_STREAM)
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         for address in addresses:
-            if self._refuse(ipaddress.ip_address(address)):
-                raise InternalAddressError(host, address)
+            ip = ipaddress.ip_address(address)
+            if self._refuse(ip):
+                raise InternalAddressError(host, address, why_internal(ip) or "")
         return addresses
 
     # The signatures are httpcore's network backend interface (hence the timeout arguments).
