@@ -46,6 +46,7 @@ from .api.images import get_image
 from .api.uploads import blob_problem, complete_upload, create_upload, receive_upload
 from .problems import problem
 from .ratelimit import (
+    AddressHasher,
     Bucket,
     Budget,
     Decision,
@@ -79,6 +80,7 @@ class Services:
     prices: PriceTable = dataclasses.field(init=False)
     choice: ModelChoice = dataclasses.field(init=False)
     keys: KeyRing = dataclasses.field(init=False)
+    addresses: AddressHasher = dataclasses.field(init=False)  # keyed hashes of client IPs
     rate_limited: dict[str, int] = dataclasses.field(default_factory=dict)
     sockets_by_ip: dict[str, int] = dataclasses.field(default_factory=dict)  # open websockets
 
@@ -155,8 +157,10 @@ async def start_job_services(services: Services) -> None:
     services.prices = PriceTable.load(settings.prices)
     services.choice = ModelChoice(parse_tool_models(settings.tool_models),
                                   settings.default_text_model, settings.default_image_model)
-    services.keys = KeyRing(services.store.pool, KeyBox(server_secret(settings)),
+    secret = server_secret(settings)
+    services.keys = KeyRing(services.store.pool, KeyBox(secret),
                             allow_private_base_urls=settings.allow_private_base_urls)
+    services.addresses = AddressHasher(secret)
 
 
 def _on_control(store: PostgresStore, room: Any, data: bytes) -> None:

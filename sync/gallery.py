@@ -7,8 +7,13 @@ likes, follows, reports, and remixed canvases.
 - Listings use keyset pagination: a :class:`Cursor` holds the sort key of the last row
   shown, and the next page starts strictly after it, so posts published meanwhile never
   shift a page (there is no OFFSET anywhere).
-- A like (or report) and the post's counter change in one statement, and the primary key
-  makes a repeat a no-op, so counts stay exact under concurrent requests.
+- A like (or report) and the post's counter change in one transaction that first locks
+  the post's row, and the primary key makes a repeat a no-op, so counts stay exact under
+  concurrent requests.
+- Handles cost nothing but a rate-limited request, so a handle is not a person: likes and
+  reports also record a keyed hash of the address they came from (and a person, the one
+  their handle was claimed at), and count addresses, not handles (see :meth:`GalleryStore.like`
+  and :meth:`GalleryStore.report`).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ MAX_TITLE: Final = 120
 MAX_DESCRIPTION: Final = 2000
 MAX_REASON: Final = 500
 TOP_WINDOW: Final = 7 * 86400.0  # "top this week"
+MIN_REPORT_ADDRESSES: Final = 2  # reports from one address never hide a post
 
 Sort = Literal["new", "top"]
 
@@ -224,13 +230,14 @@ class GalleryStore:
 
     # --- people -------------------------------------------------------------------------
 
-    async def create_person(self, handle: str, display_name: str,
-                            secret_hash: bytes) -> Person:
-        """A new person holding the secret whose hash is given; HandleError if taken."""
+    async def create_person(self, handle: str, display_name: str, secret_hash: bytes,
+                            created_from: bytes | None = None) -> Person:
+        """A new person holding the secret whose hash is given; HandleError if taken.
+        ``created_from``: the keyed hash of the address the handle was claimed at."""
         try:
             async with self._conn() as c, c.transaction():
                 row = await c.fetchrow(queries["create_person"], uuid.uuid4().hex, handle,
-                                       display_name)
+                                       display_name, created_from)
                 await c.execute(queries["create_secret_credential"], row["id"], secret_hash)
         except asyncpg.UniqueViolationError:
             raise HandleError("taken", f"the handle {handle!r} is taken") from None
@@ -309,23 +316,51 @@ class GalleryStore:
         async with self._conn() as c:
             return await c.fetchval(queries["unpublish_post"], post_id, author_id) is not None
 
-    async def like(self, post_id: str, person_id: str) -> int:
-        async with self._conn() as c:
-            count: int = await c.fetchval(queries["like_post"], post_id, person_id)
+    async def like(self, post_id: str, person_id: str, address: bytes) -> int:
+        """Record that ``person_id`` likes the post (from the address whose keyed hash is
+        ``address``); the post's ``like_count`` after it.
+
+        Each person has their own like (``liked_by_me``, unlike), but ``like_count``, which
+        the listings show and "top" ranks by, counts the *addresses* the likes came from:
+        likes from several handles at one address count once. Handles are minted for free,
+        addresses are not, so a script behind one address moves a post by one, whatever
+        the number of handles it holds; the price is that a household or an office behind
+        one address also counts once. An IPv6 address counts by its /64. Likes recorded
+        before addresses were (migration 0007) count once each."""
+        async with self._conn() as c, c.transaction():
+            await c.execute(queries["lock_post"], post_id)
+            count: int = await c.fetchval(queries["like_post"], post_id, person_id, address)
         return count
 
     async def unlike(self, post_id: str, person_id: str) -> int:
-        async with self._conn() as c:
+        """Remove the person's like; ``like_count`` drops only if it was the last like of
+        the post from that address (see :meth:`like`)."""
+        async with self._conn() as c, c.transaction():
+            await c.execute(queries["lock_post"], post_id)
             count: int = await c.fetchval(queries["unlike_post"], post_id, person_id)
         return count
 
-    async def report(self, post_id: str, person_id: str, reason: str,
-                     hide_at: int) -> bool:
-        """Record one report per person; whether the post is now hidden."""
-        async with self._conn() as c:
-            row = await c.fetchrow(queries["report_post"], post_id, person_id, reason,
-                                   hide_at)
-        return bool(row["hidden"])
+    async def report(self, post_id: str, person_id: str, reason: str, address: bytes, *,
+                     hide_at: int, min_age: float) -> bool:
+        """Record one report per person (from the address whose keyed hash is
+        ``address``); whether the post is now hidden, pending review.
+
+        Reports are weighed so that nobody can hide a post with handles minted for the
+        purpose. A report counts only if its handle was at least ``min_age`` seconds old
+        when it was made (a burst of fresh handles has no say; aged handles cost time, and
+        handle claims are rate-limited per address). Among those, the post hides when they
+        came from ``hide_at`` different addresses *and* their handles were claimed at
+        ``hide_at`` different addresses (so handles minted at one address and sent out
+        through others count once). Reports from one address count once, and ``hide_at``
+        is never below 2: one address never hides a post. Every report is kept, counted or
+        not, for the review (``report_count``, ``arbor review``)."""
+        threshold = max(MIN_REPORT_ADDRESSES, hide_at)
+        async with self._conn() as c, c.transaction():
+            await c.execute(queries["lock_post"], post_id)
+            await c.execute(queries["report_post"], post_id, person_id, reason, address)
+            row = await c.fetchrow(queries["weigh_post_reports"], post_id, threshold,
+                                   float(min_age))
+        return row is not None and bool(row["hidden"])
 
     # --- remixes ------------------------------------------------------------------------
 

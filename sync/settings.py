@@ -146,7 +146,14 @@ VARIABLES: list[tuple[str, str, str]] = [
     ("ARBOR_RATE_ROOMS_BURST_IP", "3", "rooms one client address may create at once"),
     ("ARBOR_RATE_LIKES_PER_MIN", "30", "likes, follows and reports one person may make per "
      "minute (an address: four times that)"),
-    ("ARBOR_REPORTS_TO_HIDE", "3", "distinct reports that hide a gallery post pending review"),
+    ("ARBOR_RATE_HANDLES_PER_HOUR_IP", "6", "gallery handles one client address may claim per "
+     "hour"),
+    ("ARBOR_RATE_HANDLES_BURST_IP", "3", "gallery handles one client address may claim at once"),
+    ("ARBOR_REPORTS_TO_HIDE", "3", "reports that hide a gallery post pending review: from this "
+     "many different addresses, by handles claimed at as many different addresses (never fewer "
+     "than 2)"),
+    ("ARBOR_REPORT_MIN_HANDLE_AGE_HOURS", "24", "a report counts toward hiding a post only if "
+     "its handle was at least this old when it reported"),
     ("ARBOR_TRUSTED_PROXIES", "", "comma-separated proxy addresses (or CIDR ranges) whose "
      "X-Forwarded-For is believed"),
 ]
@@ -222,7 +229,10 @@ class Settings:
     rate_rooms_per_min_ip: float = 10.0
     rate_rooms_burst_ip: int = 3
     rate_likes_per_min: float = 30.0
+    rate_handles_per_hour_ip: float = 6.0
+    rate_handles_burst_ip: int = 3
     reports_to_hide: int = 3
+    report_min_handle_age_hours: float = 24.0
     trusted_proxies: frozenset[str] = frozenset()
 
     @classmethod
@@ -325,7 +335,10 @@ class Settings:
             rate_rooms_per_min_ip=num("ARBOR_RATE_ROOMS_PER_MIN_IP", float),
             rate_rooms_burst_ip=num("ARBOR_RATE_ROOMS_BURST_IP", int),
             rate_likes_per_min=num("ARBOR_RATE_LIKES_PER_MIN", float),
-            reports_to_hide=max(1, num("ARBOR_REPORTS_TO_HIDE", int)),
+            rate_handles_per_hour_ip=num("ARBOR_RATE_HANDLES_PER_HOUR_IP", float),
+            rate_handles_burst_ip=num("ARBOR_RATE_HANDLES_BURST_IP", int),
+            reports_to_hide=max(2, num("ARBOR_REPORTS_TO_HIDE", int)),
+            report_min_handle_age_hours=num("ARBOR_REPORT_MIN_HANDLE_AGE_HOURS", float),
             trusted_proxies=frozenset(p.strip() for p in get("ARBOR_TRUSTED_PROXIES").split(",")
                                       if p.strip()),
         )

@@ -119,13 +119,16 @@ def settings(database_url: str, redis_url: str, redis_prefix: str, tmp_path: Pat
         flush_interval=0.05,
         room_grace=0.2,
         ping_interval=5.0,
-        # Tests create many rooms and jobs from one address; the limits have their own tests.
+        # Tests create many rooms, jobs and handles from one address; the limits have their
+        # own tests.
         rate_rooms_per_min_ip=100_000.0,
         rate_rooms_burst_ip=100_000,
         rate_jobs_per_min_ip=100_000.0,
         rate_jobs_burst_ip=100_000,
         rate_jobs_per_min_room=100_000.0,
         rate_jobs_burst_room=100_000,
+        rate_handles_per_hour_ip=100_000.0,
+        rate_handles_burst_ip=100_000,
     )
 
 

@@ -39,6 +39,7 @@ from .identity import (
     Refusal,
     action_buckets,
     check_csrf,
+    client_address,
     current_person,
     endpoint,
     gallery_of,
@@ -354,9 +355,10 @@ async def _post_action(request: Request, what: str) -> tuple[Person, Post]:
 
 @endpoint
 async def like_post(request: Request) -> Response:
-    """``POST /api/posts/{post}/like``: idempotent."""
+    """``POST /api/posts/{post}/like``: idempotent. ``like_count`` counts the addresses
+    the likes came from (see :meth:`sync.gallery.GalleryStore.like`)."""
     person, post = await _post_action(request, "likes")
-    count = await gallery_of(request).like(post.id, person.id)
+    count = await gallery_of(request).like(post.id, person.id, client_address(request))
     return JSONResponse({"like_count": count, "liked_by_me": True})
 
 
@@ -370,7 +372,9 @@ async def unlike_post(request: Request) -> Response:
 
 @endpoint
 async def report_post(request: Request) -> Response:
-    """``POST /api/posts/{post}/report`` {reason?}: one report per person per post."""
+    """``POST /api/posts/{post}/report`` {reason?}: one report per person per post; the
+    post hides once established handles at enough different addresses reported it (see
+    :meth:`sync.gallery.GalleryStore.report`)."""
     person, post = await _post_action(request, "reports")
     body = await json_body(request)
     reason = body.get("reason", "")
@@ -379,8 +383,10 @@ async def report_post(request: Request) -> Response:
     if post.author.id == person.id:
         raise Refusal(400, "you cannot report your own post; unpublish it instead",
                       "own_post")
+    settings = services_of(request).settings
     await gallery_of(request).report(post.id, person.id, reason.strip(),
-                                     services_of(request).settings.reports_to_hide)
+                                     client_address(request), hide_at=settings.reports_to_hide,
+                                     min_age=settings.report_min_handle_age_hours * 3600)
     return JSONResponse({"reported": True})
 
 

@@ -165,6 +165,13 @@ async def require_person(request: Request) -> Person:
     return person
 
 
+def client_address(request: Request) -> bytes:
+    """The keyed hash of the client's address, as likes, reports and handles record it
+    (never the address itself: see :class:`~server.ratelimit.AddressHasher`)."""
+    services = services_of(request)
+    return services.addresses(services.client_ip(request))
+
+
 def action_buckets(request: Request, what: str, person: Person | None) -> list[Bucket]:
     """Per-person and per-address buckets for gallery actions (likes, follows, ...)."""
     services = services_of(request)
@@ -226,10 +233,13 @@ async def claim_identity(request: Request) -> Response:
     if await current_person(request) is not None:
         raise Refusal(409, "this browser already has a handle", "identity_exists")
     services = services_of(request)
-    await limit(request, services.rates.room_buckets(services.client_ip(request)),
+    # Its own, slower bucket (ARBOR_RATE_HANDLES_*): a handle is a voice in likes and
+    # reports, so a burst of them from one address is what a sock-puppet script looks like.
+    await limit(request, services.rates.handle_buckets(services.client_ip(request)),
                 "new handles")
     secret = new_secret()
-    person = await gallery_of(request).create_person(handle, name, hash_secret(secret))
+    person = await gallery_of(request).create_person(handle, name, hash_secret(secret),
+                                                     client_address(request))
     response = JSONResponse(_identity_json(request, person, secret), status_code=201)
     set_identity_cookie(request, response, secret)
     return response

@@ -1,5 +1,5 @@
 -- create_person --
-INSERT INTO people (id, handle, display_name) VALUES ($1, $2, $3)
+INSERT INTO people (id, handle, display_name, created_from) VALUES ($1, $2, $3, $4)
 RETURNING *;
 
 -- create_secret_credential --
@@ -92,36 +92,63 @@ UPDATE posts SET deleted = true
 WHERE id = $1 AND author_id = $2 AND NOT deleted
 RETURNING id;
 
+-- lock_post --
+-- Taken first, in the transaction of a like, unlike or report: the next statement starts
+-- after every earlier writer of this post committed, so its reads see their rows.
+SELECT id FROM posts WHERE id = $1 FOR UPDATE;
+
 -- like_post --
--- One statement: the like and the counter change together, and the UPDATE re-reads the
--- row under its lock, so concurrent likes from many people all count.
+-- like_count counts addresses, not people (see GalleryStore.like): the like adds one only
+-- if no other like of this post came from its address ($3). The sub-select cannot see the
+-- row inserted here (one snapshot per statement), so "another like" needs no person filter.
 WITH added AS (
-    INSERT INTO post_likes (post_id, person_id) VALUES ($1, $2)
+    INSERT INTO post_likes (post_id, person_id, address_hash) VALUES ($1, $2, $3)
     ON CONFLICT DO NOTHING
     RETURNING 1
 )
-UPDATE posts SET like_count = like_count + (SELECT count(*) FROM added)
+UPDATE posts SET like_count = like_count + (
+    SELECT count(*) FROM added
+    WHERE NOT EXISTS (SELECT 1 FROM post_likes l
+                      WHERE l.post_id = $1 AND l.address_hash = $3))
 WHERE id = $1
 RETURNING like_count;
 
 -- unlike_post --
+-- Takes one off only if no other like of this post comes from the removed like's address
+-- (a like from before migration 0007 has none and counted alone).
 WITH removed AS (
     DELETE FROM post_likes WHERE post_id = $1 AND person_id = $2
-    RETURNING 1
+    RETURNING address_hash
 )
-UPDATE posts SET like_count = like_count - (SELECT count(*) FROM removed)
+UPDATE posts SET like_count = like_count - (
+    SELECT count(*) FROM removed r
+    WHERE r.address_hash IS NULL
+       OR NOT EXISTS (SELECT 1 FROM post_likes l
+                      WHERE l.post_id = $1 AND l.address_hash = r.address_hash
+                        AND l.person_id <> $2))
 WHERE id = $1
 RETURNING like_count;
 
 -- report_post --
-WITH added AS (
-    INSERT INTO post_reports (post_id, person_id, reason) VALUES ($1, $2, $3)
-    ON CONFLICT DO NOTHING
-    RETURNING 1
+INSERT INTO post_reports (post_id, person_id, reason, address_hash) VALUES ($1, $2, $3, $4)
+ON CONFLICT DO NOTHING;
+
+-- weigh_post_reports --
+-- See GalleryStore.report: only reports by handles at least $3 seconds old when they
+-- reported count; the post hides once those came from $2 different addresses AND their
+-- handles were claimed at $2 different addresses. Rows from before migration 0007 (no
+-- address) stand for their person alone.
+WITH counted AS (
+    SELECT coalesce(encode(r.address_hash, 'hex'), 'person:' || r.person_id) AS sent_from,
+           coalesce(encode(p.created_from, 'hex'), 'person:' || p.id) AS claimed_at
+    FROM post_reports r JOIN people p ON p.id = r.person_id
+    WHERE r.post_id = $1
+      AND r.created_at - p.created_at >= make_interval(secs => $3::double precision)
 )
 UPDATE posts
-SET report_count = report_count + (SELECT count(*) FROM added),
-    hidden = hidden OR report_count + (SELECT count(*) FROM added) >= $4
+SET report_count = (SELECT count(*) FROM post_reports WHERE post_id = $1),
+    hidden = hidden OR ((SELECT count(DISTINCT sent_from) FROM counted) >= $2
+                        AND (SELECT count(DISTINCT claimed_at) FROM counted) >= $2)
 WHERE id = $1
 RETURNING report_count, hidden;
 

@@ -34,6 +34,15 @@ def handle() -> str:
     return "t_" + secrets.token_hex(6)
 
 
+def new_address() -> str:
+    """A client address of its own (a /64 of the documentation range), as a trusted proxy
+    would name it in X-Forwarded-For."""
+    return f"2001:db8:{secrets.token_hex(2)}:{secrets.token_hex(2)}::1"
+
+
+PROXY: frozenset[str] = frozenset({"127.0.0.1"})  # the tests' clients stand behind it
+
+
 class Gallery:
     """The server, and one cookie jar (browser) per person."""
 
@@ -41,14 +50,18 @@ class Gallery:
         self.server = server
         self.stack = stack
 
-    async def browser(self) -> httpx.AsyncClient:
-        """A client that behaves like an Arbor page: same Origin, the CSRF header."""
+    async def browser(self, address: str | None = None) -> httpx.AsyncClient:
+        """A client that behaves like an Arbor page: same Origin, the CSRF header; and, as
+        the server trusts 127.0.0.1 as its proxy, its own client ``address`` (default: a
+        new one, so each browser is a different household)."""
         return await self.stack.enter_async_context(httpx.AsyncClient(
             base_url=self.server.base_url, timeout=15,
-            headers={"Origin": self.server.base_url, **CSRF}))
+            headers={"Origin": self.server.base_url, **CSRF,
+                     "X-Forwarded-For": address or new_address()}))
 
-    async def person(self, name: str | None = None) -> httpx.AsyncClient:
-        http = await self.browser()
+    async def person(self, name: str | None = None,
+                     address: str | None = None) -> httpx.AsyncClient:
+        http = await self.browser(address)
         r = await http.post("/api/identity", json={"handle": name or handle()})
         assert r.status_code == 201, r.text
         return http
@@ -123,14 +136,18 @@ class Gallery:
 
 
 @pytest.fixture
-async def gallery(server: RunningServer) -> AsyncIterator[Gallery]:
-    async with contextlib.AsyncExitStack() as stack:
-        yield Gallery(server, stack)
+async def gallery(settings: Settings) -> AsyncIterator[Gallery]:
+    # Any handle's report counts here; the age rule has its own attack tests
+    # (tests/hostile/test_gallery_sybil.py).
+    async with gallery_with(settings.replace(report_min_handle_age_hours=0.0)) as g:
+        yield g
 
 
 @contextlib.asynccontextmanager
 async def gallery_with(settings: Settings) -> AsyncIterator[Gallery]:
-    async with run_server(settings) as srv, contextlib.AsyncExitStack() as stack:
+    """A server behind a trusted proxy (127.0.0.1), so each browser has its own address."""
+    async with run_server(settings.replace(trusted_proxies=PROXY)) as srv, \
+            contextlib.AsyncExitStack() as stack:
         yield Gallery(srv, stack)
 
 

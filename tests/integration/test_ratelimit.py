@@ -199,6 +199,9 @@ def test_rate_config_from_settings():
     config = RateConfig.from_settings(settings)
     assert config.jobs_ip == Rate(20, 7)
     assert config.jobs_room == Rate(60, 20)
+    assert config.handles_ip == Rate(6 / 60, 3)  # per hour, slower than rooms
+    [handles] = config.handle_buckets("2001:db8:1:2:3:4:5:6")
+    assert (handles.key, handles.policy) == ("handles:ip:2001:db8:1:2::/64", "handles-ip")
     assert config.trusted_proxies == {"10.0.0.1", "172.16.0.0/12"}
     ip, room = config.job_buckets("203.0.113.5", "abc")
     assert (ip.key, ip.policy, room.key, room.policy) == (
