@@ -11,8 +11,13 @@ import http.server
 import importlib.util
 import re
 import shutil
+import socket
 import subprocess
+import tempfile
 import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -334,3 +339,147 @@ def test_healthcheck_script_follows_healthz(healthz_server: tuple[int, list[int]
     assert module.server() == 0
     status[0] = 503
     assert module.server() == 1
+
+
+# --- nginx: no tokens in logs, no public /metrics ------------------------------------------
+
+# Variables that would put a query string (share tokens, upload signatures) in a log line.
+QUERY_VARIABLES = ("$request ", "$request\"", "$request'", "$request_uri", "$args",
+                   "$query_string", "$arg_", "$http_referer", "$is_args")
+
+
+def nginx_conf() -> str:
+    return (DEPLOY / "nginx.conf").read_text()
+
+
+def log_formats(conf: str) -> dict[str, str]:
+    """``log_format name '...' '...';`` -> name: the joined format."""
+    out = {}
+    for m in re.finditer(r"log_format\s+(\S+)\s+((?:'[^']*'\s*)+);", conf):
+        out[m.group(1)] = "".join(re.findall(r"'([^']*)'", m.group(2)))
+    return out
+
+
+def test_nginx_access_log_has_no_query_strings() -> None:
+    conf = nginx_conf()
+    formats = log_formats(conf)
+    logs = re.findall(r"^\s*access_log\s+([^;]+);", conf, flags=re.M)
+    assert logs, "no access_log: nginx would log the default `combined` format ($request)"
+    for args in logs:
+        parts = args.split()
+        if parts[0] == "off":
+            continue
+        assert len(parts) >= 2, f"access_log {args}: the default format logs $request"
+        fmt = formats.get(parts[1])
+        assert fmt is not None, f"access_log uses undefined format {parts[1]!r}"
+        leaked = [v for v in QUERY_VARIABLES if v in fmt + " "]
+        assert not leaked, f"log format {parts[1]!r} logs {leaked}"
+        assert "$uri" in fmt, "the log should still say which path was asked"
+
+
+def test_nginx_refuses_metrics() -> None:
+    conf = nginx_conf()
+    block = re.search(r"location\s+(?:\^~|=)\s+/metrics\s*\{([^}]*)\}", conf)
+    assert block, "no location for /metrics: it would be proxied to the servers"
+    body = block.group(1)
+    assert re.search(r"\bdeny\s+all;", body) or re.search(r"\breturn\s+4\d\d\b", body)
+    assert "proxy_pass" not in body
+
+
+def test_k8s_ingress_refuses_metrics() -> None:
+    closed = [i for i in of_kind("Ingress")
+              if any(p["path"] == "/metrics" for r in i["spec"]["rules"]
+                     for p in r["http"]["paths"])]
+    assert closed, "no Ingress path for /metrics: the catch-all `/` would serve it"
+    for ingress in closed:
+        notes = ingress["metadata"].get("annotations", {})
+        ranges = {notes.get(f"nginx.ingress.kubernetes.io/{kind}-source-range")
+                  for kind in ("allowlist", "whitelist")}
+        assert ranges == {"127.0.0.1/32"}, ranges  # no client but the controller itself
+    paths = {p["path"] for i in of_kind("Ingress") for r in i["spec"]["rules"]
+             for p in r["http"]["paths"]}
+    assert "/" in paths  # everything else still goes to the servers
+
+
+@pytest.fixture
+def nginx_in_front() -> Iterator[tuple[int, Path, list[str]]]:
+    """deploy/nginx.conf, run for real in front of a small HTTP server standing for the
+    Arbor servers (upstream names and the listen port replaced). Yields the port, the
+    access log and the paths (with query) the upstream was asked for."""
+    binary = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None)
+    if binary is None:
+        pytest.skip("no nginx on this machine")
+    seen: list[str] = []
+
+    class Upstream(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            """Keep the test output quiet."""
+
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        access = root / "access.log"
+        conf = re.sub(r"server server-\d+:8000", f"server 127.0.0.1:{upstream.server_port}",
+                      nginx_conf())
+        conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+        conf = conf.replace("/dev/stdout", str(access)).replace("/dev/stderr",
+                                                                str(root / "error.log"))
+        conf = conf.replace("worker_processes auto;", f"worker_processes 1;\npid {root}/pid;")
+        (root / "nginx.conf").write_text(conf)
+        proc = subprocess.Popen([binary, "-p", str(root), "-c", str(root / "nginx.conf"),
+                                 "-g", "daemon off;"], stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                with socket.socket() as s:
+                    if s.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline, "nginx did not start"
+                time.sleep(0.02)
+            yield port, access, seen
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            upstream.shutdown()
+            upstream.server_close()
+
+
+def test_nginx_as_shipped_logs_no_token_and_refuses_metrics(
+        nginx_in_front: tuple[int, Path, list[str]]) -> None:
+    """Through the real nginx: requests carrying tokens reach the servers, and the log
+    has their paths without the tokens; /metrics, spelled several ways, never reaches
+    them."""
+    port, access, seen = nginx_in_front
+    secret = "tok" + "S3cr3t" * 4
+    base = f"http://127.0.0.1:{port}"
+    asked = [f"/sync/RoomRoom1?token={secret}",
+             f"/api/rooms/RoomRoom1/images/rooms/RoomRoom1/a.webp?token={secret}",
+             f"/api/blobs/upload?key=k&sig={secret}"]
+    for path in asked:
+        with urllib.request.urlopen(base + path, timeout=5) as r:
+            assert r.status == 200
+    for path in ("/metrics", "/metrics/", "/%6detrics", "//metrics", "/metrics?x=1"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(base + path, timeout=5)
+        assert refused.value.code == 403, path
+    assert seen == asked, "the requests did not reach the upstream as sent"
+    deadline = time.monotonic() + 5
+    while access.read_text().count("\n") < len(asked) + 5:
+        assert time.monotonic() < deadline, access.read_text()
+        time.sleep(0.02)
+    log = access.read_text()
+    assert secret not in log, log
+    assert "GET /sync/RoomRoom1 HTTP/1.1" in log and " 403 " in log
