@@ -51,6 +51,7 @@ from typing import Final
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError, features
 
+from .blobs.layout import room_image_key
 from .errors import ArborError
 
 log = logging.getLogger(__name__)
@@ -105,9 +106,9 @@ class ProcessedImage:
 
 
 def image_key(room: str, content_hash: str, size: int | None = None) -> str:
-    """``rooms/{room}/{hash}.webp``, or ``rooms/{room}/{hash}_{size}.webp`` for a thumbnail."""
-    suffix = "" if size is None else f"_{size}"
-    return f"rooms/{room}/{content_hash}{suffix}.webp"
+    """``rooms/{room}/{hash}.webp``, or ``rooms/{room}/{hash}_{size}.webp`` for a thumbnail
+    (the layout, and who may read what, is ``sync/blobs/layout.py``)."""
+    return room_image_key(room, content_hash, size)
 
 
 def sniff(data: bytes) -> str | None:

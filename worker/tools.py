@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pycrdt import Doc, Map, Text
 
 from sync import doc_schema as schema
+from sync.blobs import BlobError, BlobErrorKind, ForeignImageError, Scope, owned_image
 from sync.images import ImageRejectedError, process_image
 from sync.renditions import block_image, store_renditions
 from sync.tools import ToolError, ToolInput, ToolSpec, get_tool, render, split_text
@@ -87,7 +88,8 @@ def _read_inputs(room: Room, ids: list[str]) -> list[_Input]:
         image = block.get("image")
         key = image.get("key") if isinstance(image, dict) else None
         out.append(_Input(block_id, str(block.get("kind", "text")),
-                          str(text) if text is not None else "", key))
+                          str(text) if text is not None else "",
+                          None if key is None else str(key)))
     return out
 
 
@@ -200,11 +202,21 @@ def _add(total: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _images(run: ToolRun, inputs: list[_Input]) -> list[ImageInput]:
+    """The bytes of the input images. A block's ``image.key`` is written by peers: every
+    key must be one of the job's own canvas's renditions (checked for all of them before
+    any is read), and one of its own that is missing fails the same way, so the job
+    neither carries another canvas's image to a model nor tells which keys exist."""
+    keys = [owned_image(Scope.ROOM, run.job.room_id, i.image_key).key
+            for i in inputs if i.kind == "image" and i.image_key]
     out = []
-    for i in inputs:
-        if i.kind == "image" and i.image_key:
-            data = await run.blobs.get(i.image_key)
-            out.append(ImageInput(data, "image/webp"))
+    for key in keys:
+        try:
+            data = await run.blobs.get(key)
+        except BlobError as exc:
+            if exc.kind is not BlobErrorKind.OBJECT_MISSING:
+                raise
+            raise ForeignImageError(key) from None
+        out.append(ImageInput(data, "image/webp"))
     return out
 
 

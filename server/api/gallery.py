@@ -18,7 +18,17 @@ from typing import TYPE_CHECKING, Any, Final
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sync.blobs import BlobError, BlobErrorKind, BlobStore
+from sync.blobs import (
+    BlobError,
+    BlobErrorKind,
+    BlobStore,
+    ForeignImageError,
+    ImageKey,
+    Scope,
+    key_belongs_to,
+    owned_image,
+)
+from sync.blobs.errors import FOREIGN_IMAGE_DETAIL
 from sync.gallery import (
     MAX_DESCRIPTION,
     MAX_REASON,
@@ -58,10 +68,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POST_ID: Final = re.compile(r"^[A-Za-z0-9_-]{8,32}$")
-ROOM_IMAGE: Final = re.compile(
-    r"^rooms/(?P<room>[A-Za-z0-9_-]{8,64})/(?P<hash>[0-9a-f]{64})(?:_[0-9]{1,5})?\.webp$")
-POST_IMAGE: Final = re.compile(
-    r"^posts/(?P<post>[A-Za-z0-9_-]{8,32})/(?P<hash>[0-9a-f]{64})\.webp$")
 SIZES: Final = ("full", *(str(s) for s in THUMB_SIZES))
 DEFAULT_LIMIT: Final = 24
 MAX_LIMIT: Final = 100
@@ -136,47 +142,48 @@ async def _visible_post(request: Request, viewer: Person | None) -> Post:
 # ------------------------------------------------------------------------ blob copies
 
 
-async def _copy_renditions(blobs: BlobStore, src: str, dst: str, digest: str) -> None:
-    """Copy ``{src}/{digest}.webp`` and its thumbnails to ``{dst}/``."""
+async def _copy_renditions(blobs: BlobStore, src: ImageKey, dst: ImageKey) -> None:
+    """Copy the image ``src`` names (main rendition and thumbnails) to ``dst``'s owner."""
 
-    async def one(suffix: str) -> None:
-        data = await blobs.get(f"{src}/{digest}{suffix}.webp")
-        await blobs.put(f"{dst}/{digest}{suffix}.webp", data, OUTPUT_MIME)
+    async def one(size: int | None) -> None:
+        data = await blobs.get(src.sized(size).key)
+        await blobs.put(dst.sized(size).key, data, OUTPUT_MIME)
 
-    await asyncio.gather(one(""), *(one(f"_{s}") for s in THUMB_SIZES))
+    await asyncio.gather(one(None), *(one(s) for s in THUMB_SIZES))
 
 
-def _image_map(prefix: str, digest: str, image: dict[str, Any]) -> dict[str, Any]:
-    return block_image({"key": f"{prefix}/{digest}.webp",
+def _image_map(dst: ImageKey, image: dict[str, Any]) -> dict[str, Any]:
+    return block_image({"key": dst.sized(None).key,
                         "width": image.get("width") or 0, "height": image.get("height") or 0,
-                        "mime": OUTPUT_MIME,
-                        "thumbKey": f"{prefix}/{digest}_{DISPLAY_THUMB}.webp"})
+                        "mime": OUTPUT_MIME, "thumbKey": dst.sized(DISPLAY_THUMB).key})
 
 
-async def _copy_lineage_images(blobs: BlobStore, steps: list[Step], *, src: str, dst: str,
-                               pattern: re.Pattern[str], owner_group: str,
-                               owner: str) -> list[Step]:
-    """``steps`` with every image copied from ``src`` to ``dst`` (images that are not
-    this owner's, or whose bytes are gone, are dropped from their step)."""
+async def _copy_lineage_images(blobs: BlobStore, steps: list[Step], *,
+                               src: tuple[Scope, str], dst: tuple[Scope, str]) -> list[Step]:
+    """``steps`` with every image copied from owner ``src`` to owner ``dst``. A step's
+    image key was written by a peer: one that is not ``src``'s own (checked before the
+    store is asked), or whose bytes are gone, is dropped from its step, the two alike."""
     out: list[Step] = []
     copied: dict[str, bool] = {}
     for step in steps:
         image = step.image
-        match = pattern.match(image["key"]) if image and isinstance(image.get("key"),
-                                                                    str) else None
-        if image is None or match is None or match[owner_group] != owner:
+        try:
+            source = owned_image(*src, image.get("key") if image else None)
+        except ForeignImageError:
             out.append(step.with_image(None))
             continue
-        digest = match["hash"]
-        if digest not in copied:
+        assert image is not None
+        target = ImageKey(dst[0], dst[1], source.digest)
+        if source.digest not in copied:
             try:
-                await _copy_renditions(blobs, src, dst, digest)
-                copied[digest] = True
+                await _copy_renditions(blobs, source, target)
+                copied[source.digest] = True
             except BlobError as exc:
                 if exc.kind is not BlobErrorKind.OBJECT_MISSING:
                     raise
-                copied[digest] = False
-        out.append(step.with_image(_image_map(dst, digest, image) if copied[digest] else None))
+                copied[source.digest] = False
+        out.append(step.with_image(_image_map(target, image) if copied[source.digest]
+                                   else None))
     return out
 
 
@@ -230,18 +237,16 @@ async def publish(request: Request) -> Response:
     if target.kind != "image" or target.image is None:
         raise Refusal(400, "only an image block with a finished image can be published",
                       "not_an_image")
-    match = ROOM_IMAGE.match(str(target.image.get("key")))
-    if match is None or match["room"] != room_id:
-        raise Refusal(400, "this block's image is not stored in this canvas", "not_an_image")
+    if not key_belongs_to(room_id, target.image.get("key")):
+        raise Refusal(400, FOREIGN_IMAGE_DETAIL, "not_an_image")
     if not include:
         steps = [Step(target.block_id, target.kind, target.tool, "", target.image, ())]
     post_id = new_post_id()
     prefix = f"posts/{post_id}"
     gallery = gallery_of(request)
     try:
-        steps = await _copy_lineage_images(services.blobs, steps, src=f"rooms/{room_id}",
-                                           dst=prefix, pattern=ROOM_IMAGE,
-                                           owner_group="room", owner=room_id)
+        steps = await _copy_lineage_images(services.blobs, steps, src=(Scope.ROOM, room_id),
+                                           dst=(Scope.POST, post_id))
         image = steps[-1].image
         if image is None:
             raise Refusal(409, "this image is no longer stored; generate it again",
@@ -334,11 +339,11 @@ async def post_image(request: Request) -> Response:
         if step is None or step.image is None:
             raise Refusal(404, "no such image in this post", "not_found")
         key = str(step.image.get("key"))
-    match = POST_IMAGE.match(key)
-    if match is None or match["post"] != post.id:
-        raise Refusal(404, "no such image in this post", "not_found")
-    if size != "full":
-        key = f"posts/{post.id}/{match['hash']}_{size}.webp"
+    try:
+        image = owned_image(Scope.POST, post.id, key)
+    except ForeignImageError:
+        raise Refusal(404, "no such image in this post", "not_found") from None
+    key = image.sized(None if size == "full" else int(size)).key
     try:
         return await serve_blob(request, services_of(request), key)
     except BlobError as exc:
@@ -404,9 +409,8 @@ async def remix_post(request: Request) -> Response:
     title = f"Remix of {post.title}"[:MAX_REMIX_TITLE]
     await services.store.create_room(room_id, hash_token(edit), hash_token(view),
                                      initial_document(title))
-    steps = await _copy_lineage_images(services.blobs, post.lineage, src=f"posts/{post.id}",
-                                       dst=f"rooms/{room_id}", pattern=POST_IMAGE,
-                                       owner_group="post", owner=post.id)
+    steps = await _copy_lineage_images(services.blobs, post.lineage, src=(Scope.POST, post.id),
+                                       dst=(Scope.ROOM, room_id))
     async with services.rooms.session(room_id) as room:
         room.transact(lambda doc: add_lineage(doc, steps))
     await gallery_of(request).record_remix(room_id, post.id)

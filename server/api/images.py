@@ -2,10 +2,12 @@
 
 ``<img>`` tags cannot send headers, so the token may come as ``?token=`` as well as
 ``Authorization: Bearer``. Only processed renditions are served
-(``rooms/{room}/{sha256}[_{size}].webp``), and only the room's own: a key of another
-room, or a raw upload, is 404. With S3 the answer is a 302 to a short-lived presigned
-GET; with blobs on disk the server streams the bytes itself, with an ETag, an immutable
-cache lifetime (keys are content hashes, so a key never changes meaning) and byte ranges.
+(``rooms/{room}/{sha256}[_{size}].webp``), and only the room's own
+(:func:`sync.blobs.key_belongs_to`): a key of another room, a raw upload, or a key that
+names nothing are the same 404, decided before the store is asked. With S3 the answer is
+a 302 to a short-lived presigned GET; with blobs on disk the server streams the bytes
+itself, with an ETag, an immutable cache lifetime (keys are content hashes, so a key never
+changes meaning) and byte ranges.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from sync.blobs import BlobError
+from sync.blobs import BlobError, key_belongs_to
 from sync.errors import RoomNotFoundError
 
 from ..capabilities import ROOM_ID, bearer, role_for
@@ -26,7 +28,6 @@ from .uploads import blob_problem
 if TYPE_CHECKING:
     from ..app import Services
 
-IMAGE_KEY = re.compile(r"^rooms/(?P<room>[A-Za-z0-9_-]{8,64})/[0-9a-f]{64}(?:_[0-9]{1,5})?\.webp$")
 IMMUTABLE = "public, max-age=31536000, immutable"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -71,8 +72,7 @@ async def get_image(request: Request) -> Response:
         raise RoomNotFoundError(room_id)
     role_for(record, bearer(request.headers.get("authorization"))
              or request.query_params.get("token"))
-    match = IMAGE_KEY.match(key)
-    if match is None or match["room"] != room_id:
+    if not key_belongs_to(room_id, key):  # the one rule of sync/blobs/layout.py
         return problem(404, "no such image in this canvas", kind="not_found")
     try:
         return await _serve(request, services, key)

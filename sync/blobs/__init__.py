@@ -5,7 +5,25 @@ from __future__ import annotations
 from ..settings import Settings
 from .base import BlobInfo, BlobStore, UploadTarget, check_key
 from .disk import DiskBlobStore, UploadGrant, load_or_create_secret
-from .errors import BlobError, BlobErrorKind, UploadRefusal, UploadRefusedError
+from .errors import (
+    BlobError,
+    BlobErrorKind,
+    ForeignImageError,
+    UploadRefusal,
+    UploadRefusedError,
+)
+from .layout import (
+    ImageKey,
+    Scope,
+    key_belongs_to,
+    key_belongs_to_post,
+    owned_image,
+    parse_image_key,
+    post_image_key,
+    room_image_key,
+    upload_key,
+    upload_of,
+)
 from .s3 import S3BlobStore
 
 
@@ -24,12 +42,23 @@ __all__ = [
     "BlobInfo",
     "BlobStore",
     "DiskBlobStore",
+    "ForeignImageError",
+    "ImageKey",
     "S3BlobStore",
+    "Scope",
     "UploadGrant",
     "UploadRefusal",
     "UploadRefusedError",
     "UploadTarget",
     "check_key",
+    "key_belongs_to",
+    "key_belongs_to_post",
     "load_or_create_secret",
     "open_blob_store",
+    "owned_image",
+    "parse_image_key",
+    "post_image_key",
+    "room_image_key",
+    "upload_key",
+    "upload_of",
 ]

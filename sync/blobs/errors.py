@@ -1,8 +1,10 @@
 """Errors of the blob stores.
 
     ArborError
-    └── BlobError              a blob store could not do what was asked (``kind`` says why)
-        └── UploadRefusedError an upload to a signed URL was refused (``reason`` says why)
+    ├── BlobError              a blob store could not do what was asked (``kind`` says why)
+    │   └── UploadRefusedError an upload to a signed URL was refused (``reason`` says why)
+    └── ForeignImageError      a key a document names is not this canvas's (or post's) own
+                               image, or names nothing: the two are told apart to nobody
 
 The kinds follow y-sweet's store errors: the bucket is missing, the object is missing,
 the store refused our credentials, the store could not be reached; plus an invalid key,
@@ -50,3 +52,21 @@ class UploadRefusedError(BlobError):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.reason.value}, {self.detail!r}, key={self.key!r})"
+
+
+FOREIGN_IMAGE_DETAIL = ("This image belongs to another canvas (or no longer exists), so it "
+                        "cannot be used here.")
+
+
+class ForeignImageError(ArborError):
+    """A block (or a post's lineage) names an image key that is not one of its own canvas's
+    (or post's) renditions. Raised before the store is asked, and also for one of its own
+    keys that is missing, with one message for every case, so a peer that writes keys into
+    a document learns nothing about which exist. ``key`` is for logs, never for people."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(FOREIGN_IMAGE_DETAIL)
+        self.key = key
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(key={self.key[:80]!r})"
