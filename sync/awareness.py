@@ -7,6 +7,8 @@ stock y-websocket clients echo every change they see back, so a blind relay grow
 with the cube of the number of people. Here the server:
 
 - parses every update and drops malformed ones (the caller closes that connection);
+- drops the ``arbor`` field from every state a peer sends: only the server's own entry
+  says what is saved;
 - binds a client id to the connection that first claimed it: a connection claims one id
   (its own, in its first awareness message); entries for ids owned by someone else, which
   stock clients echo as a matter of course, are ignored and never relayed;
@@ -29,7 +31,11 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable
+from typing import Any
 
+from . import jsontext
+from .doc_schema import SERVER_AWARENESS_FIELD
+from .errors import InputError
 from .protocol import AwarenessEntry, write_bytes, write_uint
 
 NULL = b"null"
@@ -76,13 +82,23 @@ def _encode(cid: int, st: _State) -> bytes:
     return write_uint(cid) + write_uint(st.out_clock) + write_bytes(st.raw)
 
 
+def _as_peer(raw: bytes, state: dict[str, Any]) -> bytes:
+    """A peer's state as the room keeps and relays it: without the field only the server's
+    own entry may carry (``arbor``: what is saved). The web app believes whatever entry
+    says so, and a peer that forged it made everyone's unsaved work look saved."""
+    if SERVER_AWARENESS_FIELD not in state:
+        return raw  # as sent, byte for byte (the usual case: nothing to re-encode)
+    del state[SERVER_AWARENESS_FIELD]
+    return json.dumps(state, separators=(",", ":")).encode()  # ASCII: lone surrogates too
+
+
 _names: dict[bytes, str | None] = {}  # presence state -> its user.name (see user_name)
 
 
 def _name_in(raw: bytes) -> str | None:
     try:
-        user = json.loads(raw).get("user")
-    except (ValueError, AttributeError):
+        user = jsontext.loads(raw, max_bytes=len(raw)).get("user")
+    except (InputError, AttributeError):
         return None
     if isinstance(user, dict) and isinstance(user.get("name"), str):
         return str(user["name"])[:100]
@@ -113,7 +129,8 @@ class AwarenessRegistry:
             st = self._states.get(e.client_id)
             if st is not None and st.owner is not None and st.owner != owner:
                 continue  # an echo of someone else's presence, or a forgery: never parsed
-            raw = NULL if e.state is None else e.raw  # checks the JSON
+            state = e.state  # checks the JSON
+            raw = NULL if state is None else _as_peer(e.raw, state)
             if st is None or st.owner is None:
                 if raw == NULL or (max_ids is not None and len(owned) >= max_ids):
                     continue

@@ -5,6 +5,8 @@
     ├── ProtocolError          a peer sent something that is not the y-websocket protocol
     ├── CapabilityError        a share-link token is missing, wrong, or lacks the right
     ├── DocumentTooLargeError  an update would grow a room past its size cap
+    ├── DocumentTooDeepError   a document nests values deeper than the server walks
+    ├── InputError             JSON or text from outside is malformed, too deep or too large
     ├── RoomNotFoundError      no such room
     └── StoreError             PostgreSQL could not be read or written
         └── RoomLoadError      a room's stored state could not be loaded
@@ -75,6 +77,31 @@ class DocumentTooLargeError(ArborError):
         super().__init__(f"the canvas is full ({size} bytes, the limit is {limit})")
         self.size = size
         self.limit = limit
+
+
+class DocumentTooDeepError(ArborError):
+    """A document (a room's, or a checkpoint's) nests maps and arrays deeper than the server
+    walks: a peer can write such a thing, and following it would exhaust the stack."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the canvas nests values more than {limit} levels deep")
+        self.limit = limit
+
+
+class InputReason(StrEnum):
+    NOT_JSON = "not_json"
+    TOO_DEEP = "too_deep"
+    TOO_LARGE = "too_large"
+    BAD_TEXT = "bad_text"  # a NUL or a lone surrogate: PostgreSQL text cannot hold it
+
+
+class InputError(ArborError):
+    """Input from outside (a request body, an address, an awareness state) that is malformed,
+    nested too deeply, too large, or holds text that cannot be stored."""
+
+    def __init__(self, reason: InputReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
 
 
 class RoomNotFoundError(ArborError):

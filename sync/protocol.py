@@ -14,10 +14,10 @@ Decoding is strict: anything else (empty, truncated, trailing bytes, unknown typ
 from __future__ import annotations
 
 import dataclasses
-import json
-from typing import Any
+from typing import Any, Final
 
-from .errors import ProtocolError, ProtocolReason
+from . import jsontext
+from .errors import InputError, ProtocolError, ProtocolReason
 
 MSG_SYNC = 0
 MSG_AWARENESS = 1
@@ -29,6 +29,12 @@ SYNC_STEP2 = 1
 SYNC_UPDATE = 2
 
 EMPTY_UPDATE = b"\x00\x00"
+
+# The largest integer a JavaScript number holds exactly (Number.MAX_SAFE_INTEGER). lib0
+# reads a larger varuint as an inexact float, and y-protocols then throws on the whole
+# awareness update, dropping every other entry it carried: an id or clock past this would
+# break presence for every browser it is relayed to.
+MAX_SAFE_INTEGER: Final = (1 << 53) - 1
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -194,12 +200,12 @@ class AwarenessEntry:
 
     @property
     def state(self) -> dict[str, Any] | None:
-        """The state, a JSON object or ``None``; ProtocolError if it is neither."""
+        """The state, a JSON object or ``None``; ProtocolError if it is neither (or nests
+        deeper than :data:`~sync.jsontext.MAX_DEPTH`: a browser walks it)."""
         try:
-            state = json.loads(self.raw)
-        except (ValueError, UnicodeDecodeError):
-            raise ProtocolError(ProtocolReason.BAD_AWARENESS,
-                                "awareness state is not JSON") from None
+            state = jsontext.loads(self.raw, what="awareness state", max_bytes=len(self.raw))
+        except InputError as exc:
+            raise ProtocolError(ProtocolReason.BAD_AWARENESS, exc.detail) from None
         if state is not None and not isinstance(state, dict):
             raise ProtocolError(ProtocolReason.BAD_AWARENESS,
                                 "awareness state is not an object")
@@ -208,7 +214,9 @@ class AwarenessEntry:
 
 def decode_awareness(payload: bytes, *, max_state_bytes: int = 64 * 1024,
                      max_entries: int = 1024) -> list[AwarenessEntry]:
-    """Split an awareness update into entries (their JSON is checked when read)."""
+    """Split an awareness update into entries (their JSON is checked when read). Every id
+    and clock is checked here, before anything is stored or relayed: the server relays
+    entries to browsers, which cannot take one past :data:`MAX_SAFE_INTEGER`."""
     r = Reader(payload)
     count = r.uint()
     if count > max_entries:
@@ -216,7 +224,13 @@ def decode_awareness(payload: bytes, *, max_state_bytes: int = 64 * 1024,
     entries = []
     for _ in range(count):
         client_id = r.uint()
+        if client_id > MAX_SAFE_INTEGER:
+            raise ProtocolError(ProtocolReason.BAD_AWARENESS,
+                                f"awareness client id {client_id} is past 2^53 - 1")
         clock = r.uint()
+        if clock > MAX_SAFE_INTEGER:
+            raise ProtocolError(ProtocolReason.BAD_AWARENESS,
+                                f"awareness clock {clock} is past 2^53 - 1")
         raw = r.bytes_()
         if len(raw) > max_state_bytes:
             raise ProtocolError(ProtocolReason.BAD_AWARENESS, "awareness state too large")
