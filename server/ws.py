@@ -60,6 +60,7 @@ CLOSE_CODES = {
 
 
 _UPDATE_PREFIX = bytes((protocol.MSG_SYNC, protocol.SYNC_UPDATE))
+_STEP2_PREFIX = bytes((protocol.MSG_SYNC, protocol.SYNC_STEP2))
 _AWARENESS = bytes((protocol.MSG_AWARENESS,))
 _MERGE_MAX = 64
 # Merged runs of update messages, by the run: every peer of a room that fell behind by the
@@ -67,12 +68,13 @@ _MERGE_MAX = 64
 _merged: dict[tuple[bytes, ...], bytes] = {}
 
 
-def _next_message(queue: deque[bytes]) -> bytes:
-    """The next message to send: a run of queued document updates becomes one update."""
+def _next_message(queue: deque[bytes]) -> tuple[bytes, int]:
+    """The next message to send: a run of queued document updates becomes one update.
+    Also returns how many queued bytes it took off the queue."""
     first = queue.popleft()
     if not queue or not first.startswith(_UPDATE_PREFIX) \
             or not queue[0].startswith(_UPDATE_PREFIX):
-        return first
+        return first, len(first)
     run = [first]
     while queue and len(run) < _MERGE_MAX and queue[0].startswith(_UPDATE_PREFIX):
         run.append(queue.popleft())
@@ -84,11 +86,11 @@ def _next_message(queue: deque[bytes]) -> bytes:
             merged = protocol.sync_update(merge_updates(*updates))
         except (ProtocolError, ValueError):  # not expected: send them one by one instead
             queue.extendleft(reversed(run[1:]))
-            return first
+            return first, len(first)
         if len(_merged) >= 256:
             _merged.clear()
         _merged[key] = merged
-    return merged
+    return merged, sum(len(m) for m in run)
 
 
 def _update_of(message: bytes) -> bytes:
@@ -161,21 +163,26 @@ class SocketPeer:
     ``send`` writes straight to the socket (the server's direct lane, see
     :mod:`server.wsproto`) when nothing is queued before it and the socket is writable;
     otherwise it queues the message for this peer's sender task, which drains the queue
-    through ordinary ASGI sends, waiting for the client to read. The queue is bounded: a
-    client that stops reading is closed with 1013.
+    through ordinary ASGI sends, waiting for the client to read. The queue is bounded in
+    messages and in bytes: a client that stops reading is closed with 1013 (and one that
+    reads nothing at all is closed by the ping timeout, since its pong never comes).
     """
 
     def __init__(self, ws: WebSocket, role: Role, token_hash: bytes, queue_max: int,
                  direct: DirectSocket | None = None, wants_saved: bool = False,
-                 budget: MessageBudget | None = None) -> None:
+                 budget: MessageBudget | None = None,
+                 queue_max_bytes: int = 32 << 20) -> None:
         self.ws = ws
         self.budget = budget if budget is not None else MessageBudget(0.0, 1)
         self.role = role
         self.wants_saved = wants_saved  # asked for the server's entry (``saved=1``)
         self.token_hash = token_hash
         self.queue_max = queue_max
+        self.queue_max_bytes = queue_max_bytes
         self.direct = direct
         self._queue: deque[bytes] = deque()
+        self._queued_bytes = 0
+        self._answers = 0  # sync step 2 messages in the queue (see Room._answer_step1)
         self._draining = False  # the sender task holds a message it has not written yet
         self._closed = False
         # Futures made only while someone waits (not an Event each, with its own deque):
@@ -193,6 +200,14 @@ class SocketPeer:
     def is_closing(self) -> bool:
         return self._closed
 
+    @property
+    def answer_queued(self) -> bool:
+        return self._answers > 0
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._queued_bytes
+
     def _lane(self) -> DirectSocket | None:
         """The direct lane, when a message may take it: nothing is queued before it."""
         return None if self._queue or self._draining else self.direct
@@ -204,12 +219,16 @@ class SocketPeer:
         if lane is not None and lane.write(_frame_of(message)):
             return
         queue = self._queue
-        if len(queue) >= self.queue_max:
-            log.warning("dropping a client that stopped reading (%d messages queued)",
-                        len(queue))
+        if len(queue) >= self.queue_max \
+                or self._queued_bytes + len(message) > self.queue_max_bytes:
+            log.warning("dropping a client that stopped reading (%d messages, %d bytes "
+                        "queued)", len(queue), self._queued_bytes)
             self.close(1013, "too slow: messages piled up; reconnect")
             return
         queue.append(message)
+        self._queued_bytes += len(message)
+        if message.startswith(_STEP2_PREFIX):
+            self._answers += 1
         wake = self._wake
         if wake is not None and not wake.done():
             wake.set_result(None)
@@ -230,6 +249,7 @@ class SocketPeer:
         self.close_code = code
         self.close_reason = reason.encode()[:120].decode(errors="ignore")
         self._queue.clear()
+        self._queued_bytes = self._answers = 0
         if self.direct is not None:
             self.direct.on_bytes = None
         waiter = self.closed_waiter
@@ -250,7 +270,11 @@ class SocketPeer:
             self._draining = True
             try:
                 while queue:
-                    await ws.send_bytes(_next_message(queue))
+                    if queue[0].startswith(_STEP2_PREFIX):
+                        self._answers -= 1
+                    message, taken = _next_message(queue)
+                    self._queued_bytes -= taken
+                    await ws.send_bytes(message)
             finally:
                 self._draining = False
 
@@ -338,7 +362,8 @@ async def _open(ws: WebSocket, services: Services, room_id: str) -> None:
     peer = SocketPeer(ws, role, hash_token(token or ""), s.send_queue_max,
                       direct if isinstance(direct, DirectSocket) else None,
                       wants_saved=ws.query_params.get("saved") == "1",
-                      budget=MessageBudget(s.ws_messages_per_second, s.ws_messages_burst))
+                      budget=MessageBudget(s.ws_messages_per_second, s.ws_messages_burst),
+                      queue_max_bytes=s.send_queue_max_bytes)
     services.rooms.stats.connections_total += 1
     try:
         await _serve(ws, room, peer, s.max_message_bytes)

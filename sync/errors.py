@@ -48,6 +48,7 @@ class ProtocolReason(StrEnum):
     BAD_UPDATE = "bad_update"
     BAD_AWARENESS = "bad_awareness"
     TOO_LARGE = "message_too_large"
+    MISSING_DEPENDENCIES = "missing_dependencies"
     CLIENT_TOO_OLD = "client_too_old"
     SERVER_TOO_OLD = "server_too_old"
 

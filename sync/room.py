@@ -34,6 +34,7 @@ from .errors import (
     ProtocolReason,
 )
 from .stats import SyncStats
+from .updates import UpdateFormatError, read_state_vector, read_update
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,15 @@ RIDE_MAX_PEERS = 16
 # How long what the room sent is remembered for recognising clients' echoes (at least two
 # ticks): a busy client process answers late, and an echo not recognised is decoded.
 ECHO_WINDOW = 0.25
+# A peer's sync step 1 after its first is answered at most this often (seconds), and never
+# while an earlier answer to it is still queued: each answer encodes the document, and a
+# client that asks again and again (stock clients ask once per connection) must not make
+# the server encode or queue the document again and again.
+STEP1_EVERY = 2.0
+# Updates whose dependencies the room does not hold are dropped, and the peer asked (with
+# a sync step 1, at most once a second) for what they build on; past this many in a row,
+# the peer is closed: a stock client sends them only around a reconnect.
+MISSING_MAX = 64
 
 
 class Origin:
@@ -84,6 +94,10 @@ class Peer(Protocol):
         """Whether this peer asked for the server's own presence entry (see
         :meth:`Room.set_saved`); stock clients that did not are never sent it."""
 
+    @property
+    def answer_queued(self) -> bool:
+        """Whether an answer to this peer's sync step 1 still waits in its send queue."""
+
     def send(self, message: bytes) -> None: ...
 
     def send_many(self, messages: tuple[bytes, ...]) -> None:
@@ -104,6 +118,18 @@ class RoomExtension(Protocol):
         """Raise to refuse a peer's write (e.g. a persistence backlog that is full)."""
 
 
+class _PeerState:
+    """What the room remembers of one peer beyond its presence: when its sync step 1 was
+    last answered, and its run of updates with missing dependencies."""
+
+    __slots__ = ("answered_at", "asked_at", "missing")
+
+    def __init__(self) -> None:
+        self.answered_at = float("-inf")
+        self.asked_at = float("-inf")
+        self.missing = 0
+
+
 class Room:
     def __init__(self, room_id: str, *, max_doc_bytes: int, awareness_timeout: float,
                  awareness_tick: float, process_id: str = "",
@@ -118,6 +144,14 @@ class Room:
         self.extensions: list[RoomExtension] = []
         self.holders = 0
         self.size = 0
+        self._size_counted = 0  # self.size when it was last recounted from the document
+        # each client's next clock in the document (what it holds), kept from every change
+        # it integrates, so a peer's update is checked against it in time of the update's
+        # size (see sync/updates.py), never of the document's
+        self.clocks: dict[int, int] = {}
+        self._version = 0  # counts changes: keys the shared answer to a sync step 1
+        self._answer: tuple[int, bytes, bytes] | None = None  # (version, state vector, reply)
+        self._peer_state: dict[Peer, _PeerState] = {}
         self.process_id = process_id
         self.server_client_id = int.from_bytes(os.urandom(4), "big") >> 1
         self.saved_state = b"\x00"
@@ -150,7 +184,8 @@ class Room:
                     self.doc.apply_update(update)
         finally:
             self._origin = None
-        self.size = len(self.doc.get_update())
+        self.size = self._size_counted = len(self.doc.get_update())
+        self.clocks = read_state_vector(self.doc.get_state())
 
     def apply_remote(self, update: bytes) -> None:
         """A change another process accepted: relay to our peers only."""
@@ -185,6 +220,8 @@ class Room:
         update: bytes = event.update
         self.state_after = event.after_state  # the doc cannot be read inside an observer
         self.size += len(update)
+        self._version += 1
+        self._note_clocks(update)
         self.updates_in += 1
         message = p.sync_update(update)
         now = time.monotonic()
@@ -220,6 +257,17 @@ class Room:
         for ext in self.extensions:
             ext.on_update(self, update, origin)
 
+    def _note_clocks(self, integrated: bytes) -> None:
+        """Move each client's clock past what a change integrated."""
+        clocks = self.clocks
+        try:
+            for client, end in read_update(integrated).ends.items():
+                if end > clocks.get(client, 0):
+                    clocks[client] = end
+        except UpdateFormatError:  # not expected of pycrdt's own encoding: count afresh
+            log.warning("room %s: an integrated update could not be read", self.id)
+            self.clocks = read_state_vector(self.doc.get_state())
+
     # --- peers ------------------------------------------------------------------------
 
     def join(self, peer: Peer) -> None:
@@ -236,6 +284,7 @@ class Room:
             peer.send(p.awareness(state))
 
     def leave(self, peer: Peer) -> None:
+        self._peer_state.pop(peer, None)
         if self.peers.pop(peer, None) is not None:
             if peer.wants_saved:
                 self.subscribers -= 1
@@ -245,11 +294,7 @@ class Room:
     def receive(self, peer: Peer, msg: p.Message) -> None:
         """Handle one decoded message from a peer. Raises to have the peer closed."""
         if isinstance(msg, p.SyncStep1):
-            try:
-                update = self.doc.get_update(msg.state_vector)
-            except ValueError:
-                raise ProtocolError(ProtocolReason.BAD_UPDATE, "bad state vector") from None
-            peer.send(p.sync_step2(update))
+            self._answer_step1(peer, msg.state_vector)
         elif isinstance(msg, (p.SyncStep2, p.SyncUpdate)):
             self._peer_update(peer, msg.update)
         elif isinstance(msg, p.AwarenessMessage):
@@ -262,16 +307,71 @@ class Room:
             if state is not None:
                 peer.send(p.awareness(state))
 
+    def _state(self, peer: Peer) -> _PeerState:
+        state = self._peer_state.get(peer)
+        if state is None:
+            state = self._peer_state[peer] = _PeerState()
+        return state
+
+    def _answer_step1(self, peer: Peer, state_vector: bytes) -> None:
+        """Answer a peer's sync step 1 with what it lacks. Encoding that costs a pass over
+        the document, so: one answer is shared by everyone who asks with the same state
+        vector while the document is unchanged (a wave of fresh joiners asks the same), and
+        a peer that asks again is answered at most every :data:`STEP1_EVERY` seconds and
+        not while its last answer still waits to be sent (what it lacks meanwhile reaches
+        it as updates anyway)."""
+        state = self._state(peer)
+        now = time.monotonic()
+        if state.answered_at > float("-inf") and (
+                now - state.answered_at < STEP1_EVERY or peer.answer_queued):
+            self.stats.step1_dropped += 1
+            return
+        state.answered_at = now
+        cached = self._answer
+        if cached is not None and cached[0] == self._version and cached[1] == state_vector:
+            peer.send(cached[2])
+            return
+        try:
+            update = self.doc.get_update(state_vector)
+        except ValueError:
+            raise ProtocolError(ProtocolReason.BAD_UPDATE, "bad state vector") from None
+        reply = p.sync_step2(update)
+        self._answer = (self._version, state_vector, reply)
+        peer.send(reply)
+
     def _peer_update(self, peer: Peer, update: bytes) -> None:
+        """Check a peer's update against what the room holds, in time of the update's own
+        size (never of the document's), and apply it.
+
+        - From a view link, an update that adds nothing the room lacks (what a stock
+          client sends back in its sync step 2: at most its whole delete set) is dropped
+          unapplied; one that adds anything closes the connection (4403). Nothing is ever
+          applied, to the document or to a copy of it.
+        - An update whose dependencies the room does not hold is dropped, never kept
+          pending (pending data counted nowhere, yet stored and sent to every joiner), and
+          the peer is asked for what it builds on with a sync step 1: a stock client
+          answers with all the room lacks, in one update that does apply.
+        - The document cap counts what the update adds."""
         if update == p.EMPTY_UPDATE:
             return
+        try:
+            summary = read_update(update)
+        except UpdateFormatError as exc:
+            raise ProtocolError(ProtocolReason.BAD_UPDATE, f"not a Yjs update: {exc}") from None
         if not peer.can_write:
-            if self.would_change(update):
-                raise CapabilityError(CapabilityReason.READ_ONLY,
-                                      "this is a view link: changes are not accepted")
+            if summary.adds_nothing(self.clocks):
+                return
+            raise CapabilityError(CapabilityReason.READ_ONLY,
+                                  "this is a view link: changes are not accepted")
+        missing = summary.missing(self.clocks)
+        state = self._peer_state.get(peer)
+        if missing is not None:
+            self._missing_dependency(peer, missing)
             return
+        if state is not None:
+            state.missing = 0
         if self.size + len(update) > self.max_doc_bytes:
-            self.size = len(self.doc.get_update())  # the running figure overcounts: recount
+            self._recount()
             if self.size + len(update) > self.max_doc_bytes:
                 raise DocumentTooLargeError(self.size + len(update), self.max_doc_bytes)
         for ext in self.extensions:
@@ -279,22 +379,28 @@ class Room:
         self._apply(update, peer)
         self.authors.add(self.awareness.user_name(peer) or "someone")
 
-    def would_change(self, update: bytes) -> bool:
-        """Whether applying ``update`` would change the document (tried on a copy)."""
-        scratch: Doc[Any] = Doc()
-        scratch.apply_update(self.doc.get_update())
-        changed = False
+    def _missing_dependency(self, peer: Peer, missing: tuple[int, int]) -> None:
+        state = self._state(peer)
+        state.missing += 1
+        self.stats.updates_missing += 1
+        if state.missing > MISSING_MAX:
+            raise ProtocolError(
+                ProtocolReason.MISSING_DEPENDENCIES,
+                f"{state.missing} updates in a row build on changes this canvas does not "
+                f"have (client {missing[0]} clock {missing[1]})")
+        now = time.monotonic()
+        if now - state.asked_at >= 1.0:
+            state.asked_at = now
+            peer.send(p.sync_step1(self.doc.get_state()))
 
-        def seen(_event: Any) -> None:
-            nonlocal changed
-            changed = True
-
-        scratch.observe(seen)
-        try:
-            scratch.apply_update(update)
-        except ValueError:
-            raise ProtocolError(ProtocolReason.BAD_UPDATE, "not a Yjs update") from None
-        return changed
+    def _recount(self) -> None:
+        """Count the document's encoded size afresh (the running figure overcounts:
+        overwritten and merged content). That is a pass over the document, so it is done
+        only once the running figure grew by a sixteenth of the cap since the last count:
+        a peer writing at the cap cannot make every message cost a pass."""
+        if self.size - self._size_counted < self.max_doc_bytes // 16:
+            return
+        self.size = self._size_counted = len(self.doc.get_update())
 
     def close_peers(self, code: int, reason: str,
                     which: Callable[[Peer], bool] | None = None) -> int:

@@ -62,6 +62,8 @@ VARIABLES: list[tuple[str, str, str]] = [
     ("ARBOR_MAX_MESSAGE_BYTES", "1048576", "largest websocket message accepted (else close 1009)"),
     ("ARBOR_MAX_DOC_BYTES", "16777216", "largest document a room may grow to"),
     ("ARBOR_SEND_QUEUE_MAX", "512", "messages queued for one slow client before it is dropped"),
+    ("ARBOR_SEND_QUEUE_MAX_BYTES", "33554432", "bytes queued for one slow client before it is "
+     "dropped (keep it above `ARBOR_MAX_DOC_BYTES`: a joiner is sent the whole canvas)"),
     ("ARBOR_WS_MESSAGES_PER_SECOND", "300",
      "messages one websocket may send a second, on average; past it (and the burst) the "
      "server reads its next message only when it is due (0: no limit)"),
@@ -175,6 +177,7 @@ class Settings:
     max_message_bytes: int = 1 << 20
     max_doc_bytes: int = 16 << 20
     send_queue_max: int = 512
+    send_queue_max_bytes: int = 32 << 20
     ws_messages_per_second: float = 300.0
     ws_messages_burst: int = 3000
     ws_connections_per_ip: int = 500
@@ -281,6 +284,7 @@ class Settings:
             max_message_bytes=num("ARBOR_MAX_MESSAGE_BYTES", int),
             max_doc_bytes=num("ARBOR_MAX_DOC_BYTES", int),
             send_queue_max=num("ARBOR_SEND_QUEUE_MAX", int),
+            send_queue_max_bytes=num("ARBOR_SEND_QUEUE_MAX_BYTES", int),
             ws_messages_per_second=num("ARBOR_WS_MESSAGES_PER_SECOND", float),
             ws_messages_burst=num("ARBOR_WS_MESSAGES_BURST", int),
             ws_connections_per_ip=num("ARBOR_WS_CONNECTIONS_PER_IP", int),

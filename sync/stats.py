@@ -20,6 +20,8 @@ class SyncStats:
     loads: int = 0
     load_failures: int = 0
     connections_total: int = 0
+    updates_missing: int = 0  # peers' updates dropped: they build on what the room lacks
+    step1_dropped: int = 0  # peers' repeated sync step 1 left unanswered (see Room)
     ws_throttled: int = 0  # pauses of a client sending past ARBOR_WS_MESSAGES_PER_SECOND
     closed_by_code: dict[int, int] = dataclasses.field(default_factory=dict)
 

@@ -24,6 +24,7 @@ class RecordingPeer:
 
     def __init__(self, wants_saved: bool = True) -> None:
         self.wants_saved = wants_saved
+        self.answer_queued = False
         self.writes: list[tuple[bytes, ...]] = []  # one entry per socket write
 
     def send(self, message: bytes) -> None:

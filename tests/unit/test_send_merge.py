@@ -23,7 +23,7 @@ def test_a_run_of_queued_updates_is_sent_as_one_update() -> None:
                    protocol.sync_step2(updates[2]), protocol.sync_update(updates[3])])
     sent = []
     while queue:
-        sent.append(_next_message(queue))
+        sent.append(_next_message(queue)[0])
     assert len(sent) == 4
     assert sent[1] == aw and sent[2] == protocol.sync_step2(updates[2]) and sent[3] == \
         protocol.sync_update(updates[3])
