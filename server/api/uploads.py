@@ -5,11 +5,14 @@
    the same way when blobs are on disk. The signature fixes the content type and the
    exact length.
 2. The browser sends the bytes there, to ``uploads/{room}/{upload_id}``: a key that is
-   never served to anyone.
+   never served to anyone. The URL takes one body: a PUT to a key that already holds one
+   is refused (409 ``upload_url_spent`` here, 412 from S3), and on disk a PUT refused for
+   its type or size ends the upload as rejected, so the URL is spent by that too.
 3. ``POST /api/rooms/{room}/uploads/{id}/complete`` (edit) claims the upload once, runs
    :func:`sync.images.process_image` on what arrived, stores the clean WebP renditions
-   under content-addressed keys, deletes the raw object, and (given a ``block_id``) sets
-   that block's ``image`` in the room's document.
+   under content-addressed keys, replaces the raw object with an empty marker (so the
+   still-valid URL cannot put anything there again; see ``sync/store/uploads.py``), and
+   (given a ``block_id``) sets that block's ``image`` in the room's document.
 """
 
 from __future__ import annotations
@@ -26,7 +29,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sync import doc_schema as schema
-from sync.blobs import BlobError, BlobErrorKind, DiskBlobStore, UploadRefusal, UploadRefusedError
+from sync.blobs import (
+    BlobError,
+    BlobErrorKind,
+    DiskBlobStore,
+    UploadGrant,
+    UploadRefusal,
+    UploadRefusedError,
+    upload_key,
+    upload_of,
+)
+from sync.blobs.disk import SPENT_DETAIL
 from sync.errors import ArborError
 from sync.images import (
     ACCEPTED_TYPES,
@@ -65,7 +78,11 @@ REFUSAL_STATUS = {
     UploadRefusal.EXPIRED: 403,
     UploadRefusal.WRONG_TYPE: 415,
     UploadRefusal.WRONG_SIZE: 400,
+    UploadRefusal.SPENT: 409,
 }
+# Refusals that prove the request came with the real URL (its signature held): they
+# spend it. A forged or expired URL spends nothing.
+SPENDING = frozenset({UploadRefusal.WRONG_TYPE, UploadRefusal.WRONG_SIZE})
 
 
 def blob_problem(exc: BlobError) -> Response:
@@ -112,7 +129,7 @@ async def create_upload(request: Request) -> Response:
     await repo.cleanup_expired_uploads(services.store.pool, services.blobs)
 
     upload_id = uuid.uuid4().hex
-    key = f"uploads/{room_id}/{upload_id}"
+    key = upload_key(room_id, upload_id)
     record = await repo.create_upload(
         services.store.pool, upload_id=upload_id, room_id=room_id, key=key, filename=filename,
         content_type=content_type.lower(), size=size, block_id=block_id,
@@ -141,26 +158,69 @@ async def receive_upload(request: Request) -> Response:
     if raw_length is None or not raw_length.isdigit():
         return problem(411, "the upload must state its Content-Length", kind="length_required")
     try:
-        grant = blobs.verify_upload(request.query_params, request.headers.get("content-type"),
-                                    int(raw_length))
+        try:
+            grant = blobs.verify_upload(request.query_params,
+                                        request.headers.get("content-type"), int(raw_length))
+        except UploadRefusedError as exc:
+            if exc.reason in SPENDING and exc.key is not None:
+                # The real URL, used wrongly: spent by this, unless it already was.
+                if await _spent(services, blobs, exc.key):
+                    raise _spent_refusal(exc.key) from None
+                await _spend(services, exc.key)
+            raise
+        if await _spent(services, blobs, grant.key):
+            raise _spent_refusal(grant.key)
+        body = await _body(request, grant)
+        if isinstance(body, UploadRefusedError):
+            await _spend(services, grant.key)
+            raise body
+        info = await blobs.put_upload(grant, body)
     except UploadRefusedError as exc:
         return problem(REFUSAL_STATUS[exc.reason], exc.detail, kind=exc.reason.value)
     except BlobError as exc:
         return blob_problem(exc)
+    return Response(status_code=200, headers={"ETag": f'"{info.etag}"'})
+
+
+async def _body(request: Request, grant: UploadGrant) -> bytes | UploadRefusedError:
+    """The request's body if it is exactly the signed length, else the refusal."""
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > grant.size:
-            return problem(400, f"the body is longer than the signed {grant.size} bytes",
-                           kind=UploadRefusal.WRONG_SIZE.value)
+            return UploadRefusedError(UploadRefusal.WRONG_SIZE,
+                                      f"the body is longer than the signed {grant.size} bytes",
+                                      key=grant.key)
     if len(body) != grant.size:
-        return problem(400, f"the body is shorter than the signed {grant.size} bytes",
-                       kind=UploadRefusal.WRONG_SIZE.value)
-    try:
-        info = await blobs.put(grant.key, bytes(body), grant.content_type)
-    except BlobError as exc:
-        return blob_problem(exc)
-    return Response(status_code=200, headers={"ETag": f'"{info.etag}"'})
+        return UploadRefusedError(UploadRefusal.WRONG_SIZE,
+                                  f"the body is shorter than the signed {grant.size} bytes",
+                                  key=grant.key)
+    return bytes(body)
+
+
+def _spent_refusal(key: str) -> UploadRefusedError:
+    return UploadRefusedError(UploadRefusal.SPENT, SPENT_DETAIL, key=key)
+
+
+async def _spent(services: Services, blobs: DiskBlobStore, key: str) -> bool:
+    """Whether the URL for ``key`` was used already: something is stored at the key, or
+    its upload is no longer pending (completed, rejected, or refused at an earlier PUT)."""
+    if await blobs.head(key) is not None:
+        return True
+    owner = upload_of(key)
+    if owner is None:  # not an upload's key (only the store's own tests sign those)
+        return False
+    record = await repo.get_upload(services.store.pool, owner[1])
+    if record is None or record.room_id != owner[0]:
+        return True
+    return record.status is not repo.UploadStatus.PENDING
+
+
+async def _spend(services: Services, key: str) -> None:
+    """A PUT with the real URL was refused: end its upload, so the URL takes no other."""
+    owner = upload_of(key)
+    if owner is not None and await repo.refuse_upload(services.store.pool, owner[1]):
+        log.info("upload %s refused at its PUT; its URL is spent", owner[1])
 
 
 class _NotUploaded(Exception):
@@ -182,9 +242,9 @@ async def complete_upload(request: Request) -> Response:
     except ImageRejectedError as exc:
         await repo.finish_upload(pool, record.id, repo.UploadStatus.REJECTED)
         try:
-            await services.blobs.delete(record.key)
+            await repo.spend_raw(services.blobs, record.key)
         except BlobError as gone:  # the row is finished; cleanup deletes the key later
-            log.warning("could not delete the rejected upload %s: %s", record.key, gone)
+            log.warning("could not replace the rejected upload %s: %s", record.key, gone)
         return problem(REJECTION_STATUS[exc.kind], exc.detail, kind=exc.kind.value)
     except _NotUploaded:
         await repo.release_upload(pool, record.id)
@@ -218,6 +278,9 @@ async def _not_claimable(services: Services, room_id: str, upload_id: str) -> Re
                 if UPLOAD_ID.match(upload_id) else None)
     if existing is None or existing.room_id != room_id:
         return problem(404, "no such upload in this canvas", kind="upload_not_found")
+    if existing.status is repo.UploadStatus.REJECTED:
+        return problem(409, "this upload was refused (see the answer to its upload); start a "
+                            "new one", kind="upload_refused")
     if existing.status is not repo.UploadStatus.PENDING:
         return problem(409, "this upload has already been completed", kind="already_completed")
     return problem(410, "this upload has expired; start a new one", kind="upload_expired")
@@ -242,7 +305,7 @@ async def _store_renditions(services: Services,
                                         max_bytes=settings.max_upload_bytes,
                                         max_pixels=settings.max_image_pixels)
     image = await store_renditions(blobs, record.room_id, processed)
-    await blobs.delete(record.key)
+    await repo.spend_raw(blobs, record.key)
     return image, processed.content_hash
 
 

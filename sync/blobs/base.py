@@ -83,7 +83,9 @@ class BlobStore(Protocol):
     async def presign_put(self, key: str, content_type: str, size: int,
                           expires: float) -> UploadTarget:
         """A URL valid for ``expires`` seconds that accepts exactly one body of ``size``
-        bytes sent with ``Content-Type: content_type``, stored under ``key``."""
+        bytes sent with ``Content-Type: content_type``, stored under ``key``, and only
+        while nothing is stored at ``key``: a second PUT of the URL is refused and changes
+        nothing (S3: a signed ``If-None-Match: *``; disk: the upload endpoint)."""
         ...
 
     async def presign_get(self, key: str, expires: float) -> str | None:

@@ -8,7 +8,9 @@ new one, never half of one. Keys cannot name the dot folders (see ``check_key``)
 The browser uploads with a PUT to our own server (``/api/blobs/upload``) whose query
 carries the key, content type, exact size, expiry and an HMAC-SHA256 signature of all
 four; :meth:`DiskBlobStore.verify_upload` checks them before a byte is stored. This is
-the same contract as a presigned S3 PUT that signs Content-Type and Content-Length.
+the same contract as a presigned S3 PUT that signs Content-Type and Content-Length. Like
+S3's signed ``If-None-Match: *``, :meth:`DiskBlobStore.put_upload` stores the body only
+while nothing is stored at the key, so a URL is good for one body.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .base import BlobInfo, UploadTarget, check_key, check_prefix
 from .errors import BlobError, BlobErrorKind, UploadRefusal, UploadRefusedError
 
 UPLOAD_PATH = "/api/blobs/upload"
+SPENT_DETAIL = "this upload URL has already been used; ask for a new one"
 SECRET_FILE = ".secret"
 DEFAULT_TYPE = "application/octet-stream"
 
@@ -95,7 +98,8 @@ class DiskBlobStore:
     def _meta_path(self, key: str) -> Path:
         return self._meta / f"{check_key(key)}.json"
 
-    def _write_atomic(self, target: Path, data: bytes) -> None:
+    def _write_tmp(self, target: Path, data: bytes) -> Path:
+        """``data`` in a new fsynced temporary file, once ``target``'s folder exists."""
         self._tmp.mkdir(parents=True, exist_ok=True)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -108,6 +112,15 @@ class DiskBlobStore:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
+        return tmp
+
+    def _write_atomic(self, target: Path, data: bytes) -> None:
+        tmp = self._write_tmp(target, data)
+        try:
             os.replace(tmp, target)
         except IsADirectoryError:
             raise BlobError(BlobErrorKind.INVALID_KEY,
@@ -223,7 +236,33 @@ class DiskBlobStore:
     async def close(self) -> None:
         return None
 
-    # --- the upload endpoint's check ------------------------------------------------------
+    # --- the upload endpoint ---------------------------------------------------------------
+
+    async def put_upload(self, grant: UploadGrant, data: bytes) -> BlobInfo:
+        """Store the body of a verified upload at ``grant.key`` only if nothing is stored
+        there: of two racing PUTs one wins, and a PUT to a key that already holds an
+        object (the upload, or the marker that replaced it) is refused with
+        UploadRefusedError(SPENT) and changes nothing."""
+        path, key = self._path(grant.key), grant.key
+        info = BlobInfo(len(data), grant.content_type, hashlib.sha256(data).hexdigest()[:32])
+
+        def write() -> None:
+            tmp = self._write_tmp(path, data)
+            try:
+                os.link(tmp, path)  # fails if the key exists: no check-then-write race
+            except FileExistsError:
+                raise UploadRefusedError(UploadRefusal.SPENT, SPENT_DETAIL, key=key) from None
+            except IsADirectoryError:
+                raise BlobError(BlobErrorKind.INVALID_KEY,
+                                "the key names a folder of other objects") from None
+            finally:
+                tmp.unlink()
+            meta = {"content_type": info.content_type, "etag": info.etag}
+            self._write_atomic(self._meta_path(key), json.dumps(meta).encode())
+
+        await asyncio.to_thread(write)
+        return info
+
 
     def verify_upload(self, params: Mapping[str, str], content_type_header: str | None,
                       content_length: int | None, *, now: float | None = None) -> UploadGrant:

@@ -41,6 +41,7 @@ class UploadRefusal(StrEnum):
     EXPIRED = "expired"
     WRONG_TYPE = "wrong_content_type"
     WRONG_SIZE = "wrong_size"
+    SPENT = "upload_url_spent"
 
 
 class UploadRefusedError(BlobError):

@@ -3,8 +3,12 @@
 boto3 is synchronous; every call runs in ``asyncio.to_thread`` on one shared client
 (boto3 clients are thread-safe). Uploads use a presigned PUT whose signature covers
 Content-Type and Content-Length: R2 has no presigned POST, and a signed header is the
-one way every S3-compatible store enforces both type and exact size. Reads for browsers
-go through short-lived presigned GETs, so image bytes never pass through our servers.
+one way every S3-compatible store enforces both type and exact size. It signs
+``If-None-Match: *`` too, so the store accepts the PUT only while nothing is stored at the
+key: a presigned URL cannot be revoked, but once its body (or the marker the server puts in
+its place when the upload is completed) is there, every later PUT of it is refused (412).
+Reads for browsers go through short-lived presigned GETs, so image bytes never pass through
+our servers.
 """
 
 from __future__ import annotations
@@ -177,9 +181,10 @@ class S3BlobStore:
         url = await self._call(
             key, self._client.generate_presigned_url, ClientMethod="put_object",
             Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type,
-                    "ContentLength": size},
+                    "ContentLength": size, "IfNoneMatch": "*"},
             ExpiresIn=max(1, int(expires)), HttpMethod="PUT")
-        return UploadTarget(str(url), "PUT", {"Content-Type": content_type})
+        return UploadTarget(str(url), "PUT", {"Content-Type": content_type,
+                                              "If-None-Match": "*"})
 
     async def presign_get(self, key: str, expires: float) -> str | None:
         check_key(key)

@@ -67,11 +67,17 @@ WHERE id = $1 AND status = 'processing';
 UPDATE uploads SET status = $2, image_key = $3, finished_at = now()
 WHERE id = $1;
 
+-- refuse_upload --
+UPDATE uploads SET status = 'rejected', finished_at = now()
+WHERE id = $1 AND status = 'pending'
+RETURNING id;
+
 -- delete_stale_uploads --
 DELETE FROM uploads WHERE id IN (
     SELECT id FROM uploads
     WHERE (status = 'pending' AND expires_at < now() - make_interval(secs => $1))
-       OR (status = 'processing' AND claimed_at < now() - make_interval(secs => $2))
+       OR (status = 'processing' AND claimed_at < now() - make_interval(secs => $2)
+           AND expires_at < now() - make_interval(secs => $1))
        OR (status IN ('done', 'rejected') AND finished_at < now() - make_interval(secs => $3))
     ORDER BY expires_at
     LIMIT $4

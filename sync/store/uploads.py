@@ -5,6 +5,15 @@ An upload row is created when a presigned target is handed out and moves
 ``complete`` calls racing for one upload cannot both process it, and a replay after the
 first finished is told so. A transient failure while processing releases the claim so
 the person can retry.
+
+A signed upload URL is good for one body. The store refuses a PUT to a key that already
+holds an object (disk: :meth:`~sync.blobs.DiskBlobStore.put_upload`; S3: the signed
+``If-None-Match: *``), and when an upload ends (done or rejected) its raw object is not
+deleted but replaced by an empty marker (:func:`spend_raw`), so the URL stays spent while
+it is still valid; cleanup deletes the marker with the row. A PUT that the disk endpoint
+refuses (wrong type or size) ends its upload as rejected (:func:`refuse_upload`), so the
+URL is spent by that too. (S3 never tells us about the PUTs it refuses; those store
+nothing, and the URL still takes one body of the signed type and size.)
 """
 
 from __future__ import annotations
@@ -25,6 +34,8 @@ from ._queries import queries
 from .postgres import CONNECTION_ERRORS
 
 log = logging.getLogger(__name__)
+
+SPENT_MARKER_TYPE = "application/x-arbor-spent-upload"
 
 
 class UploadStatus(StrEnum):
@@ -111,14 +122,29 @@ async def finish_upload(pool: asyncpg.Pool, upload_id: str, status: UploadStatus
         await c.execute(queries["finish_upload"], upload_id, status.value, image_key)
 
 
+async def refuse_upload(pool: asyncpg.Pool, upload_id: str) -> bool:
+    """End a pending upload as rejected because a PUT to its URL was refused (the URL is
+    spent); whether it was pending."""
+    async with _conn(pool) as c:
+        row = await c.fetchrow(queries["refuse_upload"], upload_id)
+    return row is not None
+
+
+async def spend_raw(blobs: BlobStore, key: str) -> None:
+    """Replace an ended upload's raw object with an empty marker: its bytes are gone, and
+    the store refuses every later PUT of its still-valid URL (the key is not empty)."""
+    await blobs.put(key, b"", SPENT_MARKER_TYPE)
+
+
 async def cleanup_expired_uploads(pool: asyncpg.Pool, blobs: BlobStore, *,
                                   grace: float = 300.0, stuck_after: float = 600.0,
                                   keep_finished: float = 30 * 86400.0,
                                   limit: int = 100) -> list[StaleUpload]:
     """Forget uploads nobody will complete and delete their raw objects: pending ones
     expired more than ``grace`` seconds ago (an upload that started just before expiry
-    may still be arriving), claims older than ``stuck_after`` (the process died), and
-    finished rows older than ``keep_finished``. At most ``limit`` per call; safe to run
+    may still be arriving), claims older than ``stuck_after`` (the process died) once
+    their URL expired too (else a PUT could land after the row is gone, and nothing would
+    ever delete it), and finished rows older than ``keep_finished``. At most ``limit`` per call; safe to run
     from several processes at once (rows are locked with SKIP LOCKED)."""
     async with _conn(pool) as c:
         rows = await c.fetch(queries["delete_stale_uploads"], float(grace), float(stuck_after),
@@ -126,8 +152,8 @@ async def cleanup_expired_uploads(pool: asyncpg.Pool, blobs: BlobStore, *,
     stale = [StaleUpload(r["id"], r["room_id"], r["key"], UploadStatus(r["status"]))
              for r in rows]
     for upload in stale:
-        # Finished uploads lost their raw object already, unless the still-valid URL was
-        # used again afterwards: deleting again is harmless and catches that leftover.
+        # A finished upload's raw key holds its spent marker (or nothing, if a marker
+        # could not be written); its URL expired long ago, so the key can go.
         try:
             await blobs.delete(upload.key)
         except BlobError as exc:

@@ -226,3 +226,17 @@ async def test_presigned_put_to_another_key_is_refused(backend: Backend) -> None
     r = await presigned_put(backend, key, b"12345", tamper="key")
     assert r.status_code == 403, r.text
     assert await backend.store.list_prefix(backend.key("uploads/")) == []
+
+
+async def test_a_second_presigned_put_is_refused_and_keeps_the_first_body(
+        backend: Backend) -> None:
+    key = backend.key("uploads/once")
+    target = await backend.store.presign_put(key, PNG, 5, 60)
+    async with httpx.AsyncClient() as http:
+        first = await http.put(backend.absolute(target.url), content=b"first",
+                               headers=dict(target.headers))
+        second = await http.put(backend.absolute(target.url), content=b"other",
+                                headers=dict(target.headers))
+    assert first.status_code == 200, first.text
+    assert second.status_code in (409, 412), second.text  # disk endpoint / S3
+    assert await backend.store.get(key) == b"first"
