@@ -16,6 +16,7 @@ from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -44,6 +45,7 @@ from . import metrics
 from .api import gallery, health, history, identity, jobs, models, rooms
 from .api.images import get_image
 from .api.uploads import blob_problem, complete_upload, create_upload, receive_upload
+from .headers import PagePolicy, SecurityHeaders, blob_origins
 from .problems import problem
 from .ratelimit import (
     AddressHasher,
@@ -251,11 +253,14 @@ def _web_routes(dist: Path) -> list[Any]:
 
 
 def create_app(settings: Settings, *, web_dist: Path | None = None) -> Starlette:
+    page_policy = PagePolicy(settings.public_url)  # CSP and friends: server/headers.py
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = await start_services(settings)
         app.state.services = services
         metrics.install(app.state, services)
+        page_policy.blob_origins = await blob_origins(services.blobs)
         try:
             yield
         finally:
@@ -311,6 +316,7 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> Starlette
     return Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(SecurityHeaders, policy=page_policy)],
         exception_handlers={
             ArborError: arbor_error,
             ValueError: value_error,

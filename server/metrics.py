@@ -3,12 +3,23 @@
 One registry per app (tests run several servers in one process). Nothing here keeps
 state of its own: figures come from the room manager, its writers, the fan-out and, for
 jobs, from PostgreSQL (jobs are run by other processes).
+
+Who may scrape (``MetricsAccess``): a client address in ``ARBOR_METRICS_ALLOW`` (default
+``private``: loopback and private networks, where an in-cluster Prometheus scrapes pods
+from, so existing scrapers keep working while the public internet is refused), and, when
+``ARBOR_METRICS_TOKEN`` is set, only with ``Authorization: Bearer <token>``. Each setting
+only narrows; neither widens the other. The address is the one rate limits use (the
+socket peer, or X-Forwarded-For from a trusted proxy). The shipped ingresses also refuse
+/metrics (deploy/nginx.conf, deploy/k8s/ingress.yaml): behind a proxy that is not in
+``ARBOR_TRUSTED_PROXIES`` every request seems to come from the proxy's private address.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -23,7 +34,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sync import room as room_module
+from sync.errors import ConfigError
 from sync.memory import PAUSE_BUCKETS, active_guard
+from sync.settings import Secret
+
+from .capabilities import bearer
+from .problems import problem
 
 if TYPE_CHECKING:
     from .app import Services
@@ -150,8 +166,57 @@ class ArborCollector(Collector):
         yield latency
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+PRIVATE = tuple(ipaddress.ip_network(n) for n in (
+    "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+    "100.64.0.0/10", "169.254.0.0/16", "fc00::/7", "fe80::/10"))
+ANY = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
+
+
+class MetricsAccess:
+    """``ARBOR_METRICS_ALLOW`` and ``ARBOR_METRICS_TOKEN``, checked per scrape."""
+
+    def __init__(self, allow: Iterable[str], token: Secret) -> None:
+        nets: list[Network] = []
+        for entry in allow:
+            if entry == "*":
+                nets += ANY
+            elif entry == "private":
+                nets += PRIVATE
+            else:
+                try:
+                    nets.append(ipaddress.ip_network(entry, strict=False))
+                except ValueError:
+                    raise ConfigError("ARBOR_METRICS_ALLOW", f"{entry!r} is not an address, "
+                                      "a CIDR range, `private` or `*`") from None
+        self.networks = tuple(nets)
+        self.token = token
+
+    def refusal(self, address: str, authorization: str | None) -> Response | None:
+        """A 403 or 401 problem for a scrape that may not read the metrics, else None."""
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            ip = None
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if ip is None or not any(ip.version == n.version and ip in n for n in self.networks):
+            return problem(403, "metrics are not served to this address (ARBOR_METRICS_ALLOW)",
+                           kind="metrics_forbidden")
+        if self.token:
+            given = bearer(authorization) or ""
+            if not hmac.compare_digest(given.encode(), self.token.reveal().encode()):
+                return problem(401, "metrics need the scrape token (ARBOR_METRICS_TOKEN)",
+                               kind="metrics_token", headers={"WWW-Authenticate": "Bearer"})
+        return None
+
+
 async def metrics(request: Request) -> Response:
     services: Services = request.app.state.services
+    access: MetricsAccess = request.app.state.metrics_access
+    refused = access.refusal(services.client_ip(request), request.headers.get("authorization"))
+    if refused is not None:
+        return refused
     registry: CollectorRegistry = request.app.state.metrics_registry
     collector: ArborCollector = request.app.state.metrics_collector
     rows = await services.store.pool.fetch(JOB_COUNTS)
@@ -167,3 +232,5 @@ def install(app_state: object, services: Services) -> None:
     registry.register(collector)
     app_state.metrics_registry = registry  # type: ignore[attr-defined]
     app_state.metrics_collector = collector  # type: ignore[attr-defined]
+    app_state.metrics_access = MetricsAccess(  # type: ignore[attr-defined]
+        services.settings.metrics_allow, services.settings.metrics_token)

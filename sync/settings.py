@@ -156,6 +156,11 @@ VARIABLES: list[tuple[str, str, str]] = [
      "than 2)"),
     ("ARBOR_REPORT_MIN_HANDLE_AGE_HOURS", "24", "a report counts toward hiding a post only if "
      "its handle was at least this old when it reported"),
+    ("ARBOR_METRICS_ALLOW", "private", "comma-separated client addresses or CIDR ranges that "
+     "may read /metrics; `private`: loopback and private networks (as a scraper inside the "
+     "cluster has); `*`: any address; empty: none"),
+    ("ARBOR_METRICS_TOKEN", "", "when set, /metrics also requires `Authorization: Bearer` "
+     "with this token"),
     ("ARBOR_TRUSTED_PROXIES", "", "comma-separated proxy addresses (or CIDR ranges) whose "
      "X-Forwarded-For is believed"),
 ]
@@ -237,6 +242,8 @@ class Settings:
     reports_to_hide: int = 3
     report_min_handle_age_hours: float = 24.0
     trusted_proxies: frozenset[str] = frozenset()
+    metrics_allow: tuple[str, ...] = ("private",)
+    metrics_token: Secret = dataclasses.field(default_factory=lambda: Secret(""))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -345,6 +352,9 @@ class Settings:
             report_min_handle_age_hours=num("ARBOR_REPORT_MIN_HANDLE_AGE_HOURS", float),
             trusted_proxies=frozenset(p.strip() for p in get("ARBOR_TRUSTED_PROXIES").split(",")
                                       if p.strip()),
+            metrics_allow=tuple(a.strip() for a in get("ARBOR_METRICS_ALLOW").split(",")
+                                if a.strip()),
+            metrics_token=Secret(get("ARBOR_METRICS_TOKEN")),
         )
         values.update(overrides)
         return cls(**values)

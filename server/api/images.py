@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from ..app import Services
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+# A canvas's images are behind its link's token: browsers may keep them, shared caches
+# (proxies, CDNs) must not hand them to someone without the token.
+PRIVATE_IMMUTABLE = "private, max-age=31536000, immutable"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -75,12 +78,13 @@ async def get_image(request: Request) -> Response:
     if not key_belongs_to(room_id, key):  # the one rule of sync/blobs/layout.py
         return problem(404, "no such image in this canvas", kind="not_found")
     try:
-        return await _serve(request, services, key)
+        return await _serve(request, services, key, cache=PRIVATE_IMMUTABLE)
     except BlobError as exc:
         return blob_problem(exc)
 
 
-async def _serve(request: Request, services: Services, key: str) -> Response:
+async def _serve(request: Request, services: Services, key: str,
+                 cache: str = IMMUTABLE) -> Response:
     ttl = services.settings.image_url_ttl
     url = await services.blobs.presign_get(key, ttl)
     if url is not None:
@@ -91,7 +95,7 @@ async def _serve(request: Request, services: Services, key: str) -> Response:
     if info is None:
         return problem(404, "no such image in this canvas", kind="not_found")
     etag = f'"{info.etag}"'
-    headers = {"ETag": etag, "Cache-Control": IMMUTABLE, "Accept-Ranges": "bytes"}
+    headers = {"ETag": etag, "Cache-Control": cache, "Accept-Ranges": "bytes"}
     if etag in _etags(request.headers.get("if-none-match")):
         return Response(status_code=304, headers=headers)
     if_range = request.headers.get("if-range")
