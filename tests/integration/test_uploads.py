@@ -13,8 +13,9 @@ import pytest
 from PIL import Image
 from pycrdt import Map
 
+from sync.blobs import BlobStore
 from sync.settings import Secret
-from sync.store.uploads import cleanup_expired_uploads, get_upload
+from sync.store.uploads import SPENT_MARKER_TYPE, cleanup_expired_uploads, get_upload
 from tests.conftest import RunningServer, run_server
 from tests.fakes.seaweed import SeaweedS3, seaweed  # noqa: F401 (a session fixture)
 from tests.yclient import YClient, eventually
@@ -68,9 +69,20 @@ class Api:
                                    params={"token": room["view_token"]}, headers=headers)
 
     async def stored(self, room_id: str) -> list[str]:
-        blobs = self.server.services.blobs
-        return [*await blobs.list_prefix(f"rooms/{room_id}/"),
-                *await blobs.list_prefix(f"uploads/{room_id}/")]
+        """The room's objects that hold bytes. (An ended upload's raw key keeps an empty
+        marker, so that its still-valid URL cannot store anything there again.)"""
+        return await stored_bytes(self.server.services.blobs, room_id)
+
+
+async def stored_bytes(blobs: BlobStore, room_id: str) -> list[str]:
+    keys = [*await blobs.list_prefix(f"rooms/{room_id}/"),
+            *await blobs.list_prefix(f"uploads/{room_id}/")]
+    return [k for k in keys if not await is_spent_marker(blobs, k)]
+
+
+async def is_spent_marker(blobs: BlobStore, key: str) -> bool:
+    info = await blobs.head(key)
+    return info is not None and info.size == 0 and info.content_type == SPENT_MARKER_TYPE
 
 
 @pytest.fixture
@@ -334,7 +346,8 @@ async def test_upload_flow_with_s3_uses_presigned_urls(
         assert r.status_code == 200, r.text
         image = r.json()["image"]
         assert (image["width"], image["height"]) == (500, 400)
-        assert await server.services.blobs.list_prefix(f"uploads/{room['room']}/") == []
+        assert await stored_bytes(server.services.blobs, room["room"]) == [
+            image["key"], *(image["key"].replace(".webp", f"_{s}.webp") for s in (1024, 256))]
 
         redirect = await api.image(room, image["thumbKey"])
         assert redirect.status_code == 302
