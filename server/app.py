@@ -29,7 +29,10 @@ from sync.errors import (
     ArborError,
     CapabilityError,
     CapabilityReason,
+    DocumentTooDeepError,
     DocumentTooLargeError,
+    InputError,
+    InputReason,
     RoomNotFoundError,
     StoreError,
 )
@@ -59,6 +62,7 @@ from .ratelimit import (
     unavailable_headers,
 )
 from .ratelimit import headers as rate_headers
+from .urls import RefuseNul
 from .ws import sync_endpoint
 
 log = logging.getLogger(__name__)
@@ -201,6 +205,11 @@ def _error_response(exc: ArborError) -> Response:
         return problem(404, "no such canvas", kind="room_not_found")
     if isinstance(exc, DocumentTooLargeError):
         return problem(413, exc.detail, kind="document_too_large")
+    if isinstance(exc, DocumentTooDeepError):
+        return problem(422, exc.detail, kind="document_too_deep", limit=exc.limit)
+    if isinstance(exc, InputError):
+        return problem(413 if exc.reason is InputReason.TOO_LARGE else 400, exc.detail,
+                       kind=exc.reason.value)
     if isinstance(exc, StoreError):
         log.error("storage error: %s", exc)
         return problem(503, "storage is unavailable; try again shortly", kind="store_unavailable",
@@ -316,7 +325,7 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> Starlette
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeaders, policy=page_policy)],
+        middleware=[Middleware(SecurityHeaders, policy=page_policy), Middleware(RefuseNul)],
         exception_handlers={
             ArborError: arbor_error,
             ValueError: value_error,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from pycrdt import Doc, Map
+from pycrdt import Doc, Map, Text
 
 # Version of the document layout below. Stored in ``meta.schemaVersion``; bumped by one
 # for each migration of the layout.
@@ -45,6 +45,21 @@ PROMPTS_CLIENT_ID: Final = 1
 # Awareness: the fields a person's client publishes, and the one the server publishes.
 AWARENESS_FIELDS: Final = ("user", "cursor", "viewport", "selection", "following", "spotlight")
 SERVER_AWARENESS_FIELD: Final = "arbor"
+
+
+def text_of(value: Any) -> str:
+    """A document value read as text: a string or a shared text as it is, anything else as
+    ``""``. A peer can put a map or an array where text belongs, nested thousands deep, and
+    turning such a value into a string recurses in pycrdt's native code until the stack
+    overflows and the process dies (at about 20,000 levels): never ``str()`` a value read
+    from a document without knowing it is text."""
+    return str(value) if isinstance(value, str | Text) else ""
+
+
+def kind_of(block: Map[Any]) -> str:
+    """A block's kind as a string (``"text"`` when it is missing or not a string)."""
+    kind = block.get("kind", "text")
+    return kind if isinstance(kind, str) else "text"
 
 
 def prompts_map_update() -> bytes:

@@ -33,7 +33,8 @@ from typing import Any, Final, Literal
 
 import asyncpg
 
-from .errors import ArborError, StoreError, StoreReason
+from . import jsontext
+from .errors import ArborError, InputError, StoreError, StoreReason
 from .lineage import Step
 from .store import queries
 from .store.postgres import CONNECTION_ERRORS
@@ -62,6 +63,9 @@ class HandleError(ArborError):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason
+
+
+INT32_MAX: Final = (1 << 31) - 1  # PostgreSQL ``integer`` (like_count)
 
 
 class CursorError(ArborError):
@@ -146,18 +150,24 @@ class Cursor:
     @classmethod
     def decode(cls, value: str, sort: str) -> Cursor:
         try:
-            raw = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+            # The cursor comes back from the client: read through the bounded reader, its
+            # strings storable, its like count within PostgreSQL's integer (a larger one
+            # failed the query: a 503 "storage is unavailable").
+            raw = jsontext.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)),
+                                 what="the cursor", max_bytes=1024, storable=True)
             if not (isinstance(raw, list) and raw and raw[0] == sort
                     and all(isinstance(x, str) for x in raw)):
                 raise CursorError
             likes = int(raw[3]) if sort == "top" else None
+            if likes is not None and not 0 <= likes <= INT32_MAX:
+                raise CursorError
             if (sort == "top") != (len(raw) == 4) or len(raw) not in (3, 4):
                 raise CursorError
             created = dt.datetime.fromisoformat(raw[1])
             if created.tzinfo is None:
                 raise CursorError
             return cls(sort, created, raw[2], likes)
-        except (ValueError, binascii.Error, IndexError, UnicodeDecodeError):
+        except (ValueError, binascii.Error, IndexError, UnicodeDecodeError, InputError):
             raise CursorError from None
 
     @classmethod

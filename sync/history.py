@@ -11,12 +11,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 from typing import Any
 
 import asyncpg
-from pycrdt import Doc, Map, Text
+from pycrdt import Array, Doc, Map, Text, XmlElement, XmlFragment, XmlText
 
 from . import doc_schema as schema
+from . import jsontext
+from .errors import DocumentTooDeepError
 from .store import queries
 
 
@@ -34,10 +37,15 @@ class Checkpoint:
                 "size": self.size, "created_at": self.created_at.isoformat()}
 
 
+def _authors(value: Any) -> list[str]:
+    """A checkpoint's stored authors (a JSON list of names), through the bounded reader."""
+    if isinstance(value, str):
+        value = jsontext.loads(value, what="a checkpoint's authors", max_bytes=len(value))
+    return [str(a) for a in value] if isinstance(value, list) else []
+
+
 def _checkpoint(row: Any) -> Checkpoint:
-    authors = row["authors"]
-    return Checkpoint(row["id"], row["room_id"], row["reason"],
-                      json.loads(authors) if isinstance(authors, str) else list(authors),
+    return Checkpoint(row["id"], row["room_id"], row["reason"], _authors(row["authors"]),
                       row["size"], row["created_at"])
 
 
@@ -71,11 +79,65 @@ class CheckpointStore:
         return _checkpoint(row), bytes(row["data"])
 
 
+# How deeply maps and arrays may nest in a checkpoint the server previews or restores.
+# Arbor's own canvas nests four levels (blocks > block > image > field); a peer can write
+# any depth, and walking it recursively (pycrdt's ``to_py``, our ``_assign``) raised
+# RecursionError: a 500 on preview and restore. Past some thousands of levels, pycrdt's own
+# string conversion overflows the native stack and takes the process down.
+MAX_DEPTH = 64
+
+
+def _check_depth(doc: Doc[Any], limit: int = MAX_DEPTH) -> None:
+    """Raise :class:`DocumentTooDeepError` if the canvas's maps and arrays nest deeper than
+    ``limit``; walks without recursion, and never past ``limit`` levels."""
+    stack: list[tuple[Any, int]] = [(doc.get(key, type=Map), 1) for key in schema.ROOT_KEYS]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, Map):
+            children: Any = node.values()
+        elif isinstance(node, Array):
+            children = iter(node)
+        elif isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        for child in children:
+            if isinstance(child, Map | Array | dict | list):
+                if level >= limit:
+                    raise DocumentTooDeepError(limit)
+                stack.append((child, level + 1))
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON can carry it (the depth was checked): maps and arrays as objects
+    and lists, texts as strings; what JSON cannot carry (binary, NaN, infinities, XML and
+    subdocuments, which Arbor never writes) as ``null``."""
+    if isinstance(value, Map):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, Array):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Text):
+        return str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return None
+
+
 def preview(data: bytes) -> dict[str, Any]:
-    """The canvas a checkpoint holds, as plain JSON (texts as strings)."""
+    """The canvas a checkpoint holds, as plain JSON (texts as strings);
+    :class:`DocumentTooDeepError` for one nested past :data:`MAX_DEPTH`."""
     doc: Doc[Any] = Doc()
     doc.apply_update(data)
-    return {key: doc.get(key, type=Map).to_py() or {} for key in schema.ROOT_KEYS}
+    _check_depth(doc)
+    return {key: _plain(doc.get(key, type=Map)) for key in schema.ROOT_KEYS}
 
 
 def restore_into(doc: Doc[Any], data: bytes) -> None:
@@ -86,6 +148,7 @@ def restore_into(doc: Doc[Any], data: bytes) -> None:
     old: Doc[Any] = Doc()
     old.apply_update(data)
     old.apply_update(schema.prompts_map_update())
+    _check_depth(old)  # before any change: a refused restore changes nothing
     with doc.transaction():
         for key in schema.ROOT_KEYS:
             _assign(doc.get(key, type=Map), old.get(key, type=Map))
@@ -110,6 +173,8 @@ def _assign(target: Map[Any], source: Map[Any]) -> None:
             else:
                 target[key] = Text(text)
         else:
-            plain = value.to_py() if hasattr(value, "to_py") else value
+            plain = _plain(value) if isinstance(value, Array) else value
+            if isinstance(plain, Doc | XmlFragment | XmlElement | XmlText):  # not Arbor's
+                plain = None
             if current != plain:
                 target[key] = plain

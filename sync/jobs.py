@@ -26,6 +26,7 @@ from arq.connections import ArqRedis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from . import jsontext
 from .store import queries
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,11 @@ class JobRecord:
 
 
 def _load(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
+    """A JSON column as stored (asyncpg hands ``jsonb`` over as text), through the bounded
+    reader: nothing deeper than what a request body may hold gets into a job record."""
+    if not isinstance(value, str):
+        return value
+    return jsontext.loads(value, what="a stored job field", max_bytes=len(value))
 
 
 def _job(row: Any) -> JobRecord:

@@ -87,16 +87,16 @@ def _read_inputs(room: Room, ids: list[str]) -> list[_Input]:
         text = block.get("text")
         image = block.get("image")
         key = image.get("key") if isinstance(image, dict) else None
-        out.append(_Input(block_id, str(block.get("kind", "text")),
-                          str(text) if text is not None else "",
+        out.append(_Input(block_id, schema.kind_of(block), schema.text_of(text),
                           None if key is None else str(key)))
     return out
 
 
 def _parents(room: Room, block_id: str) -> list[str]:
     edges = room.doc.get(schema.EDGES, type=Map)
-    return [str(e.get("source")) for e in edges.values()
-            if isinstance(e, Map) and e.get("target") == block_id and e.get("source")]
+    return [schema.text_of(e.get("source")) for e in edges.values()
+            if isinstance(e, Map) and e.get("target") == block_id
+            and schema.text_of(e.get("source"))]
 
 
 def _template(room: Room, spec: ToolSpec) -> str | None:

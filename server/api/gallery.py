@@ -53,13 +53,12 @@ from .identity import (
     current_person,
     endpoint,
     gallery_of,
-    json_body,
     limit,
     require_person,
     services_of,
 )
 from .images import _serve as serve_blob
-from .rooms import _base, _links, authorize, initial_document
+from .rooms import _base, _links, authorize, initial_document, json_body
 from .uploads import BLOCK_ID, blob_problem
 
 if TYPE_CHECKING:

@@ -18,8 +18,10 @@ if TYPE_CHECKING:
 
 
 def _id(request: Request) -> int | None:
+    """The checkpoint id in the path, if it can be one (a ``bigint``: at most 18 ASCII
+    digits); anything else names no checkpoint, and is never sent to PostgreSQL."""
     raw = request.path_params["checkpoint"]
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
 
 
 async def list_history(request: Request) -> JSONResponse:

@@ -16,7 +16,6 @@ of ``ARBOR_ALLOWED_ORIGINS`` (a ``*`` there does not count here).
 from __future__ import annotations
 
 import functools
-import json
 import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -39,6 +38,7 @@ from sync.lineage import BlockNotFoundError
 
 from ..problems import problem
 from ..ratelimit import Bucket, Rate, address_key
+from .rooms import json_body
 
 if TYPE_CHECKING:
     from ..app import Services
@@ -89,17 +89,6 @@ def services_of(request: Request) -> Services:
 
 def gallery_of(request: Request) -> GalleryStore:
     return GalleryStore(services_of(request).store.pool)
-
-
-async def json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    try:
-        data = json.loads(raw or b"{}")
-    except ValueError:
-        raise ValueError("the body is not JSON") from None
-    if not isinstance(data, dict):
-        raise ValueError("the body must be a JSON object")
-    return data
 
 
 # ------------------------------------------------------------------------------- CSRF

@@ -197,7 +197,7 @@ def input_kinds(room: Room, inputs: list[str]) -> list[str]:
         block = blocks.get(block_id)
         if not isinstance(block, Map):
             raise BlockNotFoundError(block_id)
-        kinds.append(str(block.get("kind", "text")))
+        kinds.append(schema.kind_of(block))
     return kinds
 
 

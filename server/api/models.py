@@ -133,7 +133,7 @@ def _prompt_chars(room: Room, spec: ToolSpec, inputs: Sequence[str],
         if block.get("kind") == "image":
             images += 1
         else:
-            chars += len(str(block.get("text") or ""))
+            chars += len(schema.text_of(block.get("text")))
     return chars, images
 
 

@@ -10,7 +10,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sync import doc_schema as schema
-from sync.errors import CapabilityError, CapabilityReason, RoomNotFoundError
+from sync import jsontext
+from sync.errors import (
+    CapabilityError,
+    CapabilityReason,
+    InputError,
+    InputReason,
+    RoomNotFoundError,
+)
 from sync.fanout import KIND_CONTROL
 
 from ..capabilities import (
@@ -61,16 +68,30 @@ def _links(base: str, room: str, edit: str, view: str) -> dict[str, str]:
     }
 
 
+async def read_body(request: Request, limit: int = jsontext.MAX_BYTES) -> bytes:
+    """The request's body, refused (413) past ``limit`` bytes: by its ``Content-Length``
+    before anything is read, else as soon as more than that has arrived (a chunked body
+    states no length), so a large body is never held whole."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isascii() and declared.isdigit() \
+            and int(declared) > limit:
+        raise InputError(InputReason.TOO_LARGE, f"the body is longer than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise InputError(InputReason.TOO_LARGE, f"the body is longer than {limit} bytes")
+    return bytes(body)
+
+
 async def json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    """The request's JSON object (``{}`` for no body), read through the one bounded reader
+    (:mod:`sync.jsontext`): at most 1 MiB, 64 levels deep, and no text PostgreSQL cannot
+    store. Every JSON body of the API comes through here."""
+    raw = await read_body(request)
     if not raw:
         return {}
-    import json
-
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise ValueError("the body is not JSON") from None
+    data = jsontext.loads(raw, what="the body", storable=True)
     if not isinstance(data, dict):
         raise ValueError("the body must be a JSON object")
     return data
