@@ -1,4 +1,4 @@
-"""The ``arbor`` command: ``dev``, ``serve``, ``migrate``.
+"""The ``arbor`` command: ``dev``, ``serve``, ``worker``, ``migrate``, ``review``.
 
 This is an entry point: the only place (with ``worker/main.py``) that reads the
 environment, builds :class:`~sync.settings.Settings`, and configures logging.
@@ -11,7 +11,7 @@ import asyncio
 import gc
 import logging
 import os
-import subprocess
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +25,7 @@ from sync.settings import Secret, Settings
 from sync.store import PostgresStore, migrate
 
 from .app import create_app
+from .supervisor import StopSignals, WorkerProcesses
 from .wsproto import SUPPORTED as DIRECT_LANE
 from .wsproto import ArborWebSocketProtocol
 
@@ -72,7 +73,9 @@ def with_embedded(settings: Settings) -> tuple[Settings, EmbeddedServices]:
     return settings, services
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
+def serve(settings: Settings, host: str, port: int, *,
+          stops: StopSignals | None = None) -> None:
+    """Serve until a signal; with ``stops`` (``arbor dev``), one noted there stops it too."""
     settings = settings.replace(host=host, port=port)
     if os.environ.get("PYTHONMALLOC") == "malloc":
         tune_c_allocator()
@@ -86,33 +89,41 @@ def serve(settings: Settings, host: str, port: int) -> None:
             "this uvicorn lacks what the direct websocket lane needs; using its stock "
             "protocol (correct, but each socket write costs more CPU)")
     server = uvicorn.Server(uvicorn_config(create_app(settings), settings, host, port))
+    if stops is not None:
+        stops.stops(server)
     server.run()
 
 
+# How long ``arbor dev`` waits for a worker beyond its drain (queueing its unfinished jobs
+# again, flushing the rooms it wrote to) before it kills it.
+WORKER_STOP_MARGIN = 15.0
+
+
 def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
-    settings, services = with_embedded(settings)
-    try:
-        asyncio.run(migrate(settings.database_url.reveal()))
-        host, port = args.host or settings.host, args.port or settings.port
-        settings = settings.replace(host=host, port=port)
-        print(f"\n  Arbor is running: open {settings.base_url}/\n", flush=True)
-        workers = _start_workers(args.workers)
+    """Everything in one command. A stop signal sent to this process alone (an editor's
+    stop button, ``kill``, a closed terminal) stops the server, then the workers, then the
+    embedded Redis and PostgreSQL (see :mod:`server.supervisor`)."""
+    with StopSignals() as stops:
+        settings, services = with_embedded(settings)
         try:
-            serve(settings, host, port)
+            if stops.received is None:
+                _dev(settings, args, stops)
         finally:
-            for w in workers:
-                w.terminate()
-            for w in workers:
-                w.wait(timeout=30)
+            services.stop()
+    return stops.exit_code
+
+
+def _dev(settings: Settings, args: argparse.Namespace, stops: StopSignals) -> None:
+    asyncio.run(migrate(settings.database_url.reveal()))
+    host, port = args.host or settings.host, args.port or settings.port
+    settings = settings.replace(host=host, port=port)
+    print(f"\n  Arbor is running: open {settings.base_url}/\n", flush=True)
+    workers = WorkerProcesses(args.workers)
+    try:
+        serve(settings, host, port, stops=stops)
     finally:
-        services.stop()
-    return 0
-
-
-def _start_workers(count: int) -> list[subprocess.Popen[bytes]]:
-    """Worker processes (``python -m worker``): separate processes, so the server never
-    imports the worker package."""
-    return [subprocess.Popen([sys.executable, "-m", "worker"]) for _ in range(count)]
+        workers.stop(stops.received or signal.SIGTERM,
+                     settings.worker_drain + WORKER_STOP_MARGIN)
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -125,8 +136,14 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    # A separate process image: the server package never imports the worker package.
-    return subprocess.call([sys.executable, "-m", "worker"])
+    """Become the worker: ``python -m worker`` in this very process. Same PID, so a
+    signal sent to ``arbor worker`` reaches the worker and its drain, also as PID 1 of a
+    container (which gets only the signals it handles); a parent waiting on a child would
+    die alone and leave the child running. A fresh image also keeps the server package
+    from importing the worker package."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "worker"])
 
 
 def cmd_review(settings: Settings, args: argparse.Namespace) -> int:

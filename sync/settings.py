@@ -106,6 +106,9 @@ VARIABLES: list[tuple[str, str, str]] = [
      "is queued again"),
     ("ARBOR_JOB_LOST_SECONDS", "60", "a queued job not picked up for this long is handed to the "
      "queue again"),
+    ("ARBOR_WORKER_DRAIN_SECONDS", "5", "on SIGTERM/SIGINT/SIGHUP a worker takes no new job "
+     "and gives its running ones this long to finish, then queues the rest again and exits "
+     "(a second signal: at once); keep it a few seconds under the stop timeout of what runs it"),
     ("ARBOR_CHECKPOINT_MINUTES", "10", "minutes of activity between automatic history "
      "checkpoints of a room"),
     ("ARBOR_ALLOW_PRIVATE_BASE_URLS", "false", "`true`: a room's own OpenAI-compatible "
@@ -210,6 +213,7 @@ class Settings:
     job_heartbeat: float = 5.0
     job_stale_after: float = 30.0
     job_lost_after: float = 60.0
+    worker_drain: float = 5.0
     checkpoint_minutes: float = 10.0
     allow_private_base_urls: bool = False
     log_format: str = "text"
@@ -319,6 +323,7 @@ class Settings:
             job_heartbeat=max(0.05, num("ARBOR_JOB_HEARTBEAT_SECONDS", float)),
             job_stale_after=num("ARBOR_JOB_STALE_SECONDS", float),
             job_lost_after=num("ARBOR_JOB_LOST_SECONDS", float),
+            worker_drain=max(0.0, num("ARBOR_WORKER_DRAIN_SECONDS", float)),
             checkpoint_minutes=num("ARBOR_CHECKPOINT_MINUTES", float),
             allow_private_base_urls=flag("ARBOR_ALLOW_PRIVATE_BASE_URLS"),
             log_format=log_format,

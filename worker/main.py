@@ -120,23 +120,76 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["store"].close()
 
 
-class _ArqWorker(ArqWorker):
-    """Two repairs of arq 0.28 (pinned; the private names are its own):
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
+
+class _ArqWorker(ArqWorker):
+    """Three repairs of arq 0.28 (pinned; the private names are its own):
+
+    - a stop signal (SIGTERM, SIGINT, SIGHUP) drains instead of cancelling every job at
+      once: the worker takes no new job, gives the running ones ``drain`` seconds, then
+      cancels the rest (the runner queues each again at once, see ``Worker.run``) and
+      exits. A second signal cancels at once. arq's own drain (``job_completion_wait``)
+      takes whole seconds and treats a second signal as a first one;
     - its poll loop ends the worker on the first Redis error (a restart, a blip): this one
       logs it and polls again, so the jobs it runs, its heartbeats and its sweeps go on and
       the worker takes jobs again once Redis is back;
     - its ``close()`` cancels the running jobs and then re-raises their cancellation, which
       skips ``on_shutdown`` — our flush of every room the worker wrote to. This one waits
-      for them without that. A job cancelled here stays ``running`` in PostgreSQL and the
-      sweeper hands it on.
+      for them without that.
     """
 
     _redis_away = False
 
+    def __init__(self, *args: Any, drain: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._drain = drain
+        self._draining: asyncio.Task[None] | None = None
+        self._cancelled: set[asyncio.Task[Any]] = set()
+        if self._handle_signals:
+            for sig in STOP_SIGNALS:  # replaces arq's handlers for SIGINT and SIGTERM
+                self._add_signal_handler(sig, self._on_stop_signal)
+
+    def _on_stop_signal(self, signum: signal.Signals) -> None:
+        name = signal.Signals(signum).name
+        if self._draining is not None:
+            log.warning("%s again: stopping %d running job(s) now", name, self._running())
+            self._stop_now()
+            return
+        self.allow_pick_jobs = False
+        log.info("%s: taking no new job; %d running job(s) have %.1fs to finish", name,
+                 self._running(), self._drain)
+        self._draining = self.loop.create_task(self._drain_then_stop())
+
+    def _running(self) -> int:
+        return sum(not t.done() for t in self.tasks.values())
+
+    async def _drain_then_stop(self) -> None:
+        deadline = self.loop.time() + self._drain
+        while pending := [t for t in self.tasks.values() if not t.done()]:
+            left = deadline - self.loop.time()
+            if left <= 0:
+                log.warning("drain over: %d job(s) still running go back to the queue",
+                            len(pending))
+                break
+            await asyncio.wait(pending, timeout=left)
+        self._stop_now()
+
+    def _stop_now(self) -> None:
+        """Cancel each running job once (a job being queued again is not interrupted by a
+        later signal) and end the poll loop; ``run`` then calls ``close``."""
+        for task in self.tasks.values():
+            if not task.done() and task not in self._cancelled:
+                self._cancelled.add(task)
+                task.cancel()
+        if self.main_task is not None:
+            self.main_task.cancel()
+
     async def close(self) -> None:
         if not self._handle_signals:
             self.handle_sig(signal.SIGUSR1)
+        if self._draining is not None and not self._draining.done():
+            self._draining.cancel()
         if not self._pool:
             return
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
@@ -172,6 +225,7 @@ def build_worker(settings: Settings, *, handle_signals: bool = True) -> ArqWorke
         max_tries=1,  # retries are ours (see runner), never arq's
         keep_result=0,
         handle_signals=handle_signals,
+        drain=settings.worker_drain,
         allow_abort_jobs=False,
         health_check_interval=30,
     )

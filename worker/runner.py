@@ -88,9 +88,33 @@ class Worker:
             log.info("job %s (%s) attempt %d started", job.id, job.tool, job.attempt,
                      extra={"job": job.id, "room": job.room_id})
             return await self._attempt(job)
+        except asyncio.CancelledError:
+            # Only the worker stopping cancels an attempt from outside (a broken fence
+            # stops it as FenceBrokenError): queue the job again now, not after the
+            # sweepers' ``job_stale_after``.
+            await self.hand_back(job)
+            raise
         finally:
             self.running.pop(job.id, None)
             self.finished += 1
+
+    async def hand_back(self, job: JobRecord) -> None:
+        """Put a job whose attempt this worker stopped back in the queue: the next attempt
+        starts over (the fence moves on, so this one can write nothing more)."""
+        try:
+            queued = await self.jobs.reset_stale(job)
+        except (asyncpg.PostgresError, OSError) as exc:
+            log.warning("could not queue job %s again (%s); a sweeper will", job.id, exc,
+                        extra={"job": job.id})
+            return
+        if queued is None:
+            return  # it ended, or was cancelled or superseded, meanwhile
+        with contextlib.suppress(*REDIS_DOWN):
+            await self.signals.set_fence(job.id, job.attempt + 1)
+        await self._mark_blocks(job, "queued", "")
+        await self._enqueue(job.id)
+        log.info("job %s attempt %d stopped with the worker; queued again", job.id,
+                 job.attempt, extra={"job": job.id, "room": job.room_id})
 
     async def _attempt(self, job: JobRecord) -> str:
         registry = self.registry
