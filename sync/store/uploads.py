@@ -144,8 +144,9 @@ async def cleanup_expired_uploads(pool: asyncpg.Pool, blobs: BlobStore, *,
     expired more than ``grace`` seconds ago (an upload that started just before expiry
     may still be arriving), claims older than ``stuck_after`` (the process died) once
     their URL expired too (else a PUT could land after the row is gone, and nothing would
-    ever delete it), and finished rows older than ``keep_finished``. At most ``limit`` per call; safe to run
-    from several processes at once (rows are locked with SKIP LOCKED)."""
+    ever delete it), and finished rows older than ``keep_finished``. At most ``limit``
+    per call; safe to run from several processes at once (rows are locked with SKIP
+    LOCKED)."""
     async with _conn(pool) as c:
         rows = await c.fetch(queries["delete_stale_uploads"], float(grace), float(stuck_after),
                              float(keep_finished), limit)
