@@ -104,6 +104,19 @@ class ArborCollector(Collector):
                                   "round trips that stored every room's pending updates",
                                   value=s.rooms.batcher.batches)
         yield CounterMetricFamily("arbor_room_loads", "rooms loaded", value=stats.loads)
+        yield CounterMetricFamily("arbor_canvas_indexes_built",
+                                  "canvas indexes built (at most one per room load)",
+                                  value=stats.canvas_indexes_built)
+        yield CounterMetricFamily("arbor_layout_placements",
+                                  "groups of new blocks placed beside their inputs",
+                                  value=stats.layout_placements)
+        yield CounterMetricFamily("arbor_layout_blocks_examined",
+                                  "blocks those placements looked at (bounded per "
+                                  "placement, whatever the canvas's size)",
+                                  value=stats.layout_blocks_examined)
+        yield CounterMetricFamily("arbor_canvas_edges_examined",
+                                  "edges canvas indexes handed to lineages and job outputs",
+                                  value=stats.edges_examined)
         yield CounterMetricFamily("arbor_memory_reclaims",
                                   "garbage collections and malloc_trim after rooms unloaded",
                                   value=s.rooms.reclaimer.runs)

@@ -14,6 +14,7 @@ import dataclasses
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Final
 
 from pycrdt import Doc, Map, Text
@@ -86,16 +87,42 @@ def _created(block: Map[Any]) -> float:
     return float(value) if isinstance(value, (int, float)) else 0.0
 
 
-def lineage_of(doc: Doc[Any], block_id: str, max_steps: int = MAX_STEPS) -> list[Step]:
-    """The steps leading to ``block_id`` (itself last), root first."""
+Incoming = Callable[[str], list[tuple[str, str | None]]]
+
+
+def _parents_from(blocks: Map[Any], incoming: Incoming
+                  ) -> Callable[[str], list[tuple[str, str | None]]]:
+    """A block's parents that are blocks (source and tool), oldest first, each block's
+    asked for once."""
+    known: dict[str, list[tuple[str, str | None]]] = {}
+
+    def parents(bid: str) -> list[tuple[str, str | None]]:
+        found = known.get(bid)
+        if found is None:
+            found = sorted(((s, t) for s, t in incoming(bid)
+                            if s != bid and isinstance(blocks.get(s), Map)),
+                           key=lambda st: (_created(blocks[st[0]]), st[0]))
+            known[bid] = found
+        return found
+
+    return parents
+
+
+def lineage_of(doc: Doc[Any], block_id: str, max_steps: int = MAX_STEPS, *,
+               incoming: Incoming | None = None) -> list[Step]:
+    """The steps leading to ``block_id`` (itself last), root first.
+
+    ``incoming`` gives the source and tool of each edge into a block, in the order of the
+    edges' ids (a room's :class:`~sync.canvas_index.CanvasIndex` answers from what it
+    holds, so a lineage reads only the edges into its own steps); without it every edge
+    of ``doc`` is read once."""
     blocks = doc.get(schema.BLOCKS, type=Map)
     if not isinstance(blocks.get(block_id), Map):
         raise BlockNotFoundError(block_id)
-    into = _incoming(doc)
-
-    def parents(bid: str) -> list[tuple[str, str | None]]:
-        found = [(s, t) for s, t in into.get(bid, []) if isinstance(blocks.get(s), Map)]
-        return sorted(found, key=lambda st: (_created(blocks[st[0]]), st[0]))
+    if incoming is None:
+        into = _incoming(doc)
+        incoming = lambda bid: into.get(bid, [])  # noqa: E731
+    parents = _parents_from(blocks, incoming)
 
     # The nearest ancestors first (breadth-first), at most max_steps of them.
     keep: set[str] = {block_id}

@@ -23,6 +23,10 @@ class SyncStats:
     updates_missing: int = 0  # peers' updates dropped: they build on what the room lacks
     step1_dropped: int = 0  # peers' repeated sync step 1 left unanswered (see Room)
     ws_throttled: int = 0  # pauses of a client sending past ARBOR_WS_MESSAGES_PER_SECOND
+    canvas_indexes_built: int = 0  # rooms whose canvas index was built (sync.canvas_index)
+    layout_placements: int = 0  # groups of new blocks placed beside their inputs
+    layout_blocks_examined: int = 0  # blocks those placements looked at
+    edges_examined: int = 0  # edges handed out by canvas indexes (lineage, job outputs)
     closed_by_code: dict[int, int] = dataclasses.field(default_factory=dict)
 
     def closed(self, code: int) -> None:

@@ -21,6 +21,7 @@ from pycrdt import Doc, Map, Text
 
 from sync import doc_schema as schema
 from sync.blobs import BlobError, BlobErrorKind, ForeignImageError, Scope, owned_image
+from sync.canvas_index import index_for, rect_of
 from sync.images import ImageRejectedError, process_image
 from sync.renditions import block_image, store_renditions
 from sync.tools import ToolError, ToolInput, ToolSpec, get_tool, render, split_text
@@ -351,7 +352,10 @@ async def _image(run: ToolRun, room: Room, spec: ToolSpec, prompt: str,
 
 
 async def _split(run: ToolRun, room: Room, inputs: list[_Input]) -> Outcome:
-    """No model: each list item, section or paragraph of the inputs becomes a block."""
+    """No model: each list item, section or paragraph of the inputs becomes a block, in a
+    column beside the first input, moved down clear of the blocks already there (the
+    room's canvas index finds where from what is near the input)."""
+    index = await index_for(room)
     await run.fence()
     parts = [p for i in inputs if i.kind == "text" for p in split_text(i.text)]
     if not parts:
@@ -362,14 +366,15 @@ async def _split(run: ToolRun, room: Room, inputs: list[_Input]) -> Outcome:
     def edit(doc: Doc[Any]) -> list[str]:
         blocks = _blocks(doc)
         edges = doc.get(schema.EDGES, type=Map)
-        first = blocks.get(inputs[0].id)
-        x = float(first.get("x", 0)) + float(first.get("w", 280)) + 60 if first else 0.0
-        y = float(first.get("y", 0)) if first else 0.0
+        first = rect_of(blocks.get(inputs[0].id))
+        x = first[0] + first[2] + 60 if first else 0.0
+        y = first[1] if first else 0.0
+        places = index.place([(x, y + n * 140.0) for n in range(len(parts))], (280.0, 120.0))
         now = float(int(time.time() * 1000))
         made = []
-        for n, part in enumerate(parts):
+        for part, (bx, by) in zip(parts, places, strict=True):
             block_id = secrets.token_hex(8)
-            block = Map({"kind": "text", "x": x, "y": y + n * 140.0, "w": 280.0, "h": 120.0,
+            block = Map({"kind": "text", "x": bx, "y": by, "w": 280.0, "h": 120.0,
                          "status": "done", "tool": "split", "jobId": job.id, "progress": 1.0,
                          "error": "", "createdAt": now})
             blocks[block_id] = block

@@ -29,6 +29,7 @@ from sync.blobs import (
     owned_image,
 )
 from sync.blobs.errors import FOREIGN_IMAGE_DETAIL
+from sync.canvas_index import index_for
 from sync.gallery import (
     MAX_DESCRIPTION,
     MAX_REASON,
@@ -198,7 +199,8 @@ async def room_lineage(request: Request) -> Response:
     if not BLOCK_ID.match(block_id):
         raise Refusal(404, "no such block in this canvas", "block_not_found")
     async with services.rooms.session(room_id) as room:
-        steps = lineage_of(room.doc, block_id)
+        index = await index_for(room)
+        steps = lineage_of(room.doc, block_id, incoming=index.incoming)
     return JSONResponse({"room": room_id, "block_id": block_id,
                          "lineage": [s.to_json() for s in steps]})
 
@@ -231,7 +233,8 @@ async def publish(request: Request) -> Response:
     block_id, title, description, include = _publish_fields(await json_body(request))
     await limit(request, action_buckets(request, "publishes", person), "posts")
     async with services.rooms.session(room_id) as room:
-        steps = lineage_of(room.doc, block_id)
+        index = await index_for(room)
+        steps = lineage_of(room.doc, block_id, incoming=index.incoming)
     target = steps[-1]
     if target.kind != "image" or target.image is None:
         raise Refusal(400, "only an image block with a finished image can be published",

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 
 from sync import budgets
 from sync import doc_schema as schema
+from sync.canvas_index import CanvasIndex, index_for, rect_of
 from sync.errors import ArborError
 from sync.jobs import ACTIVE, enqueue
 from sync.tools import (
@@ -49,6 +50,9 @@ if TYPE_CHECKING:
 BLOCK_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 OUTPUT_WAIT = 2.0  # how long to wait for blocks the browser created to arrive
 BLOCK_W, BLOCK_H, GAP = 280.0, 200.0, 60.0
+# Most output blocks a run may name: the browser makes at most this many (a tool that
+# decides its count when it runs gets one placeholder); each one is placed and linked.
+MAX_OUTPUTS = 8
 
 
 class BlockNotFoundError(ArborError):
@@ -105,50 +109,27 @@ def _layout(spec: ToolSpec, count: int, origin: tuple[float, float, float]) -> l
     return [(left, y + i * (BLOCK_H + 20)) for i in range(count)]
 
 
-Rect = tuple[float, float, float, float]
+def prepare_outputs(doc: Doc[Any], index: CanvasIndex, spec: ToolSpec, job_id: str,
+                    inputs: list[str], outputs: list[str], author: str | None) -> list[str]:
+    """Mark (or create) the output blocks and their edges, inside one transaction.
 
-
-def _clear_of(places: list[tuple[float, float]], size: tuple[float, float],
-              taken: list[Rect]) -> list[tuple[float, float]]:
-    """Move the group of new blocks down until none covers a block already there."""
-    w, h = size
-
-    def hits(px: float, py: float) -> bool:
-        return any(px < x + bw and x < px + w and py < y + bh and y < py + h
-                   for x, y, bw, bh in taken)
-
-    dy = 0.0
-    for _ in range(200):
-        if not any(hits(px, py + dy) for px, py in places):
-            break
-        dy += h + 20
-    return [(px, py + dy) for px, py in places]
-
-
-def _num(block: Map[Any], key: str, default: float) -> float:
-    value = block.get(key)
-    return float(value) if isinstance(value, int | float) else default
-
-
-def prepare_outputs(doc: Doc[Any], spec: ToolSpec, job_id: str, inputs: list[str],
-                    outputs: list[str], author: str | None) -> list[str]:
-    """Mark (or create) the output blocks and their edges, inside one transaction."""
+    New blocks go beside the first input, moved down clear of every block already there;
+    ``index`` (the room's canvas index) answers that, and which edges a block the browser
+    made already has, from what is near: nothing here reads the whole canvas."""
     blocks = doc.get(schema.BLOCKS, type=Map)
     edges = doc.get(schema.EDGES, type=Map)
-    first = blocks[inputs[0]] if inputs else None
-    origin = ((_num(first, "x", 0), _num(first, "y", 0), _num(first, "w", BLOCK_W))
-              if first is not None else (0.0, 0.0, BLOCK_W))
+    first = rect_of(blocks.get(inputs[0])) if inputs else None
+    x, y, w, _ = first if first is not None else (0.0, 0.0, BLOCK_W, BLOCK_H)
     wanted = outputs or [_new_id() for _ in range(spec.outputs)]
     size = (BLOCK_W, BLOCK_H if spec.output == "text" else BLOCK_W)
-    taken = [(_num(b, "x", 0), _num(b, "y", 0), _num(b, "w", BLOCK_W), _num(b, "h", BLOCK_H))
-             for k, b in blocks.items() if isinstance(b, Map) and k not in wanted]
-    places = _clear_of(_layout(spec, len(wanted), origin), size, taken)
+    places = index.place(_layout(spec, len(wanted), (x, y, w)), size, exclude=set(wanted))
     now = float(int(time.time() * 1000))
-    existing = {(e.get("source"), e.get("target")) for e in edges.values()
-                if isinstance(e, Map)}
     for block_id, (bx, by) in zip(wanted, places, strict=True):
         block = blocks.get(block_id)
-        if not isinstance(block, Map):
+        linked: set[str] = set()
+        if isinstance(block, Map):
+            linked = {source for source, _ in index.incoming(block_id)}
+        else:
             block = Map({"kind": spec.output, "x": bx, "y": by, "w": BLOCK_W,
                          "h": BLOCK_H if spec.output == "text" else BLOCK_W,
                          "createdAt": now})
@@ -162,7 +143,7 @@ def prepare_outputs(doc: Doc[Any], spec: ToolSpec, job_id: str, inputs: list[str
         block["progress"] = 0.0
         block["error"] = ""
         for source in inputs:
-            if (source, block_id) not in existing:
+            if source not in linked:
                 edges[_new_id()] = Map({"source": source, "target": block_id,
                                         "tool": spec.name})
     return wanted
@@ -212,6 +193,8 @@ async def create_job(request: Request) -> Response:
         raise ValueError("a block cannot be both an input and an output")
     if outputs and spec.outputs and len(outputs) != spec.outputs:
         raise ValueError(f"{spec.name} makes {spec.outputs} block(s); {len(outputs)} given")
+    if len(outputs) > MAX_OUTPUTS:
+        raise ValueError(f"at most {MAX_OUTPUTS} output blocks; {len(outputs)} given")
     author = body.get("author")
     author = author if isinstance(author, str) and len(author) <= 100 else None
 
@@ -222,6 +205,7 @@ async def create_job(request: Request) -> Response:
         kinds = input_kinds(room, inputs)
         validate_inputs(spec, kinds)
         plan = await plan_run(services, request, room, spec, inputs, kinds, params)
+        index = await index_for(room)  # built once per room load, before anything is spent
         lines = plan.lines if plan is not None else []
         if plan is not None:
             params["model"] = plan.model.id  # the worker runs what was checked and estimated
@@ -232,8 +216,8 @@ async def create_job(request: Request) -> Response:
             return limited
         reservation = _reservation(lines, decision)
         try:
-            made = room.transact(lambda doc: prepare_outputs(doc, spec, job_id, inputs, outputs,
-                                                             author))
+            made = room.transact(lambda doc: prepare_outputs(doc, index, spec, job_id, inputs,
+                                                             outputs, author))
         except BaseException:
             await _refund(services, reservation)
             raise
