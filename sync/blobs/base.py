@@ -19,7 +19,7 @@ from typing import Protocol, runtime_checkable
 from .errors import BlobError, BlobErrorKind
 
 MAX_KEY_LENGTH = 512
-_SEGMENT = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
+_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # fullmatch: no trailing newline
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ class UploadTarget:
 def check_key(key: str) -> str:
     """``key`` if it is a valid blob key, else BlobError(INVALID_KEY)."""
     if (not key or len(key) > MAX_KEY_LENGTH
-            or not all(_SEGMENT.match(part) for part in key.split("/"))):
+            or not all(_SEGMENT.fullmatch(part) for part in key.split("/"))):
         raise BlobError(BlobErrorKind.INVALID_KEY, f"not a valid blob key: {key[:80]!r}",
                         key=key[:80])
     return key

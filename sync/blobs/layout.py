@@ -28,9 +28,9 @@ POSTS: Final = "posts"
 UPLOADS: Final = "uploads"
 
 _IMAGE: Final = re.compile(
-    r"^(?P<scope>rooms|posts)/(?P<owner>[A-Za-z0-9_-]{1,64})/(?P<digest>[0-9a-f]{64})"
-    r"(?:_(?P<size>[0-9]{1,5}))?\.webp$")
-_UPLOAD: Final = re.compile(r"^uploads/(?P<room>[A-Za-z0-9_-]{1,64})/(?P<id>[0-9a-f]{32})$")
+    r"(?P<scope>rooms|posts)/(?P<owner>[A-Za-z0-9_-]{1,64})/(?P<digest>[0-9a-f]{64})"
+    r"(?:_(?P<size>[0-9]{1,5}))?\.webp")
+_UPLOAD: Final = re.compile(r"uploads/(?P<room>[A-Za-z0-9_-]{1,64})/(?P<id>[0-9a-f]{32})")
 
 
 class Scope(StrEnum):
@@ -76,7 +76,7 @@ def upload_key(room: str, upload_id: str) -> str:
 
 def upload_of(key: str) -> tuple[str, str] | None:
     """``(room, upload_id)`` of a raw upload key, or None if ``key`` is not one."""
-    match = _UPLOAD.match(key)
+    match = _UPLOAD.fullmatch(key)  # fullmatch: ``$`` would let a trailing newline in
     return None if match is None else (match["room"], match["id"])
 
 
@@ -85,7 +85,7 @@ def parse_image_key(key: object) -> ImageKey | None:
     a path with ``..``, another file name)."""
     if not isinstance(key, str):
         return None
-    match = _IMAGE.match(key)
+    match = _IMAGE.fullmatch(key)
     if match is None:
         return None
     size = match["size"]

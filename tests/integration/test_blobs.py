@@ -113,7 +113,8 @@ async def test_list_and_delete_prefix(backend: Backend) -> None:
 
 
 @pytest.mark.parametrize("bad", ["../escape", "/absolute", "a//b", "a/../b", ".hidden",
-                                 "a/.meta/x", "", "a/b/", "spaces not allowed", "a\\b"])
+                                 "a/.meta/x", "", "a/b/", "spaces not allowed", "a\\b",
+                                 "a/b\n"])
 async def test_invalid_key_is_refused(backend: Backend, bad: str) -> None:
     with pytest.raises(BlobError) as info:
         await backend.store.put(bad, b"x", "text/plain")
