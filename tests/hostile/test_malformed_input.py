@@ -270,3 +270,39 @@ async def test_a_block_field_nested_past_the_native_stack_does_not_take_the_serv
         for x in (c, other):
             await x.close()
     assert tracebacks(caplog) == []
+
+
+def deep_value_update(levels: int) -> bytes:
+    """A hand-made v1 update setting ``blocks.x`` to a value (lib0 "any") of ``levels``
+    nested arrays: about two bytes a level, so a 100 KB message nests 50,000 deep."""
+    from sync.protocol import write_bytes, write_uint
+
+    value = b"\x75\x01" * levels + b"\x75\x00"  # array of one element, ..., empty array
+    item = (bytes([0x28]) + write_uint(1) + write_bytes(b"blocks") + write_bytes(b"x")
+            + write_uint(1) + value)  # content "any" with a parent key, in root "blocks"
+    return write_uint(1) + write_uint(1) + write_uint(12345) + write_uint(0) + item \
+        + write_uint(0)
+
+
+async def test_an_update_holding_a_value_nested_past_the_native_stack_is_refused_4400(
+        server, caplog):
+    """Attack: a 100 KB update whose one value nests 50,000 arrays deep. pycrdt decodes such
+    a value recursively in native code: applying it overflowed the stack and killed the
+    process, every room on it (it is refused now by the reader of sync/updates.py)."""
+    from sync import protocol as p
+    from tests.integration.test_ws_bad_input import close_code, raw_socket
+
+    room = await new_room(server)
+    keep = await YClient.connect(url(server, room))
+    ws = await raw_socket(server, room)
+    await ws.send(p.sync_update(deep_value_update(50_000)))
+    code, reason = await close_code(ws)
+    assert code == 4400, (code, reason)
+    assert "nested too deeply" in reason
+    keep.add_text_block("after", "alive")
+    other = await YClient.connect(url(server, room))
+    await eventually(lambda: other.block_text("after") == "alive")
+    assert "x" not in other.doc.get("blocks", type=Map)
+    for c in (keep, other):
+        await c.close()
+    assert tracebacks(caplog) == []
