@@ -55,7 +55,8 @@ def scan(room: Room) -> tuple[dict[str, ci.Rect], dict[str, list[tuple[str, str 
     return rects, {t: [(s, tool) for _, s, tool in sorted(v)] for t, v in into.items()}
 
 
-def assert_current(room: Room, index: CanvasIndex) -> None:
+async def assert_current(room: Room, index: CanvasIndex) -> None:
+    await index.ready()  # reads again what changed since it last looked
     rects, into = scan(room)
     assert index.grid.rects == rects
     for key, rect in rects.items():  # every block sits in every cell it covers
@@ -120,7 +121,7 @@ async def test_a_server_edit_and_a_peers_update_both_reach_the_index():
     peer.unobserve(sub)
     for update in sent:
         room.apply_remote(update)
-    assert_current(room, index)
+    await assert_current(room, index)
     assert index.incoming("b") == [("a", "expand")]
 
 
@@ -153,7 +154,7 @@ async def test_the_index_follows_deletes_replacements_and_garbage():
                 edges[key]["target"] = rng.choice(keys)
 
         room.transact(edit)
-    assert_current(room, index)
+    await assert_current(room, index)
 
 
 async def test_an_index_built_while_the_canvas_changes_holds_every_change():
@@ -177,7 +178,7 @@ async def test_an_index_built_while_the_canvas_changes_holds_every_change():
         room.transact(edit)
     assert not index.built  # all three changes came while it was being built
     await task
-    assert_current(room, index)
+    await assert_current(room, index)
 
 
 async def test_a_crowded_pile_is_given_up_on_below_the_lowest_block():
