@@ -102,7 +102,8 @@ def _local_awareness(room: Room) -> bytes | None:
         return None
     owner_of = room.awareness.owner_of
     entries = []
-    for e in protocol.decode_awareness(full, max_entries=1 << 30):
+    for e in protocol.decode_awareness(full, max_entries=1 << 30,
+                                          max_clock=protocol.MAX_SAFE_INTEGER):
         owner = owner_of(e.client_id)
         if owner is not None and owner is not SERVER and not is_remote(owner):
             entries.append((e.client_id, e.clock, e.raw))

@@ -35,6 +35,12 @@ EMPTY_UPDATE = b"\x00\x00"
 # awareness update, dropping every other entry it carried: an id or clock past this would
 # break presence for every browser it is relayed to.
 MAX_SAFE_INTEGER: Final = (1 << 53) - 1
+# The highest awareness clock a peer may send. The server announces clocks of its own,
+# a little past the owner's (one more per rejoin, removal or newcomer; see
+# sync/awareness.py), so a peer's clock at MAX_SAFE_INTEGER would have the server send one
+# past it. A client adds one per change: 2^52 is never reached, and leaves the server as
+# much room again.
+MAX_PEER_CLOCK: Final = 1 << 52
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -213,10 +219,13 @@ class AwarenessEntry:
 
 
 def decode_awareness(payload: bytes, *, max_state_bytes: int = 64 * 1024,
-                     max_entries: int = 1024) -> list[AwarenessEntry]:
+                     max_entries: int = 1024,
+                     max_clock: int = MAX_PEER_CLOCK) -> list[AwarenessEntry]:
     """Split an awareness update into entries (their JSON is checked when read). Every id
     and clock is checked here, before anything is stored or relayed: the server relays
-    entries to browsers, which cannot take one past :data:`MAX_SAFE_INTEGER`."""
+    entries to browsers, which cannot take one past :data:`MAX_SAFE_INTEGER`, and a peer's
+    clock must leave the server room above it (:data:`MAX_PEER_CLOCK`). What the server
+    itself sent (read back by a client) may go up to :data:`MAX_SAFE_INTEGER`."""
     r = Reader(payload)
     count = r.uint()
     if count > max_entries:
@@ -228,9 +237,10 @@ def decode_awareness(payload: bytes, *, max_state_bytes: int = 64 * 1024,
             raise ProtocolError(ProtocolReason.BAD_AWARENESS,
                                 f"awareness client id {client_id} is past 2^53 - 1")
         clock = r.uint()
-        if clock > MAX_SAFE_INTEGER:
+        if clock > max_clock:
             raise ProtocolError(ProtocolReason.BAD_AWARENESS,
-                                f"awareness clock {clock} is past 2^53 - 1")
+                                f"awareness clock {clock} is past "
+                                f"{'2^52' if max_clock == MAX_PEER_CLOCK else '2^53 - 1'}")
         raw = r.bytes_()
         if len(raw) > max_state_bytes:
             raise ProtocolError(ProtocolReason.BAD_AWARENESS, "awareness state too large")

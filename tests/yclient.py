@@ -87,7 +87,7 @@ class YClient:
                         self.synced.set()
                 elif isinstance(msg, p.AwarenessMessage):
                     self.awareness_messages += 1
-                    for e in p.decode_awareness(msg.payload):
+                    for e in p.decode_awareness(msg.payload, max_clock=p.MAX_SAFE_INTEGER):
                         if e.clock >= self.awareness_clocks.get(e.client_id, -1):
                             self.awareness_clocks[e.client_id] = e.clock
                             if e.state is None:
