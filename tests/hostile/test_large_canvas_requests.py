@@ -157,3 +157,27 @@ async def test_a_lineage_on_a_huge_canvas_reads_only_the_edges_into_its_steps(se
                                    steps))
     (small, _), (big, _) = per_canvas
     assert big == small == COL, per_canvas  # one edge into each step but the root
+
+
+async def test_a_run_naming_more_than_eight_output_blocks_is_refused(settings):
+    """Attack: a ``split`` run (its block count is decided when it runs, so no count was
+    checked) naming thousands of output blocks, each of which the server would make,
+    place and link. More than eight is refused (400) and nothing is made."""
+    async with run_server(settings) as srv, httpx.AsyncClient(base_url=srv.base_url) as http:
+        room = (await http.post("/api/rooms", json={})).json()
+        client = await YClient.connect(f"{srv.ws_url}/sync/{room['room']}?token="
+                                       f"{room['edit_token']}")
+        try:
+            client.add_text_block("p", "- a\n- b")
+            await eventually(lambda: "p" in srv.services.rooms.rooms[room["room"]].doc.get(
+                "blocks", type=Map))
+            r = await http.post(f"/api/rooms/{room['room']}/jobs",
+                                headers={"Authorization": f"Bearer {room['edit_token']}"},
+                                json={"tool": "split", "inputs": ["p"],
+                                      "outputs": [f"o{i}" for i in range(2000)]})
+            assert r.status_code == 400, r.text[:200]
+            assert "at most 8" in r.json()["detail"]
+            held = srv.services.rooms.rooms[room["room"]].doc.get("blocks", type=Map)
+            assert list(held.keys()) == ["p"]
+        finally:
+            await client.close()
