@@ -270,7 +270,7 @@ async def main(args: argparse.Namespace) -> None:
             print(f"victim room: {args.entries} entries; server RSS {rss_mb(pid):.0f} MB")
             # let the server store and compact the filled room first (a pass over the
             # whole document, which is the server's own work, not the attack's)
-            await run_probe(base, quiet, 8.0)
+            await run_probe(base, quiet, 15.0)
             baseline = await run_probe(base, quiet, args.seconds)
             print(f"baseline: {describe(baseline)}")
             rss_before = rss_mb(pid)
