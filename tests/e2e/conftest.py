@@ -55,7 +55,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def web_dist() -> Path:
-    """``web/dist``, built now when missing (``npm ci`` first when there are no modules)."""
+    """``web/dist``, built now when missing (``npm ci`` first when there are no modules).
+    ``ARBOR_WEB_DIST`` names another build to test (one made with ``vite build --outDir``),
+    so several builds can be tested side by side."""
+    if os.environ.get("ARBOR_WEB_DIST"):
+        other = Path(os.environ["ARBOR_WEB_DIST"])
+        assert (other / "index.html").is_file(), f"no index.html in ARBOR_WEB_DIST={other}"
+        return other
     dist = WEB / "dist"
     if (dist / "index.html").is_file():
         return dist
