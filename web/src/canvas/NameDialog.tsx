@@ -1,32 +1,45 @@
-import { useState, type FormEvent } from 'react'
-import { COLORS, newIdentity, type Identity } from '../lib/identity'
+import { useEffect, useState, type FormEvent } from 'react'
+import { COLORS, COLOR_NAMES, type Identity } from '../lib/identity'
+import './me.css'
 
-/** First visit: a display name and a colour that others see. */
-export function NameDialog({ onDone, current }: { onDone: (i: Identity) => void; current?: Identity }) {
-  const [name, setName] = useState(current?.name ?? '')
-  const [color, setColor] = useState(current?.color ?? COLORS[Math.floor(Math.random() * COLORS.length)])
+/** Change the name and colour others see (opened from this person's avatar menu; nobody
+ * has to fill it in to join: a first visit gets a made-up name and colour). */
+export function NameDialog({ current, onDone, onCancel }: {
+  current: Identity; onDone: (i: Identity) => void; onCancel: () => void
+}) {
+  const [name, setName] = useState(current.name)
+  const [color, setColor] = useState(current.color)
+  useEffect(() => {
+    const esc = (e: KeyboardEvent) => { if (e.key === 'Escape') onCancel() }
+    window.addEventListener('keydown', esc)
+    return () => window.removeEventListener('keydown', esc)
+  }, [onCancel])
   function submit(e: FormEvent) {
     e.preventDefault()
     if (!name.trim()) return
-    onDone(current ? { ...current, name: name.trim().slice(0, 40), color } : newIdentity(name, color))
+    // Chosen now: no longer replaced when someone else on the canvas has the same.
+    onDone({ id: current.id, noFollow: current.noFollow, name: name.trim().slice(0, 40), color })
   }
   return (
-    <div className="modal-backdrop">
-      <form className="modal" onSubmit={submit} aria-labelledby="name-h">
-        <h2 id="name-h">{current ? 'Your name and colour' : 'What should others call you?'}</h2>
-        <label htmlFor="display-name">Display name</label>
-        <input id="display-name" autoFocus value={name} maxLength={40} onChange={(e) => setName(e.target.value)} />
-        <fieldset className="swatches">
-          <legend>Colour</legend>
+    <div className="modal-backdrop" onMouseDown={(e) => { if (e.target === e.currentTarget) onCancel() }}>
+      <form className="modal" role="dialog" aria-modal="true" onSubmit={submit} aria-labelledby="name-h">
+        <h2 id="name-h">Your name and colour</h2>
+        <label htmlFor="display-name">Name others see</label>
+        <input id="display-name" autoFocus value={name} maxLength={40} onChange={(e) => setName(e.target.value)}
+          onFocus={(e) => e.target.select()} />
+        <fieldset className="swatches" role="radiogroup" aria-label="Colour">
+          <legend>Colour: {COLOR_NAMES[color] ?? 'custom'}</legend>
           {COLORS.map((c) => (
-            <label key={c} className="swatch" style={{ background: c }}>
+            <label key={c} className={`swatch${c === color ? ' chosen' : ''}`} style={{ background: c }}
+              title={COLOR_NAMES[c]}>
               <input type="radio" name="color" value={c} checked={c === color} onChange={() => setColor(c)}
-                aria-label={`Colour ${c}`} />
+                aria-label={COLOR_NAMES[c] ?? c} />
             </label>
           ))}
         </fieldset>
         <div className="row end">
-          <button className="primary" type="submit" disabled={!name.trim()}>{current ? 'Save' : 'Join the canvas'}</button>
+          <button type="button" onClick={onCancel}>Cancel</button>
+          <button className="primary" type="submit" disabled={!name.trim()}>Save</button>
         </div>
       </form>
     </div>

@@ -13,7 +13,6 @@ import { Avatars } from './Avatars'
 import { StatusIndicator } from './StatusIndicator'
 import { ShareDialog } from './ShareDialog'
 import { ToolsMenu } from './ToolsMenu'
-import { NameDialog } from './NameDialog'
 import { Logo } from './Logo'
 import { MeMenu } from './MeMenu'
 import { fitAll } from './fitAll'
@@ -39,13 +38,12 @@ export function TopBar({ people, following, onFollow, watching, onWatch, addBloc
   historyOpen: boolean
   onHistory: () => void
 }) {
-  const { conn, room, readOnly, identity, setIdentity } = useArbor()
+  const { conn, room, readOnly } = useArbor()
   const title = useCanvasTitle()
   const { canUndo, canRedo, undo, redo } = useUndoState()
   const flow = useReactFlow<ArborNode, ArborEdge>()
   const [draft, setDraft] = useState<string | null>(null)
   const [sharing, setSharing] = useState(false)
-  const [editingMe, setEditingMe] = useState(false)
   const [panel, setPanel] = useState<'prompts' | 'usage' | 'keys' | null>(null)
   const closePanel = useCallback(() => setPanel(null), [])
 
@@ -103,14 +101,13 @@ export function TopBar({ people, following, onFollow, watching, onWatch, addBloc
           <button className="small on" onClick={onSpotlight} aria-pressed="true"
             title="Everyone was asked to follow you. Click to stop.">Spotlight on</button>
         )}
-        <MeMenu spotlight={spotlight} onSpotlight={onSpotlight} onEdit={() => setEditingMe(true)} />
+        <MeMenu spotlight={spotlight} onSpotlight={onSpotlight} />
         <button className="primary" onClick={() => setSharing(true)}>Share</button>
       </div>
       {sharing && <ShareDialog onClose={() => setSharing(false)} onTokenChange={onTokenChange} />}
       {panel === 'prompts' && <PromptEditor onClose={closePanel} />}
       {panel === 'usage' && <UsagePanel onClose={closePanel} />}
       {panel === 'keys' && <KeysDialog onClose={closePanel} />}
-      {editingMe && <NameDialog current={identity} onDone={(i) => { setIdentity(i); setEditingMe(false) }} />}
     </header>
   )
 }

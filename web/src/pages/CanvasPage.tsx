@@ -8,8 +8,7 @@ import { Connection } from '../sync/connection'
 import { ArborContext, type ArborContextValue } from '../sync/ArborContext'
 import { getRecent, rememberCanvas } from '../lib/recent'
 import { tokenFromHash, wsBase } from '../lib/links'
-import { loadIdentity, saveIdentity, type Identity } from '../lib/identity'
-import { NameDialog } from '../canvas/NameDialog'
+import { loadOrCreateIdentity, saveIdentity, type Identity } from '../lib/identity'
 import { CanvasView } from '../canvas/CanvasView'
 import { Toasts, type Toast, type ToastAction } from '../canvas/Toasts'
 
@@ -29,7 +28,7 @@ function initialToken(room: string): string | null {
 export function CanvasPage({ room }: { room: string }) {
   const [token, setToken] = useState<string | null>(() => initialToken(room))
   const [access, setAccess] = useState<Access>({ state: 'loading' })
-  const [identity, setIdentityState] = useState<Identity | null>(loadIdentity)
+  const [identity, setIdentityState] = useState<Identity>(loadOrCreateIdentity)
   const [conn, setConn] = useState<Connection | null>(null)
   const [toasts, setToasts] = useState<Toast[]>([])
   const toastId = useRef(0)
@@ -116,7 +115,7 @@ export function CanvasPage({ room }: { room: string }) {
   }, [conn, room])
 
   const value = useMemo<(ArborContextValue & { changeToken: (t: string) => void }) | null>(() => {
-    if (!conn || access.state !== 'ok' || !identity || !token) return null
+    if (!conn || access.state !== 'ok' || !token) return null
     return { conn, room, token, role: access.role, readOnly: access.role !== 'edit', identity, setIdentity, notify, changeToken }
   }, [conn, access, identity, token, room, setIdentity, notify, changeToken])
 
@@ -138,7 +137,6 @@ export function CanvasPage({ room }: { room: string }) {
       </main>
     )
   }
-  if (!identity) return <NameDialog onDone={setIdentity} />
   if (!value) return <main className="page narrow"><p className="muted" role="status">Opening the canvas…</p></main>
   return (
     <ArborContext.Provider value={value}>
