@@ -28,6 +28,10 @@ BLOCK_FIELDS: Final = (
     "progress", "author", "createdAt", "model",
 )
 BLOCK_KINDS: Final = ("text", "image")
+# A new text block's size (the web app's ``DEFAULT_SIZE.text``): the first prompt block of
+# a new canvas has it, as does a block someone adds.
+TEXT_W: Final = 260
+TEXT_H: Final = 150
 IMAGE_FIELDS: Final = ("key", "width", "height", "mime", "thumbKey")
 STATUSES: Final = ("idle", "queued", "running", "done", "error", "cancelled")
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
-from pycrdt import Doc, Map
+from pycrdt import Doc, Map, Text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -39,16 +40,26 @@ MAX_TITLE = 200
 ROTATE = b"rotate"
 
 
-def initial_document(title: str) -> bytes:
+def initial_document(title: str, first_prompt: bool = False) -> bytes:
+    """A new canvas's first state. With ``first_prompt`` it holds one empty text block, the
+    prompt the app opens ready for typing. Made here, in the state stored with the room,
+    so two people opening a new canvas at the same moment find the same one block: were
+    the first browser to open it to make the block, both could, and there would be two."""
     doc: Doc[Any] = Doc()
     meta = doc.get(schema.META, type=Map)
-    doc.get(schema.BLOCKS, type=Map)
+    blocks = doc.get(schema.BLOCKS, type=Map)
     doc.get(schema.EDGES, type=Map)
     doc.apply_update(schema.prompts_map_update())
+    now = float(int(time.time() * 1000))
     with doc.transaction():
         meta["title"] = title
-        meta["createdAt"] = float(int(time.time() * 1000))
+        meta["createdAt"] = now
         meta["schemaVersion"] = float(schema.SCHEMA_VERSION)
+        if first_prompt:
+            block = Map({"kind": "text", "x": 0.0, "y": 0.0, "w": float(schema.TEXT_W),
+                         "h": float(schema.TEXT_H), "status": "idle", "createdAt": now})
+            blocks[secrets.token_hex(16)] = block
+            block["text"] = Text()
     return doc.get_update()
 
 
@@ -121,9 +132,13 @@ async def create_room(request: Request) -> Response:
     title = body.get("title", "Untitled canvas")
     if not isinstance(title, str) or len(title) > MAX_TITLE:
         raise ValueError(f"title must be a string of at most {MAX_TITLE} characters")
+    first_prompt = body.get("first_prompt", False)
+    if not isinstance(first_prompt, bool):
+        raise ValueError("first_prompt must be true or false")
     room, edit, view = new_room_id(), new_token(), new_token()
-    await services.store.create_room(room, hash_token(edit), hash_token(view),
-                                     initial_document(title.strip() or "Untitled canvas"))
+    await services.store.create_room(
+        room, hash_token(edit), hash_token(view),
+        initial_document(title.strip() or "Untitled canvas", first_prompt=first_prompt))
     return JSONResponse(_links(_base(request, services), room, edit, view), status_code=201)
 
 

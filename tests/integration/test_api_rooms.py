@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import asyncpg
 import httpx
 import pytest
+
+from tests.yclient import YClient
 
 
 @pytest.fixture
@@ -98,3 +101,35 @@ async def test_healthz_reports_postgres_and_redis(http):
     r = await http.get("/healthz")
     assert r.status_code == 200
     assert r.json()["postgres"] == "ok" and r.json()["redis"] == "ok"
+
+
+async def _blocks_of(server, room: dict[str, str]) -> dict[str, object]:
+    url = f"{server.ws_url}/sync/{room['room']}?token={room['edit_token']}"
+    client = await YClient.connect(url)
+    try:
+        return {bid: {"kind": b.get("kind"), "text": str(b.get("text")), "w": b.get("w"),
+                      "h": b.get("h"), "status": b.get("status")}
+                for bid, b in client.blocks().items()}
+    finally:
+        await client.close()
+
+
+async def test_a_canvas_asked_to_start_with_a_prompt_holds_one_empty_text_block(http, server):
+    """The home page's "New canvas" asks for the first prompt block: the server puts it in
+    the stored first state, so everyone who opens the canvas finds the same one block."""
+    room = (await http.post("/api/rooms", json={"title": "Ideas", "first_prompt": True})).json()
+    first, second = await asyncio.gather(_blocks_of(server, room), _blocks_of(server, room))
+    assert first == second
+    (block,) = first.values()
+    assert block == {"kind": "text", "text": "", "w": 260.0, "h": 150.0, "status": "idle"}
+
+
+async def test_a_canvas_made_through_the_api_starts_empty_unless_asked(http, server):
+    room = (await http.post("/api/rooms", json={"title": "Plain"})).json()
+    assert await _blocks_of(server, room) == {}
+
+
+async def test_first_prompt_that_is_not_a_boolean_is_400(http):
+    r = await http.post("/api/rooms", json={"first_prompt": "yes"})
+    assert r.status_code == 400
+    assert "first_prompt" in r.json()["detail"]

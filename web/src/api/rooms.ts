@@ -16,8 +16,10 @@ export interface RoomInfo {
   created_at: string
 }
 
-export const createRoom = (title: string) =>
-  api<RoomLinks>('/api/rooms', { method: 'POST', body: { title } })
+/** A new canvas; `firstPrompt`: it starts with one empty text block (made by the server,
+ * so two people opening it at once find the same one). */
+export const createRoom = (title: string, firstPrompt = false) =>
+  api<RoomLinks>('/api/rooms', { method: 'POST', body: { title, first_prompt: firstPrompt } })
 
 export const getRoom = (room: string, token: string, signal?: AbortSignal) =>
   api<RoomInfo>(`/api/rooms/${encodeURIComponent(room)}`, { token, signal })

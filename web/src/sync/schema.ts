@@ -15,6 +15,9 @@ export const BLOCK_FIELDS = [
   'progress', 'author', 'createdAt', 'model',
 ] as const
 export const BLOCK_KINDS = ['text', 'image'] as const
+// A new text block's size (a new canvas's first prompt block, made by the server, too).
+export const TEXT_W = 260
+export const TEXT_H = 150
 export const IMAGE_FIELDS = ['key', 'width', 'height', 'mime', 'thumbKey'] as const
 export const STATUSES = ['idle', 'queued', 'running', 'done', 'error', 'cancelled'] as const
 
@@ -39,7 +42,7 @@ export interface ImageRef {
 }
 
 export const DEFAULT_SIZE: Record<BlockKind, { w: number; h: number }> = {
-  text: { w: 260, h: 150 },
+  text: { w: TEXT_W, h: TEXT_H },
   image: { w: 260, h: 280 },
 }
 
