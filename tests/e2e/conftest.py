@@ -91,7 +91,7 @@ def e2e_settings(settings: Settings, request: pytest.FixtureRequest) -> Settings
 @pytest.fixture
 async def app(web_dist: Path, e2e_settings: Settings) -> AsyncIterator[RunningServer]:
     """The real server (serving the built app) and a real worker."""
-    async with run_server(e2e_settings) as srv, run_worker(e2e_settings):
+    async with run_server(e2e_settings, web_dist=web_dist) as srv, run_worker(e2e_settings):
         yield srv
 
 
