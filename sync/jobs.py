@@ -60,6 +60,7 @@ class JobRecord:
     requested_by: str | None = None
     estimate: dict[str, Any] | None = None
     cost_usd: float | None = None
+    cancelled_by: str | None = None
 
     def to_json(self, position: int | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -77,6 +78,7 @@ class JobRecord:
             "cost_usd": self.cost_usd,
             "estimate": self.estimate,
             "requested_by": self.requested_by,
+            "cancelled_by": self.cancelled_by,
             "created_at": self.created_at.isoformat(),
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
@@ -103,7 +105,7 @@ def _job(row: Any) -> JobRecord:
         created_at=row["created_at"], queued_at=row["queued_at"],
         started_at=row["started_at"], finished_at=row["finished_at"],
         requested_by=row["requested_by"], estimate=_load(row.get("estimate")),
-        cost_usd=row.get("cost_usd"),
+        cost_usd=row.get("cost_usd"), cancelled_by=row.get("cancelled_by"),
     )
 
 
@@ -191,8 +193,10 @@ class JobStore:
         loaded = _load(value)
         return loaded if isinstance(loaded, dict) else None
 
-    async def cancel(self, job_id: str) -> JobRecord | None:
-        return _opt(await self.pool.fetchrow(queries["cancel_job"], job_id))
+    async def cancel(self, job_id: str, by: str | None = None) -> JobRecord | None:
+        """Cancel a job that has not ended; ``by`` (a display name) is kept, so the person
+        whose run it was can be told who stopped it."""
+        return _opt(await self.pool.fetchrow(queries["cancel_job"], job_id, by))
 
     async def cancel_for_blocks(self, room_id: str, block_ids: list[str]) -> list[JobRecord]:
         rows = await self.pool.fetch(queries["cancel_jobs_of_blocks"], room_id, block_ids)

@@ -276,6 +276,21 @@ async def _refund(services: Services, reservation: dict[str, Any] | None) -> Non
             reservation, budgets.amounts({}, 0.0))
 
 
+MAX_NAME = 100  # a display name, as presence carries it (sync/awareness.py keeps 100)
+
+
+def display_name(value: Any, field: str) -> str | None:
+    """A person's display name sent with an action (who cancelled a job, who restored a
+    version), so others can be told who did it; absent or blank is None. Anything but
+    text of at most :data:`MAX_NAME` characters is refused (400), before anything
+    changes."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_NAME:
+        raise ValueError(f"{field} must be a display name of at most {MAX_NAME} characters")
+    return value.strip() or None
+
+
 def mark_blocks(doc: Doc[Any], block_ids: list[str], job_id: str, status: str) -> None:
     blocks = doc.get(schema.BLOCKS, type=Map)
     for block_id in block_ids:
@@ -289,10 +304,11 @@ async def cancel_job(request: Request) -> JSONResponse:
     room_id = request.path_params["room"]
     await authorize(request, room_id, Role.EDIT)
     job_id = request.path_params["job"]
+    by = display_name((await json_body(request)).get("by"), "by")
     job = await services.jobs.get(job_id, room_id)
     if job is None:
         return problem(404, "no such job in this canvas", kind="job_not_found")
-    cancelled = await services.jobs.cancel(job_id)
+    cancelled = await services.jobs.cancel(job_id, by)
     if cancelled is None:
         return problem(409, f"the job has already ended ({job.status})", kind="job_ended",
                        status_now=job.status)
@@ -301,8 +317,10 @@ async def cancel_job(request: Request) -> JSONResponse:
         await budgets.settle(services.jobs, budgets.Settler(
             services.arq, services.settings.redis_prefix), job_id, {}, 0.0)
     async with services.rooms.session(room_id) as room:
-        room.transact(lambda doc: mark_blocks(doc, cancelled.outputs, job_id, "cancelled"))
+        room.transact(lambda doc: mark_blocks(doc, cancelled.outputs, job_id, "cancelled"),
+                      author=by or "someone")
     return JSONResponse(cancelled.to_json())
 
 
-__all__ = ["ACTIVE", "create_job", "get_job", "list_jobs", "list_tools", "problem_for"]
+__all__ = ["ACTIVE", "create_job", "display_name", "get_job", "list_jobs", "list_tools",
+           "problem_for"]

@@ -48,7 +48,7 @@ WHERE id = $1 AND attempt = $2 AND status = 'running'
 RETURNING *;
 
 -- cancel_job --
-UPDATE jobs SET status = 'cancelled', finished_at = now()
+UPDATE jobs SET status = 'cancelled', finished_at = now(), cancelled_by = $2
 WHERE id = $1 AND status IN ('queued', 'running')
 RETURNING *;
 
