@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 from sync import budgets
 from sync.blobs import BlobStore, open_blob_store
 from sync.blobs.errors import BlobError
+from sync.checkpoint_work import CheckpointWork
 from sync.errors import (
     ArborError,
     CapabilityError,
@@ -87,6 +88,7 @@ class Services:
     choice: ModelChoice = dataclasses.field(init=False)
     keys: KeyRing = dataclasses.field(init=False)
     addresses: AddressHasher = dataclasses.field(init=False)  # keyed hashes of client IPs
+    checkpoints: CheckpointWork = dataclasses.field(init=False)  # previews and restores
     rate_limited: dict[str, int] = dataclasses.field(default_factory=dict)
     sockets_by_ip: dict[str, int] = dataclasses.field(default_factory=dict)  # open websockets
 
@@ -128,6 +130,19 @@ class Services:
             providers |= await self.keys.providers(room_id)
         return self.prices.models(providers)
 
+    def room_load_buckets(self, request: HTTPConnection, room_id: str) -> list[Bucket]:
+        """What an API call spends before it makes this process load ``room_id``: nothing
+        if the room is held in memory, else one from the address's room-load bucket (the
+        load decodes the whole stored document on the event loop)."""
+        if room_id in self.rooms.rooms:
+            return []
+        return self.rates.room_load_buckets(self.client_ip(request))
+
+    async def check_room_load(self, request: HTTPConnection, room_id: str) -> Response | None:
+        """A 429 problem if loading ``room_id`` for this request is refused, else None."""
+        return await self.check_limits(self.room_load_buckets(request, room_id),
+                                       "canvas loads")
+
     async def check_job_limits(self, request: Request, room_id: str) -> Response | None:
         return await self.check_limits(self.rates.job_buckets(self.client_ip(request), room_id),
                                        "runs")
@@ -167,6 +182,8 @@ async def start_job_services(services: Services) -> None:
     services.keys = KeyRing(services.store.pool, KeyBox(secret),
                             allow_private_base_urls=settings.allow_private_base_urls)
     services.addresses = AddressHasher(secret)
+    services.checkpoints = CheckpointWork(workers=settings.checkpoint_workers,
+                                          cache_bytes=settings.preview_cache_bytes)
 
 
 def _on_control(store: PostgresStore, room: Any, data: bytes) -> None:
@@ -183,6 +200,7 @@ def _on_control(store: PostgresStore, room: Any, data: bytes) -> None:
 
 async def stop_services(services: Services) -> None:
     await services.rooms.shutdown()
+    await services.checkpoints.close()
     await services.arq.aclose()
     await services.blobs.close()
     if services.fanout is not None:

@@ -117,6 +117,27 @@ class ArborCollector(Collector):
         yield CounterMetricFamily("arbor_canvas_edges_examined",
                                   "edges canvas indexes handed to lineages and job outputs",
                                   value=stats.edges_examined)
+        work = s.checkpoints
+        yield CounterMetricFamily("arbor_checkpoint_previews_rendered",
+                                  "history previews rendered (each checkpoint once while "
+                                  "it stays in the cache)", value=work.previews_rendered)
+        yield CounterMetricFamily("arbor_checkpoint_preview_hits",
+                                  "history previews served from the cache or from a "
+                                  "rendering already under way", value=work.preview_hits)
+        yield CounterMetricFamily("arbor_checkpoint_restores_prepared",
+                                  "restores whose change a checkpoint reader computed",
+                                  value=work.restores_prepared)
+        yield CounterMetricFamily("arbor_checkpoint_reader_failures",
+                                  "checkpoint reader processes that died or ran out of time",
+                                  value=work.child_failures)
+        yield GaugeMetricFamily("arbor_checkpoint_work_running",
+                                "checkpoints being read by a child process now",
+                                value=work.running)
+        yield GaugeMetricFamily("arbor_checkpoint_work_waiting",
+                                "checkpoint readings waiting for a free child process",
+                                value=work.waiting)
+        yield GaugeMetricFamily("arbor_checkpoint_preview_cache_bytes",
+                                "bytes of rendered previews kept", value=work.cached_bytes)
         yield CounterMetricFamily("arbor_memory_reclaims",
                                   "garbage collections and malloc_trim after rooms unloaded",
                                   value=s.rooms.reclaimer.runs)

@@ -369,6 +369,9 @@ class RateConfig:
     jobs_room: Rate = Rate(60, 20)
     rooms_ip: Rate = Rate(10, 3)
     handles_ip: Rate = Rate(6 / 60, 3)
+    previews_ip: Rate = Rate(30, 10)
+    restores_room: Rate = Rate(6, 3)
+    room_loads_ip: Rate = Rate(30, 10)
     trusted_proxies: frozenset[str] = frozenset()
 
     @classmethod
@@ -379,6 +382,11 @@ class RateConfig:
             rooms_ip=Rate(settings.rate_rooms_per_min_ip, settings.rate_rooms_burst_ip),
             handles_ip=Rate(settings.rate_handles_per_hour_ip / 60,
                             settings.rate_handles_burst_ip),
+            previews_ip=Rate(settings.rate_previews_per_min_ip, settings.rate_previews_burst_ip),
+            restores_room=Rate(settings.rate_restores_per_min_room,
+                               settings.rate_restores_burst_room),
+            room_loads_ip=Rate(settings.rate_room_loads_per_min_ip,
+                               settings.rate_room_loads_burst_ip),
             trusted_proxies=settings.trusted_proxies,
         )
 
@@ -393,6 +401,22 @@ class RateConfig:
         """Claiming a gallery handle: its own bucket, slower than the rooms', because a
         handle is a voice (a like, a report) and rooms are not."""
         return [Bucket(f"handles:ip:{address_key(ip)}", self.handles_ip, 1, "handles-ip")]
+
+    def preview_buckets(self, ip: str) -> list[Bucket]:
+        """A history preview: decoding a checkpoint (up to the document cap) costs seconds
+        of a child process's time, and sending it megabytes."""
+        return [Bucket(f"previews:ip:{address_key(ip)}", self.previews_ip, 1, "previews-ip")]
+
+    def restore_buckets(self, room: str) -> list[Bucket]:
+        """A restore: the whole checkpoint and canvas are decoded, and the canvas rewritten
+        for everyone in it."""
+        return [Bucket(f"restores:room:{room}", self.restores_room, 1, "restores-room")]
+
+    def room_load_buckets(self, ip: str) -> list[Bucket]:
+        """An API call that loads a canvas the process does not hold: the stored document is
+        decoded on the event loop (pycrdt holds the GIL throughout, so no thread helps)."""
+        return [Bucket(f"room-loads:ip:{address_key(ip)}", self.room_loads_ip, 1,
+                       "room-loads-ip")]
 
 
 __all__ = [

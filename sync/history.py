@@ -78,6 +78,11 @@ class CheckpointStore:
             return None
         return _checkpoint(row), bytes(row["data"])
 
+    async def info(self, room_id: str, checkpoint_id: int) -> Checkpoint | None:
+        """The checkpoint without its data (a preview served from the cache needs none)."""
+        row = await self.pool.fetchrow(queries["get_checkpoint_info"], room_id, checkpoint_id)
+        return None if row is None else _checkpoint(row)
+
 
 # How deeply maps and arrays may nest in a checkpoint the server previews or restores.
 # Arbor's own canvas nests four levels (blocks > block > image > field); a peer can write

@@ -313,6 +313,28 @@ class Settings:
         "gallery handles one client address may claim per hour")
     rate_handles_burst_ip: int = var("ARBOR_RATE_HANDLES_BURST_IP", "3", whole,
         "gallery handles one client address may claim at once")
+    rate_previews_per_min_ip: float = var("ARBOR_RATE_PREVIEWS_PER_MIN_IP", "30", real,
+        "history previews (`GET /api/rooms/{room}/history/{id}`) one client address may ask for "
+        "per minute")
+    rate_previews_burst_ip: int = var("ARBOR_RATE_PREVIEWS_BURST_IP", "10", whole,
+        "history previews one client address may ask for at once")
+    rate_restores_per_min_room: float = var("ARBOR_RATE_RESTORES_PER_MIN_ROOM", "6", real,
+        "checkpoints one canvas may restore per minute (one at a time: a second restore while "
+        "one runs is refused with 409)")
+    rate_restores_burst_room: int = var("ARBOR_RATE_RESTORES_BURST_ROOM", "3", whole,
+        "checkpoints one canvas may restore at once")
+    rate_room_loads_per_min_ip: float = var("ARBOR_RATE_ROOM_LOADS_PER_MIN_IP", "30", real,
+        "API calls per minute from one client address that make the server load a canvas it "
+        "does not hold in memory (runs, cancels, estimates, lineages, publishing, upload "
+        "completions, restores)")
+    rate_room_loads_burst_ip: int = var("ARBOR_RATE_ROOM_LOADS_BURST_IP", "10", whole,
+        "such API calls one client address may make at once")
+    preview_cache_bytes: int = var("ARBOR_PREVIEW_CACHE_BYTES", "67108864", whole,
+        "bytes of rendered history previews each server process keeps (least recently used "
+        "dropped first; a checkpoint never changes)")
+    checkpoint_workers: int = var("ARBOR_CHECKPOINT_WORKERS", "1", at_least(1, whole),
+        "child processes per server process that decode checkpoints for previews and restores "
+        "(so many at once at most; started on first use)")
     reports_to_hide: int = var("ARBOR_REPORTS_TO_HIDE", "3", at_least(2, whole),
         "reports that hide a gallery post pending review: from this many different addresses, by "
         "handles claimed at as many different addresses (never fewer than 2)")

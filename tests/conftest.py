@@ -129,6 +129,12 @@ def settings(database_url: str, redis_url: str, redis_prefix: str, tmp_path: Pat
         rate_jobs_burst_room=100_000,
         rate_handles_per_hour_ip=100_000.0,
         rate_handles_burst_ip=100_000,
+        rate_previews_per_min_ip=100_000.0,
+        rate_previews_burst_ip=100_000,
+        rate_restores_per_min_room=100_000.0,
+        rate_restores_burst_room=100_000,
+        rate_room_loads_per_min_ip=100_000.0,
+        rate_room_loads_burst_ip=100_000,
     )
 
 

@@ -93,11 +93,12 @@ def _read_inputs(room: Room, ids: list[str]) -> list[_Input]:
     return out
 
 
-def _parents(room: Room, block_id: str) -> list[str]:
-    edges = room.doc.get(schema.EDGES, type=Map)
-    return [schema.text_of(e.get("source")) for e in edges.values()
-            if isinstance(e, Map) and e.get("target") == block_id
-            and schema.text_of(e.get("source"))]
+async def _parents(room: Room, block_id: str) -> list[str]:
+    """The blocks with an edge into ``block_id``, from the room's canvas index: the edges
+    into this one block, not a read of every edge of the canvas per job (the index is
+    built once per room load in this process, a slice at a time)."""
+    index = await index_for(room)
+    return [source for source, _ in index.incoming(block_id) if source]
 
 
 def _template(room: Room, spec: ToolSpec) -> str | None:
@@ -245,7 +246,8 @@ async def execute(run: ToolRun) -> Outcome:
             if not isinstance(_blocks(room.doc).get(block_id), Map):
                 raise BlockGoneError(block_id)
         template = _template(room, spec)
-        tool_inputs, text = _prompt_inputs(room, spec, inputs)
+        parents = await _parents(room, inputs[0].id) if spec.name == "run" and inputs else []
+        tool_inputs, text = _prompt_inputs(room, spec, inputs, parents)
         params = job.params
         prompt = render(spec, template, tool_inputs, text=text, params=params)
         images = await _images(run, inputs)
@@ -256,13 +258,13 @@ async def execute(run: ToolRun) -> Outcome:
         return await _image(run, room, spec, prompt, images, provider, model.id)
 
 
-def _prompt_inputs(room: Room, spec: ToolSpec,
-                   inputs: list[_Input]) -> tuple[list[ToolInput], str]:
+def _prompt_inputs(room: Room, spec: ToolSpec, inputs: list[_Input],
+                   parents: list[str]) -> tuple[list[ToolInput], str]:
     """``run`` prompts with its first block and uses the rest (and that block's own
-    parents) as context; every other tool works on all its inputs."""
+    ``parents``) as context; every other tool works on all its inputs."""
     if spec.name == "run" and inputs:
         first, rest = inputs[0], inputs[1:]
-        parents = [p for p in _parents(room, first.id) if p not in {i.id for i in inputs}]
+        parents = [p for p in parents if p not in {i.id for i in inputs}]
         context = rest + [i for i in _read_inputs_soft(room, parents)]
         return [ToolInput("text" if c.kind == "text" else "image", c.text) for c in context], \
             first.text

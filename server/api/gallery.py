@@ -198,6 +198,7 @@ async def room_lineage(request: Request) -> Response:
     await authorize(request, room_id, Role.VIEW)
     if not BLOCK_ID.match(block_id):
         raise Refusal(404, "no such block in this canvas", "block_not_found")
+    await limit(request, services.room_load_buckets(request, room_id), "canvas loads")
     async with services.rooms.session(room_id) as room:
         index = await index_for(room)
         steps = lineage_of(room.doc, block_id, incoming=index.incoming)
@@ -231,7 +232,8 @@ async def publish(request: Request) -> Response:
     await authorize(request, room_id, Role.EDIT)
     person = await require_person(request)
     block_id, title, description, include = _publish_fields(await json_body(request))
-    await limit(request, action_buckets(request, "publishes", person), "posts")
+    await limit(request, [*action_buckets(request, "publishes", person),
+                          *services.room_load_buckets(request, room_id)], "posts")
     async with services.rooms.session(room_id) as room:
         index = await index_for(room)
         steps = lineage_of(room.doc, block_id, incoming=index.incoming)

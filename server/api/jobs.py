@@ -200,6 +200,9 @@ async def create_job(request: Request) -> Response:
 
     job_id = secrets.token_hex(12)
     ip = services.client_ip(request)
+    refused = await services.check_room_load(request, room_id)
+    if refused is not None:
+        return refused
     async with services.rooms.session(room_id) as room:
         await _wait_for_blocks(room, inputs + outputs, OUTPUT_WAIT)
         kinds = input_kinds(room, inputs)
@@ -299,10 +302,13 @@ def mark_blocks(doc: Doc[Any], block_ids: list[str], job_id: str, status: str) -
             block["status"] = status
 
 
-async def cancel_job(request: Request) -> JSONResponse:
+async def cancel_job(request: Request) -> Response:
     services: Services = request.app.state.services
     room_id = request.path_params["room"]
     await authorize(request, room_id, Role.EDIT)
+    refused = await services.check_room_load(request, room_id)  # before anything changes
+    if refused is not None:
+        return refused
     job_id = request.path_params["job"]
     by = display_name((await json_body(request)).get("by"), "by")
     job = await services.jobs.get(job_id, room_id)

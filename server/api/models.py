@@ -109,22 +109,40 @@ class RunPlan:
         return {"model": self.model.id, **self.units, "cost_usd": self.cost_usd}
 
 
-def _template(room: Room, spec: ToolSpec) -> str:
+# Shared texts up to this long are read to tell a prompt of only blanks from a real one;
+# a longer one is counted by its length alone (no one writes 4 KiB of blanks by mistake).
+READ_TEXT_MAX = 4096
+
+
+def _text_chars(value: object) -> int:
+    """How long a document value is as text, without reading it: a shared text's length is
+    kept by yrs (its UTF-8 bytes: at least its characters, so the estimate stays an upper
+    end), and turning a 16 MB text into a string on every estimate is what this avoids."""
+    if isinstance(value, Text):
+        return len(value)
+    return len(value) if isinstance(value, str) else 0
+
+
+def _template_chars(room: Room, spec: ToolSpec) -> int:
+    """The length of the room's own prompt for the tool (``meta.prompts``), or of the tool's
+    default when the room's is missing or blank; a long shared text is not read."""
     meta = room.doc.get(schema.META, type=Map)
     prompts = meta.get("prompts")
     value = prompts.get(spec.name) if isinstance(prompts, Map | dict) else None
-    if isinstance(value, str | Text) and str(value).strip():
-        return str(value)
-    return spec.template or ""
+    size = _text_chars(value)
+    if size > READ_TEXT_MAX or (size and str(value).strip()):
+        return size
+    return len(spec.template or "")
 
 
 def _prompt_chars(room: Room, spec: ToolSpec, inputs: Sequence[str],
                   params: dict[str, Any]) -> tuple[int, int]:
     """Characters of the prompt a run sends (template, input texts, text parameters), and
-    how many images go with it."""
+    how many images go with it: lengths only, so the cost does not grow with the texts
+    (at most :data:`sync.tools.MAX_INPUTS` blocks, and parameters already checked)."""
     blocks = room.doc.get(schema.BLOCKS, type=Map)
-    chars = len(_template(room, spec)) + sum(len(v) for k, v in params.items()
-                                             if isinstance(v, str) and k != "model")
+    chars = _template_chars(room, spec) + sum(len(v) for k, v in params.items()
+                                              if isinstance(v, str) and k != "model")
     images = 0
     for block_id in inputs:
         block = blocks.get(block_id)
@@ -133,7 +151,7 @@ def _prompt_chars(room: Room, spec: ToolSpec, inputs: Sequence[str],
         if block.get("kind") == "image":
             images += 1
         else:
-            chars += len(schema.text_of(block.get("text")))
+            chars += _text_chars(block.get("text"))
     return chars, images
 
 
@@ -156,7 +174,7 @@ async def plan_run(services: Services, request: Request, room: Room, spec: ToolS
     return RunPlan(info, units, round(cost, 6), lines)
 
 
-async def estimate(request: Request) -> JSONResponse:
+async def estimate(request: Request) -> Response:
     services: Services = request.app.state.services
     room_id = request.path_params["room"]
     await authorize(request, room_id, Role.VIEW)
@@ -164,6 +182,9 @@ async def estimate(request: Request) -> JSONResponse:
     from .jobs import input_kinds, parse_run
 
     spec, inputs, params = parse_run(body)
+    refused = await services.check_room_load(request, room_id)
+    if refused is not None:
+        return refused
     async with services.rooms.session(room_id) as room:
         kinds = input_kinds(room, inputs)
         plan = await plan_run(services, request, room, spec, inputs, kinds, params)

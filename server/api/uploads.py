@@ -233,6 +233,9 @@ async def complete_upload(request: Request) -> Response:
     pool = services.store.pool
     room_id, upload_id = request.path_params["room"], request.path_params["upload_id"]
     await authorize(request, room_id, Role.EDIT)
+    refused = await services.check_room_load(request, room_id)  # before the upload is claimed
+    if refused is not None:
+        return refused
     record = await repo.claim_upload(pool, upload_id, room_id) if UPLOAD_ID.match(
         upload_id) else None
     if record is None:

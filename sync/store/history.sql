@@ -12,6 +12,10 @@ ORDER BY created_at DESC, id DESC LIMIT $2;
 SELECT id, room_id, reason, authors, size, created_at, data
 FROM room_checkpoints WHERE room_id = $1 AND id = $2;
 
+-- get_checkpoint_info --
+SELECT id, room_id, reason, authors, size, created_at
+FROM room_checkpoints WHERE room_id = $1 AND id = $2;
+
 -- thin_checkpoints --
 -- Every checkpoint of the last day stays; older ones are thinned to the newest of each
 -- hour up to a week back, of each day up to 30 days back, and of each week before that.

@@ -14,16 +14,18 @@ look at exactly as much, and little. ``bench/job_layout.py`` prints the times.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import tracemalloc
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from pycrdt import Map
+from pycrdt import Map, Text
 
 from sync.canvas_index import rect_of
-from tests.conftest import RunningServer, run_server
+from tests.conftest import RunningServer, run_server, run_worker
 from tests.yclient import YClient, eventually
 
 pytestmark = pytest.mark.timeout(300)
@@ -181,3 +183,292 @@ async def test_a_run_naming_more_than_eight_output_blocks_is_refused(settings):
             assert list(held.keys()) == ["p"]
         finally:
             await client.close()
+
+
+# --- checkpoints: previews and restores ------------------------------------------------
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def metric(http: httpx.AsyncClient, name: str) -> float:
+    """One figure of ``/metrics`` (a counter's ``_total`` included in ``name``)."""
+    return value((await http.get("/metrics")).text, name)
+
+
+async def checkpointed(srv: RunningServer, http: httpx.AsyncClient, rows: int,
+                       cols: int) -> tuple[dict[str, str], int]:
+    """A canvas of rows x cols blocks that everyone left: the room is out of memory, and
+    its newest checkpoint (taken when it unloaded) holds the whole canvas."""
+    async with canvas(srv, http, rows, cols) as (room, _):
+        pass
+    rooms = srv.services.rooms
+    await eventually(lambda: room["room"] not in rooms.rooms and not rooms.unloading,
+                     timeout=120, message="the canvas to be stored and unloaded")
+    listed = (await http.get(f"/api/rooms/{room['room']}/history",
+                             headers=auth(room["view_token"]))).json()["checkpoints"]
+    return room, listed[0]["id"]
+
+
+async def test_a_preview_is_rendered_once_however_many_ask_for_it(settings):
+    """Attack: a view link asks for the preview of one checkpoint again and again, some
+    of it at once; each request used to decode, walk and serialise the whole checkpoint on
+    the event loop. It is rendered once; every other request gets that rendering."""
+    async with run_server(settings) as srv, httpx.AsyncClient(base_url=srv.base_url,
+                                                             timeout=60) as http:
+        room, checkpoint = await checkpointed(srv, http, ROWS_SMALL, COLS_SMALL)
+        url = f"/api/rooms/{room['room']}/history/{checkpoint}"
+        rendered = await metric(http, "arbor_checkpoint_previews_rendered_total")
+        hits = await metric(http, "arbor_checkpoint_preview_hits_total")
+        together = await asyncio.gather(*(http.get(url, headers=auth(room["view_token"]))
+                                          for _ in range(4)))
+        after = [await http.get(url, headers=auth(room["view_token"])) for _ in range(2)]
+        answers = [*together, *after]
+        assert all(r.status_code == 200 for r in answers), [r.text[:200] for r in answers]
+        assert len({r.content for r in answers}) == 1
+        shown = answers[0].json()
+        assert shown["id"] == checkpoint and shown["reason"] == "unload"
+        assert len(shown["canvas"]["blocks"]) == ROWS_SMALL * COLS_SMALL
+        assert await metric(http, "arbor_checkpoint_previews_rendered_total") == rendered + 1
+        assert await metric(http, "arbor_checkpoint_preview_hits_total") == hits + 5
+
+
+async def test_the_preview_cache_keeps_no_more_than_its_bytes(settings):
+    """Attack: previews of one checkpoint after another, to make the server keep every
+    rendering. The cache holds at most ``ARBOR_PREVIEW_CACHE_BYTES`` (here about one
+    preview): the oldest goes, and is rendered again when asked for again."""
+    async with run_server(settings.replace(preview_cache_bytes=150_000)) as srv, \
+            httpx.AsyncClient(base_url=srv.base_url, timeout=60) as http:
+        first, a = await checkpointed(srv, http, ROWS_SMALL, COLS_SMALL)
+        second, b = await checkpointed(srv, http, ROWS_SMALL, COLS_SMALL)
+        rendered = await metric(http, "arbor_checkpoint_previews_rendered_total")
+        for room, checkpoint in ((first, a), (second, b), (first, a)):
+            r = await http.get(f"/api/rooms/{room['room']}/history/{checkpoint}",
+                               headers=auth(room["view_token"]))
+            assert r.status_code == 200, r.text[:200]
+            assert 75_000 < len(r.content) < 150_000  # one fits, two do not
+            assert await metric(http, "arbor_checkpoint_preview_cache_bytes") <= 150_000
+        assert await metric(http, "arbor_checkpoint_previews_rendered_total") == rendered + 3
+
+
+async def test_a_flood_of_previews_from_one_address_is_refused_429(settings):
+    """Attack: one address asks for previews as fast as it can (each one, uncached, is
+    seconds of decoding on a full canvas). Past its bucket it gets 429 with Retry-After,
+    and nothing more is rendered."""
+    s = settings.replace(rate_previews_per_min_ip=1.0, rate_previews_burst_ip=3)
+    async with run_server(s) as srv, httpx.AsyncClient(base_url=srv.base_url,
+                                                      timeout=60) as http:
+        room, checkpoint = await checkpointed(srv, http, 2, 2)
+        url = f"/api/rooms/{room['room']}/history/{checkpoint}"
+        rendered = await metric(http, "arbor_checkpoint_previews_rendered_total")
+        answers = [await http.get(url, headers=auth(room["view_token"])) for _ in range(8)]
+        assert [r.status_code for r in answers] == [200] * 3 + [429] * 5
+        refused = answers[-1]
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["type"] == "about:blank#rate_limited"
+        assert refused.json()["limit"] == "previews-ip"
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert await metric(http, "arbor_checkpoint_previews_rendered_total") == rendered + 1
+
+
+async def test_the_server_answers_other_requests_while_a_huge_preview_is_rendered(settings):
+    """Attack: the preview of a 50,000-block checkpoint, which held the event loop for
+    seconds (every other request and room on the process waited). It is rendered in a
+    child process: a request sent after it, while it is being rendered, is answered
+    first (the order of the answers is what is checked, not a time)."""
+    async with run_server(settings) as srv, httpx.AsyncClient(base_url=srv.base_url,
+                                                             timeout=120) as http:
+        room, checkpoint = await checkpointed(srv, http, ROWS_BIG, COLS_BIG)
+        preview = asyncio.ensure_future(http.get(
+            f"/api/rooms/{room['room']}/history/{checkpoint}", headers=auth(room["view_token"])))
+        try:
+            # Each poll is itself a request answered while the checkpoint is being read.
+            await eventually(lambda: metric(http, "arbor_checkpoint_work_running"), timeout=60,
+                             interval=0.05, message="the preview to be in a child's hands")
+            health = await http.get("/healthz")
+            assert health.status_code == 200
+            assert not preview.done()  # answered before the preview, though sent after it
+            r = await preview
+        finally:
+            preview.cancel()
+        assert r.status_code == 200, r.text[:200]
+        assert len(r.json()["canvas"]["blocks"]) == ROWS_BIG * COLS_BIG
+
+
+async def test_a_second_restore_while_one_runs_is_refused_409(settings):
+    """Attack: an edit link sends restore after restore of a 50,000-block checkpoint, each
+    of which decoded the checkpoint and walked the whole canvas on the event loop. While
+    one restore of a room runs, another is refused (409, nothing changes); the first
+    completes."""
+    async with run_server(settings) as srv, httpx.AsyncClient(base_url=srv.base_url,
+                                                             timeout=120) as http:
+        room, checkpoint = await checkpointed(srv, http, ROWS_BIG, COLS_BIG)
+        url = f"/api/rooms/{room['room']}/history/{checkpoint}/restore"
+        first = asyncio.ensure_future(http.post(url, headers=auth(room["edit_token"])))
+        try:
+            await eventually(lambda: metric(http, "arbor_checkpoint_work_running"), timeout=60,
+                             interval=0.05, message="the restore to be in a child's hands")
+            second = await http.post(url, headers=auth(room["edit_token"]))
+            assert not first.done()
+            r = await first
+        finally:
+            first.cancel()
+        assert second.status_code == 409, second.text[:200]
+        assert second.json()["type"] == "about:blank#restore_in_progress"
+        assert r.status_code == 200, r.text[:200]
+        listed = (await http.get(f"/api/rooms/{room['room']}/history",
+                                 headers=auth(room["view_token"]))).json()["checkpoints"]
+        assert [c["reason"] for c in listed[:2]] == ["before_restore", "unload"]
+
+
+async def test_restores_of_one_room_past_its_bucket_are_refused_429(settings):
+    """Attack: an edit link restores one checkpoint after another, each a rewrite of the
+    whole canvas for everyone in it. Past the room's bucket they are refused (429) and
+    change nothing; each one accepted reached the room's peers as one update."""
+    s = settings.replace(rate_restores_per_min_room=1.0, rate_restores_burst_room=2)
+    async with run_server(s) as srv, httpx.AsyncClient(base_url=srv.base_url,
+                                                      timeout=60) as http:
+        room, checkpoint = await checkpointed(srv, http, 3, 3)
+        watcher = await YClient.connect(f"{srv.ws_url}/sync/{room['room']}?token="
+                                        f"{room['edit_token']}")
+        held = srv.services.rooms.rooms[room["room"]].doc.get("blocks", type=Map)
+        try:
+            from sync import protocol as p
+
+            def updates() -> int:
+                return sum(isinstance(p.decode(f), p.SyncUpdate) for f in watcher.received)
+
+            async def arrived(block: str) -> None:
+                await eventually(lambda: block in held)
+
+            async def more_than(seen: int) -> None:
+                await eventually(lambda: updates() > seen)
+
+            url = f"/api/rooms/{room['room']}/history/{checkpoint}/restore"
+            codes = []
+            for n in range(4):
+                watcher.add_text_block(f"new{n}", "to be undone")  # something to restore
+                await arrived(f"new{n}")
+                seen = updates()
+                r = await http.post(url, headers=auth(room["edit_token"]))
+                codes.append(r.status_code)
+                if r.status_code == 200:  # an update reaches the watcher, and only one
+                    await more_than(seen)
+                    assert updates() == seen + 1
+            assert codes == [200, 200, 429, 429]
+            assert r.json()["limit"] == "restores-room"
+            assert "new1" not in held and "new2" in held and "new3" in held
+            # A last edit from someone else reaches the watcher after everything the
+            # restores sent: two restores, two updates, whatever came late.
+            marker = await YClient.connect(f"{srv.ws_url}/sync/{room['room']}?token="
+                                           f"{room['edit_token']}")
+            marker.add_text_block("last", "")
+            await eventually(lambda: "last" in watcher.blocks())
+            await marker.close()
+            assert updates() == 2 + 1
+            listed = (await http.get(f"/api/rooms/{room['room']}/history",
+                                     headers=auth(room["view_token"]))).json()["checkpoints"]
+            assert [c["reason"] for c in listed].count("before_restore") == 2
+        finally:
+            await watcher.close()
+
+
+async def test_api_calls_that_load_canvases_not_in_memory_are_bounded_per_address(settings):
+    """Attack: estimates (a view link is enough) on many canvases nobody has open, each of
+    which made the server load and decode a whole stored document on the event loop.
+    Past the address's bucket they are refused (429) before anything is loaded; a canvas
+    already in memory costs nothing from the bucket."""
+    s = settings.replace(rate_room_loads_per_min_ip=1.0, rate_room_loads_burst_ip=3)
+    async with run_server(s) as srv, httpx.AsyncClient(base_url=srv.base_url,
+                                                      timeout=60) as http:
+        rooms = [(await http.post("/api/rooms", json={})).json() for _ in range(5)]
+        held = rooms[-1]
+        client = await YClient.connect(f"{srv.ws_url}/sync/{held['room']}?token="
+                                       f"{held['edit_token']}")
+        try:
+            loads = srv.services.rooms.stats.loads
+            codes = []
+            for room in rooms[:4]:
+                r = await http.post(f"/api/rooms/{room['room']}/estimate",
+                                    headers=auth(room["view_token"]),
+                                    json={"tool": "expand", "inputs": []})
+                codes.append(r.status_code)
+            assert codes == [200, 200, 200, 429], r.text[:200]
+            assert r.json()["limit"] == "room-loads-ip"
+            assert int(r.headers["Retry-After"]) >= 1
+            assert srv.services.rooms.stats.loads == loads + 3
+            r = await http.post(f"/api/rooms/{held['room']}/estimate",
+                                headers=auth(held["view_token"]),
+                                json={"tool": "expand", "inputs": []})
+            assert r.status_code == 200, r.text[:200]
+        finally:
+            await client.close()
+
+
+async def test_an_estimate_counts_a_huge_input_text_without_reading_it(settings):
+    """Attack: estimates of a run on a block holding 8 MB of text (a view link is enough),
+    each of which turned the whole text into a string on the event loop. The estimate
+    counts the text's length as the document keeps it: what the server allocates for it
+    (traced) is far below the text's size, and the count is still the whole text."""
+    size, chunk = 8_000_000, 800_000
+    async with run_server(settings) as srv, httpx.AsyncClient(base_url=srv.base_url,
+                                                             timeout=60) as http:
+        room = (await http.post("/api/rooms", json={})).json()
+        client = await YClient.connect(f"{srv.ws_url}/sync/{room['room']}?token="
+                                       f"{room['edit_token']}")
+        try:
+            client.add_text_block("long", "")
+            text = client.doc.get("blocks", type=Map)["long"]["text"]
+            for _ in range(size // chunk):
+                text += "x" * chunk  # one update each, under the message cap
+            held = srv.services.rooms.rooms[room["room"]]
+            await eventually(lambda: len(held.doc.get("blocks", type=Map)["long"]["text"])
+                             == size, timeout=60)
+            writer = srv.services.rooms.writers[room["room"]]
+            await eventually(writer.is_idle, timeout=60, message="the text to be stored")
+            tracemalloc.start()
+            try:
+                r = await http.post(f"/api/rooms/{room['room']}/estimate",
+                                    headers=auth(room["view_token"]),
+                                    json={"tool": "expand", "inputs": ["long"]})
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            assert r.status_code == 200, r.text[:200]
+            assert r.json()["units"]["input_tokens"] >= size // 4
+            assert peak < size // 8, peak
+        finally:
+            await client.close()
+
+
+async def test_a_run_on_a_huge_canvas_reads_only_the_edges_into_its_prompt(settings):
+    """Attack: ``run`` jobs on a canvas of 50,000 blocks and 49,800 edges; to find the
+    prompt block's parents, the worker read every edge of the canvas for each job. It now
+    asks its canvas index (built once per room load in the worker), which hands out the
+    one edge into that block, as on a 500-block canvas."""
+    s = settings.replace(offline_delay=0.001)
+    examined: list[float] = []
+    async with run_server(s) as srv, run_worker(s) as worker, \
+            httpx.AsyncClient(base_url=srv.base_url, timeout=60) as http:
+        stats = worker.ctx["arbor"].rooms.stats
+        for rows, cols in ((ROWS_SMALL, COLS_SMALL), (ROWS_BIG, COLS_BIG)):
+            async with canvas(srv, http, rows, cols) as (room, client):
+                prompt = bid(ROW, COL)
+                client.doc.get("blocks", type=Map)[prompt]["text"] = Text("a lighthouse")
+                before = stats.edges_examined
+                r = await http.post(f"/api/rooms/{room['room']}/jobs",
+                                    headers=auth(room["edit_token"]),
+                                    json={"tool": "run", "inputs": [prompt]})
+                assert r.status_code == 202, r.text[:200]
+                job = r.json()["job_id"]
+
+                async def done(job: str = job, room: dict[str, str] = room) -> bool:
+                    got = (await http.get(f"/api/rooms/{room['room']}/jobs/{job}",
+                                          headers=auth(room["view_token"]))).json()
+                    assert got["status"] in ("queued", "running", "done"), got
+                    return bool(got["status"] == "done")
+
+                await eventually(done, timeout=120, interval=0.1, message="the run to end")
+                examined.append(stats.edges_examined - before)
+    assert examined == [1, 1], examined  # the one edge into the prompt block, on both
