@@ -16,6 +16,7 @@ CHAOS = Path(__file__).resolve().parents[2] / "bench" / "chaos.py"
 
 @pytest.mark.timeout(300)
 async def test_short_chaos_run_ends_with_everyone_agreeing(capsys):
+    """docs/protocol.md [F1] [D6]."""
     spec = importlib.util.spec_from_file_location("arbor_chaos", CHAOS)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

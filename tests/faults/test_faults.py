@@ -141,6 +141,7 @@ def ws(base: str, room: dict[str, str]) -> str:
 
 async def test_postgres_outage_of_30s_keeps_editing_and_stores_everything_after(
         settings, database_url, caplog):
+    """docs/protocol.md [D2]."""
     proxy = await UnixAwareProxy(pg_target(database_url)).start()
     s = settings.replace(database_url=Secret(proxied(database_url, proxy.port)))
     try:
@@ -184,6 +185,7 @@ async def test_postgres_outage_of_30s_keeps_editing_and_stores_everything_after(
 
 async def test_full_persistence_backlog_refuses_writes_with_a_clear_log_line(
         settings, database_url, caplog):
+    """docs/protocol.md [D3] [C5]."""
     proxy = await UnixAwareProxy(pg_target(database_url)).start()
     s = settings.replace(database_url=Secret(proxied(database_url, proxy.port)),
                          persist_buffer_max_bytes=4000)
@@ -229,6 +231,7 @@ async def test_full_persistence_backlog_refuses_writes_with_a_clear_log_line(
 
 
 async def test_redis_restarted_empty_under_load_clients_on_two_processes_converge(settings):
+    """docs/protocol.md [F4]."""
     async with private_redis() as (redis_url, restart):
         s = settings.replace(redis_url=Secret(redis_url))
         async with run_server(s) as one, run_server(s) as two:
@@ -263,6 +266,7 @@ async def test_redis_restarted_empty_under_load_clients_on_two_processes_converg
 
 
 async def test_kill_9_of_a_server_loses_nothing_a_client_or_postgres_had(settings):
+    """docs/protocol.md [D6]."""
     proc_a, base_a = await start_serve(settings)
     proc_b, base_b = await start_serve(settings)
     try:
@@ -303,7 +307,7 @@ async def test_kill_9_of_a_server_loses_nothing_a_client_or_postgres_had(setting
 
 async def test_rolling_restart_under_load_loses_zero_updates(settings):
     """Three processes restarted one after another (SIGTERM) while clients keep typing and
-    reconnect to whichever process is up."""
+    reconnect to whichever process is up. [D5] [C4]"""
     procs = [await start_serve(settings) for _ in range(2)]
     try:
         room = await new_room(procs[0][1])
@@ -346,7 +350,7 @@ async def test_rolling_restart_under_load_loses_zero_updates(settings):
 
 async def test_peers_of_a_killed_process_leave_everyones_presence(settings):
     """A process dies with its clients: nobody tells the others, so their presence must
-    time out (``ARBOR_AWARENESS_TIMEOUT_SECONDS``, 30 s by default; 2 s here)."""
+    time out (``ARBOR_AWARENESS_TIMEOUT_SECONDS``, 30 s by default; 2 s here). [A8]"""
     fast = {"ARBOR_AWARENESS_TIMEOUT_SECONDS": "2"}
     proc_a, base_a = await start_serve(settings, **fast)
     proc_b, base_b = await start_serve(settings, **fast)

@@ -103,6 +103,7 @@ def tally(clients: list[Client]) -> dict[int | None, int]:
 
 
 async def test_reconnect_storm_leaves_exactly_the_rooms_with_clients(settings, database_url):
+    """docs/protocol.md [H4] [D5]."""
     proxy = await UnixAwareProxy(pg_target(database_url)).start()
     s = settings.replace(database_url=Secret(proxied(database_url, proxy.port)))
     # Every client here comes from one address, and after the restart most of them are on

@@ -47,7 +47,7 @@ async def sees_presence_correctly(srv, room, watcher: YClient) -> None:
 @pytest.mark.parametrize("field", ["client id", "clock"])
 async def test_an_awareness_id_or_clock_past_2_53_closes_the_sender_and_is_never_relayed(
         server, caplog, field):
-    """Attack: a peer announces presence with client id (or clock) 2^64 - 1."""
+    """Attack: a peer announces presence with client id (or clock) 2^64 - 1. [A1] [C7]"""
     room = await new_room(server)
     watcher = await YClient.connect(url(server, room))
     await watcher.set_awareness({"user": {"name": "Watcher"}})
@@ -67,7 +67,7 @@ async def test_an_awareness_id_or_clock_past_2_53_closes_the_sender_and_is_never
 
 
 async def test_an_id_at_2_53_minus_1_is_still_a_valid_presence(server):
-    """The bound is exactly JavaScript's: 2^53 - 1 itself is a number a browser holds."""
+    """The bound is exactly JavaScript's: 2^53 - 1 itself is a number a browser holds. [A1]"""
     room = await new_room(server)
     watcher = await YClient.connect(url(server, room))
     edge = await YClient.connect(url(server, room))
@@ -79,7 +79,7 @@ async def test_an_id_at_2_53_minus_1_is_still_a_valid_presence(server):
 
 
 async def test_a_forged_saved_field_is_dropped_and_the_rest_relayed(server, caplog):
-    """Attack: a peer's presence claims to be the server's entry, saying what is saved."""
+    """Attack: a peer's presence claims to be the server's entry, saying what is saved. [A3]"""
     room = await new_room(server)
     watcher = await YClient.connect(url(server, room, saved="1"))
     forger = await YClient.connect(url(server, room))
@@ -100,7 +100,8 @@ async def test_a_forged_saved_field_is_dropped_and_the_rest_relayed(server, capl
 
 
 async def test_fan_out_carries_neither_a_forged_saved_field_nor_an_unsafe_id(settings, caplog):
-    """Attack: both of the above on one process, watched from another (Redis fan-out)."""
+    """Attack: both of the above on one process, watched from another (Redis fan-out).
+    [A1] [A3] [F1]"""
     async with run_server(settings) as one, run_server(settings) as two:
         room = await new_room(one)
         there = await YClient.connect(url(two, room))
@@ -128,7 +129,7 @@ async def test_fan_out_carries_neither_a_forged_saved_field_nor_an_unsafe_id(set
 
 async def test_deeply_nested_awareness_closes_4400_without_a_traceback(server, caplog):
     """Attack: an awareness state nested 100,000 arrays deep (1011 and a traceback per
-    message before)."""
+    message before). [A1]"""
     room = await new_room(server)
     watcher = await YClient.connect(url(server, room))
     await watcher.set_awareness({"user": {"name": "Watcher"}})
@@ -150,7 +151,7 @@ async def test_a_clock_near_2_53_never_makes_the_server_announce_one_past_it(ser
     each rejoin, removal or newcomer), so it sent every browser a removal at 2^53 + n and
     broke their presence. A peer's clock is now bounded at 2^52: 2^53 - 1 closes the
     sender (4400), 2^52 is taken, and what the server then announces, through a leave and
-    newcomers, stays within 2^53 - 1."""
+    newcomers, stays within 2^53 - 1. [A5]"""
     room = await new_room(server)
     watcher = await YClient.connect(url(server, room))
     await watcher.set_awareness({"user": {"name": "Watcher"}})

@@ -288,7 +288,7 @@ async def test_an_update_holding_a_value_nested_past_the_native_stack_is_refused
         server, caplog):
     """Attack: a 100 KB update whose one value nests 50,000 arrays deep. pycrdt decodes such
     a value recursively in native code: applying it overflowed the stack and killed the
-    process, every room on it (it is refused now by the reader of sync/updates.py)."""
+    process, every room on it (it is refused now by the reader of sync/updates.py). [P5] [C7]"""
     from sync import protocol as p
     from tests.integration.test_ws_bad_input import close_code, raw_socket
 

@@ -187,6 +187,7 @@ def _rss_mb() -> float:
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_fuzzed_messages_never_crash_a_connection_or_harm_others(settings, caplog, seed):
+    """docs/protocol.md [P2] [C3]."""
     rnd = random.Random(seed)
     material = _Material(rnd)
     cap = 4 << 20

@@ -57,7 +57,7 @@ async def test_updates_whose_dependencies_never_arrive_do_not_grow_the_room(sett
     sent, against a 2 MB document cap. Applied as they are, they would sit in the
     document's pending set (3.6 MB, counted nowhere), be stored and sent to every joiner.
     They are dropped instead: the document, what is stored and what a joiner downloads stay
-    small, and a person's ordinary edit still lands."""
+    small, and a person's ordinary edit still lands. [P6] [P8]"""
     cap = 2 << 20
     async with run_server(settings.replace(max_doc_bytes=cap)) as srv:
         room = await new_room(srv)
@@ -90,7 +90,7 @@ async def test_a_peer_that_keeps_sending_updates_with_missing_dependencies_is_cl
         server):
     """Attack: a peer sends update after update that build on changes it never sends, and
     ignores the server's request (a sync step 1) for them. Past a small run it is closed
-    with 4400, naming why; the room is unharmed."""
+    with 4400, naming why; the room is unharmed. [P6] [C7]"""
     room = await new_room(server)
     keep = await bystander(server, room)
     attacker = await raw_socket(server, room)
@@ -110,7 +110,7 @@ async def test_a_peer_that_keeps_sending_updates_with_missing_dependencies_is_cl
 async def test_an_update_that_arrives_before_its_base_is_recovered_not_lost(server):
     """Around a reconnect a real client may send an edit before the server has what it
     builds on. The edit is not applied half-way: the server asks (sync step 1), the
-    client answers with everything the server lacks, and both changes land whole."""
+    client answers with everything the server lacks, and both changes land whole. [P6]"""
     room = await new_room(server)
     ws = await raw_socket(server, room)
     doc: Doc[Any] = Doc()
@@ -152,7 +152,7 @@ async def test_no_op_writes_through_a_view_link_cost_no_pass_over_the_document(s
     document for each one, stalling every room of the process. Now the server reads only
     the message: not one document encode or apply while they arrive (the one encode
     answers the viewer's sync step 1), and the view connection stays open; a write that
-    does add something closes it with 4403, the canvas unchanged."""
+    does add something closes it with 4403, the canvas unchanged. [P9]"""
     room = await new_room(server)
     writer = await YClient.connect(url(server, room))
     blocks = writer.doc.get("blocks", type=Map)
@@ -199,7 +199,7 @@ async def test_repeated_sync_step_1_from_a_client_that_never_reads_queues_one_an
     """Attack: on a 3 MB canvas, a client asks for the whole document 60 times (sync step 1
     with an empty state vector) and never reads. Each answer used to be queued for it, a
     full copy of the document each (60 x 3 MB). Now a repeated ask is answered at most
-    once while an answer waits, and what is queued for one socket is bounded in bytes."""
+    once while an answer waits, and what is queued for one socket is bounded in bytes. [P4]"""
     async with run_server(settings.replace(max_doc_bytes=8 << 20,
                                            send_queue_max_bytes=12 << 20),
                           direct=direct) as srv:
@@ -230,7 +230,7 @@ async def test_a_client_that_stops_reading_is_dropped_at_the_byte_bound(settings
     """Attack: a client joins a canvas and stops reading while another person
     writes large edits. Its queue is bounded in bytes, not only in messages: past
     ``ARBOR_SEND_QUEUE_MAX_BYTES`` it is closed (1013) and what was queued for it freed;
-    the writer and a reading peer carry on."""
+    the writer and a reading peer carry on. [Q2] [C5]"""
     async with run_server(settings.replace(send_queue_max_bytes=2 << 20,
                                            max_doc_bytes=64 << 20)) as srv:
         room = await new_room(srv)

@@ -68,6 +68,7 @@ async def write_in_pieces(ws: Any, data: bytes, piece: int) -> None:
 
 @pytest.mark.parametrize("piece", [1, 3, 7, 64])
 async def test_frames_split_across_reads_are_put_back_together(server, piece):
+    """docs/protocol.md [P1]."""
     ws, room_obj, _ = await open_raw(server)
     doc: Doc[Any] = Doc()
     big = "y" * 70_000  # a 64-bit length header too
@@ -82,6 +83,7 @@ async def test_frames_split_across_reads_are_put_back_together(server, piece):
 
 
 async def test_many_frames_in_one_read_are_all_applied_in_order(server):
+    """docs/protocol.md [P1]."""
     ws, room_obj, _ = await open_raw(server)
     doc: Doc[Any] = Doc()
     ws.transport.write(b"".join(frame(block_update(doc, f"k{i}", str(i))) for i in range(50)))
@@ -90,6 +92,7 @@ async def test_many_frames_in_one_read_are_all_applied_in_order(server):
 
 
 async def test_ping_and_fragmented_messages_between_direct_frames(server):
+    """docs/protocol.md [P1]."""
     ws, room_obj, _ = await open_raw(server)
     doc: Doc[Any] = Doc()
     first = block_update(doc, "one", "1")
@@ -117,6 +120,7 @@ async def test_ping_and_fragmented_messages_between_direct_frames(server):
     ],
 )
 async def test_malformed_frames_close_the_connection(server, name, data, code):
+    """docs/protocol.md [P2] [C1]."""
     ws, room_obj, _ = await open_raw(server)
     ws.transport.write(data)
     async with asyncio.timeout(10):

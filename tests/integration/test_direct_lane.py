@@ -65,6 +65,7 @@ def reader(slow: Any, mirror: Doc[Any]) -> Any:
 
 
 async def test_a_stalled_reader_gets_everything_in_order_then_goes_direct_again(server):
+    """docs/protocol.md [Q2] [P7]."""
     writer, slow, peer, room_obj = await stalled_reader(server)
     queued_seen = 0
 
@@ -107,6 +108,7 @@ async def test_an_update_at_the_moment_a_stalled_reader_turns_writable_waits_its
     # new update in that very callback, before the queued message that was waiting for
     # the socket has been written. Taking the direct lane then would overtake it (with
     # `_lane` ignoring `_draining`, the reader gets an update it cannot integrate yet).
+    """docs/protocol.md [Q2]."""
     writer, slow, peer, room_obj = await stalled_reader(server)
     proto = peer.direct._proto
     items = writer.doc.get("bench", type=Array)

@@ -18,6 +18,7 @@ from tests.yclient import YClient, eventually
 async def test_a_lone_holder_skips_redis_and_a_newcomer_still_gets_everything(settings):
     # Nothing reaches PostgreSQL for a minute: the newcomer can learn the first process's
     # edits only through fan-out.
+    """docs/protocol.md [F2] [F3]."""
     s = settings.replace(flush_interval=60.0)
     async with run_server(s) as one, run_server(s) as two:
         room = await new_room(one)
@@ -50,6 +51,7 @@ async def test_a_lone_holder_skips_redis_and_a_newcomer_still_gets_everything(se
 
 
 async def test_holders_expire_and_a_returning_one_is_caught_up(settings):
+    """docs/protocol.md [F2]."""
     async with run_server(settings) as one, run_server(settings) as two:
         room = await new_room(one)
         a = await YClient.connect(url(one, room))

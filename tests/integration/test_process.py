@@ -54,6 +54,7 @@ async def start_serve(settings, **env_extra: str) -> tuple[asyncio.subprocess.Pr
 
 async def test_sigterm_stores_every_accepted_update_and_closes_with_1012(settings):
     # A flush interval far longer than the test: only the shutdown path can store these.
+    """docs/protocol.md [C4] [D5]."""
     proc, base = await start_serve(settings, ARBOR_FLUSH_INTERVAL_MS="600000",
                                    ARBOR_COMPACT_AFTER_UPDATES="1000000")
     try:

@@ -389,6 +389,7 @@ PROPERTY_SETTINGS = hypothesis_settings(
 @pytest.mark.slow
 @pytest.mark.timeout(420)
 def test_clients_editing_disconnecting_and_reconnecting_converge(settings: Settings) -> None:
+    """docs/protocol.md [D6]."""
     SyncMachine.server_settings = settings
     SyncMachine.counts = {}
     run_state_machine_as_test(SyncMachine, settings=PROPERTY_SETTINGS)
@@ -404,7 +405,7 @@ def test_clients_editing_disconnecting_and_reconnecting_converge(settings: Setti
 @pytest.mark.timeout(120)
 def test_scripted_offline_edits_across_unload_and_restart_converge(settings: Settings) -> None:
     """One fixed walk through the machine's rules: all three edit the same text offline,
-    the room unloads, the server restarts under one of them, and everyone comes back."""
+    the room unloads, the server restarts under one of them, and everyone comes back. [D6]"""
     SyncMachine.server_settings = settings
     m = SyncMachine()
     try:

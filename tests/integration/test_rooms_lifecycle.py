@@ -36,6 +36,7 @@ def stored_doc(stored) -> Doc:
 
 
 async def test_ten_clients_joining_an_unloaded_room_at_once_all_sync(server):
+    """docs/protocol.md [H4]."""
     room = await new_room(server)
     assert room["room"] not in server.services.rooms.rooms
     clients = await asyncio.gather(*(YClient.connect(url(server, room)) for _ in range(10)))
@@ -47,6 +48,7 @@ async def test_ten_clients_joining_an_unloaded_room_at_once_all_sync(server):
 
 
 async def test_room_unloads_after_grace_and_reloads_with_everything(server):
+    """docs/protocol.md [D5]."""
     room = await new_room(server)
     c = await YClient.connect(url(server, room))
     text = None
@@ -69,6 +71,7 @@ async def test_room_unloads_after_grace_and_reloads_with_everything(server):
 
 
 async def test_client_rejoining_during_unload_gets_everything(settings):
+    """docs/protocol.md [D5]."""
     async with run_server(settings.replace(room_grace=0.0)) as srv:
         room = await new_room(srv)
         for i in range(5):
@@ -87,6 +90,7 @@ async def test_client_rejoining_during_unload_gets_everything(settings):
 async def test_saved_state_vector_is_published_in_server_awareness(server):
     # Only to a client that asks (saved=1, as the web app does). Tried: a second client
     # connected without it, in the same room, through the same edits and renewals.
+    """docs/protocol.md [S1]."""
     room = await new_room(server)
     c = await YClient.connect(url(server, room) + "&saved=1")
     stock = await YClient.connect(url(server, room))
@@ -113,6 +117,7 @@ async def test_saved_state_vector_is_published_in_server_awareness(server):
 
 
 async def test_compaction_keeps_every_update_written_while_it_runs(server):
+    """docs/protocol.md [D4]."""
     store: PostgresStore = server.services.store
     room = await new_room(server)
     writer = Doc()
@@ -138,6 +143,7 @@ async def test_compaction_keeps_every_update_written_while_it_runs(server):
 
 
 async def test_failed_load_closes_with_1011_and_never_overwrites(settings, database_url):
+    """docs/protocol.md [H4] [C3]."""
     base = database_url
     name = f"arbor_loadfail_{secrets.token_hex(3)}"
     conn = await asyncpg.connect(base)
@@ -178,6 +184,7 @@ async def test_failed_load_closes_with_1011_and_never_overwrites(settings, datab
 
 
 async def test_two_processes_share_a_room_through_redis(settings):
+    """docs/protocol.md [F1] [F3]."""
     async with run_server(settings) as one, run_server(settings) as two:
         room = await new_room(one)
         a = await YClient.connect(url(one, room))
@@ -195,6 +202,7 @@ async def test_two_processes_share_a_room_through_redis(settings):
 
 
 async def test_rotating_links_closes_old_sockets_on_every_process(settings):
+    """docs/protocol.md [F5] [C8]."""
     async with run_server(settings) as one, run_server(settings) as two:
         room = await new_room(one)
         editor_one = await YClient.connect(url(one, room))

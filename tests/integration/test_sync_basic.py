@@ -14,6 +14,7 @@ async def create_room(base_url: str) -> dict[str, str]:
 
 
 async def test_two_clients_edit_together_and_state_survives_restart(settings):
+    """docs/protocol.md [H1] [P7] [D1]."""
     async with run_server(settings) as srv:
         room = await create_room(srv.base_url)
         url = f"{srv.ws_url}/sync/{room['room']}?token={room['edit_token']}"

@@ -90,6 +90,7 @@ async def close_code(ws) -> tuple[int | None, str]:
     ],
 )
 async def test_bad_frame_closes_only_the_sender(lane, name, frame, code):
+    """docs/protocol.md [P1] [P2] [C1] [C7]."""
     room = await new_room(lane)
     keep = await bystander(lane, room)
     ws = await raw_socket(lane, room)
@@ -106,6 +107,7 @@ async def test_bad_frame_closes_only_the_sender(lane, name, frame, code):
 
 @pytest.mark.parametrize("direct", [True, False], ids=["direct", "asgi"])
 async def test_oversized_message_closes_with_1009(settings, direct):
+    """docs/protocol.md [P2] [C2]."""
     from tests.conftest import run_server
 
     async with run_server(settings.replace(max_message_bytes=4096), direct=direct) as srv:
@@ -121,6 +123,7 @@ async def test_oversized_message_closes_with_1009(settings, direct):
 
 
 async def test_document_over_size_cap_refuses_growth(settings):
+    """docs/protocol.md [P8] [C11]."""
     from tests.conftest import run_server
 
     async with run_server(settings.replace(max_doc_bytes=20_000)) as srv:
@@ -140,12 +143,14 @@ async def test_document_over_size_cap_refuses_growth(settings):
 
 
 async def test_missing_token_is_refused_with_4401(server):
+    """docs/protocol.md [H2] [C8]."""
     room = await new_room(server)
     ws = await raw_socket(server, room, token="")
     assert (await close_code(ws))[0] == 4401
 
 
 async def test_forged_token_is_refused_with_4401(server):
+    """docs/protocol.md [C8]."""
     room = await new_room(server)
     ws = await raw_socket(server, room, token="A" * 32)
     code, reason = await close_code(ws)
@@ -154,6 +159,7 @@ async def test_forged_token_is_refused_with_4401(server):
 
 
 async def test_token_of_room_a_never_opens_room_b(server):
+    """docs/protocol.md [H1] [C8]."""
     a = await new_room(server)
     b = await new_room(server)
     ws = await websockets.connect(f"{server.ws_url}/sync/{b['room']}?token={a['edit_token']}")
@@ -161,17 +167,20 @@ async def test_token_of_room_a_never_opens_room_b(server):
 
 
 async def test_unknown_room_is_refused_with_4404(server):
+    """docs/protocol.md [C10]."""
     room = {"room": "doesnotexist123", "edit_token": "x"}
     ws = await raw_socket(server, room)
     assert (await close_code(ws))[0] == 4404
 
 
 async def test_malformed_room_id_is_refused_with_4404(server):
+    """docs/protocol.md [H2] [C10]."""
     ws = await websockets.connect(f"{server.ws_url}/sync/a..b?token=x")
     assert (await close_code(ws))[0] == 4404
 
 
 async def test_foreign_browser_origin_is_refused_with_4403(server):
+    """docs/protocol.md [H2] [C9]."""
     room = await new_room(server)
     ws = await raw_socket(server, room, origin="https://evil.example")
     code, reason = await close_code(ws)
@@ -180,6 +189,7 @@ async def test_foreign_browser_origin_is_refused_with_4403(server):
 
 
 async def test_same_origin_browser_is_accepted(server):
+    """docs/protocol.md [H2]."""
     room = await new_room(server)
     c = await YClient.connect(url(server, room), origin=f"http://127.0.0.1:{server.port}")
     assert c.closed is None
@@ -187,6 +197,7 @@ async def test_same_origin_browser_is_accepted(server):
 
 
 async def test_configured_origin_is_accepted(settings):
+    """docs/protocol.md [H2]."""
     from tests.conftest import run_server
 
     async with run_server(settings.replace(allowed_origins=("https://canvas.example",))) as srv:
@@ -197,12 +208,14 @@ async def test_configured_origin_is_accepted(settings):
 
 
 async def test_newer_protocol_version_is_refused_with_4099(server):
+    """docs/protocol.md [H1] [C6]."""
     room = await new_room(server)
     ws = await raw_socket(server, room, params={"protocol": "99"})
     assert await close_code(ws) == (4099, "server_too_old")
 
 
 async def test_view_link_write_closes_4403_and_changes_nothing(server):
+    """docs/protocol.md [P9] [C9]."""
     room = await new_room(server)
     editor = await YClient.connect(url(server, room))
     editor.add_text_block("b1", "original")
@@ -227,7 +240,7 @@ async def test_view_link_write_closes_4403_and_changes_nothing(server):
 
 
 async def test_view_link_reconnect_with_known_state_is_not_a_write(server):
-    """A viewer's sync step 2 that only repeats known content is accepted silently."""
+    """A viewer's sync step 2 that only repeats known content is accepted silently. [P9]"""
     room = await new_room(server)
     editor = await YClient.connect(url(server, room))
     editor.add_text_block("b1", "abc")
@@ -249,6 +262,7 @@ async def test_view_link_reconnect_with_known_state_is_not_a_write(server):
 
 
 async def test_awareness_for_another_client_id_is_ignored(server):
+    """docs/protocol.md [A2]."""
     room = await new_room(server)
     alice = await YClient.connect(url(server, room))
     bob = await YClient.connect(url(server, room))
@@ -270,6 +284,7 @@ async def test_awareness_for_another_client_id_is_ignored(server):
 
 
 async def test_late_joiner_gets_current_awareness_at_once(server):
+    """docs/protocol.md [A6]."""
     room = await new_room(server)
     peers = [await YClient.connect(url(server, room)) for _ in range(3)]
     for i, c in enumerate(peers):
@@ -284,6 +299,7 @@ async def test_late_joiner_gets_current_awareness_at_once(server):
 
 
 async def test_leaving_peer_is_removed_from_awareness(server):
+    """docs/protocol.md [A8]."""
     room = await new_room(server)
     a = await YClient.connect(url(server, room))
     b = await YClient.connect(url(server, room))
@@ -295,6 +311,7 @@ async def test_leaving_peer_is_removed_from_awareness(server):
 
 
 async def test_silent_peer_expires_from_awareness(settings):
+    """docs/protocol.md [A8]."""
     from tests.conftest import run_server
 
     async with run_server(settings.replace(awareness_timeout=0.5)) as srv:
@@ -311,6 +328,7 @@ async def test_silent_peer_expires_from_awareness(settings):
 
 @pytest.mark.parametrize("direct", [True, False], ids=["direct", "asgi"])
 async def test_client_that_stops_reading_is_dropped_without_stalling_others(settings, direct):
+    """docs/protocol.md [Q2] [C5]."""
     from tests.conftest import run_server
 
     async with run_server(settings.replace(send_queue_max=50), direct=direct) as srv:
@@ -337,6 +355,7 @@ async def test_client_that_stops_reading_is_dropped_without_stalling_others(sett
 
 
 async def test_disconnect_mid_broadcast_does_not_break_the_room(server):
+    """docs/protocol.md [Q2]."""
     room = await new_room(server)
     writer = await YClient.connect(url(server, room))
     reader = await YClient.connect(url(server, room))
@@ -356,7 +375,7 @@ async def test_disconnect_mid_broadcast_does_not_break_the_room(server):
 
 async def test_peer_whose_socket_goes_silent_is_dropped_by_ping(settings):
     """A client that stops answering pings (a dead network path, no close frame) is
-    dropped, and leaves everyone's awareness."""
+    dropped, and leaves everyone's awareness. [Q3] [A8]"""
     from tests.conftest import run_server
 
     async with run_server(settings.replace(ping_interval=0.3)) as srv:
@@ -390,6 +409,7 @@ async def send_flood(flooder: YClient, n: int) -> None:
 @pytest.mark.parametrize("direct", [True, False], ids=["direct", "asgi"])
 async def test_a_flood_of_updates_is_read_at_the_clients_budget_and_nothing_is_lost(
         settings, direct):
+    """docs/protocol.md [Q1]."""
     from pycrdt import Array
 
     from tests.conftest import run_server
@@ -424,7 +444,7 @@ async def test_a_flood_of_updates_is_read_at_the_clients_budget_and_nothing_is_l
 async def test_a_flood_longer_than_the_ping_timeout_is_still_read_and_not_dropped(settings):
     """A flooder's pong waits behind its own messages, which are read at its budget's pace:
     here 300 updates at 100 a second against a 0.3 s pong deadline. It is not dropped for
-    a ping "timeout" that is the server's own doing, and nothing it sent is lost."""
+    a ping "timeout" that is the server's own doing, and nothing it sent is lost. [Q1] [Q3]"""
     from pycrdt import Array
 
     from tests.conftest import run_server
@@ -448,6 +468,7 @@ async def test_a_flood_longer_than_the_ping_timeout_is_still_read_and_not_droppe
 
 
 async def test_more_sockets_from_one_address_than_the_limit_are_refused_with_1013(settings):
+    """docs/protocol.md [H2] [C5]."""
     from tests.conftest import run_server
 
     async with run_server(settings.replace(ws_connections_per_ip=3)) as srv:

@@ -81,6 +81,7 @@ async def all_equal(clients: list[JSClient], *pys: YClient) -> str:
 
 
 async def test_two_js_clients_and_python_client_converge_on_interleaved_edits(settings, node):
+    """docs/protocol.md [P7]."""
     async with run_server(settings) as srv:
         room = await create_room(srv.base_url)
         proc = await node()
@@ -143,6 +144,7 @@ async def _stored_is(srv: RunningServer, room: dict[str, str], state: str) -> bo
 
 
 async def test_late_js_joiner_gets_everything_and_state_survives_restart(settings, node):
+    """docs/protocol.md [P3] [C4] [D5]."""
     proc = await node()
     a, late, after = proc.client("a"), proc.client("late"), proc.client("after")
     async with run_server(settings) as srv:
@@ -205,6 +207,7 @@ def users(states: dict[int, Any]) -> list[Any]:
 
 
 async def test_late_js_joiner_sees_current_awareness_within_a_second(settings, node):
+    """docs/protocol.md [A6]."""
     async with run_server(settings) as srv:
         room = await create_room(srv.base_url)
         proc = await node()
@@ -236,6 +239,7 @@ async def _users_seen(c: JSClient, names: list[str]) -> bool:
 
 
 async def test_js_awareness_reaches_others_and_leaves_with_its_client(settings, node):
+    """docs/protocol.md [A8]."""
     async with run_server(settings) as srv:
         room = await create_room(srv.base_url)
         proc, other_proc = await node(), await node()
@@ -278,6 +282,7 @@ async def _state_of(c: JSClient, cid: int, key: str, value: Any) -> bool:
 
 
 async def test_js_presence_returns_promptly_after_reconnect_and_after_clearing(settings, node):
+    """docs/protocol.md [A2] [A5]."""
     async with run_server(settings) as srv:
         room = await create_room(srv.base_url)
         proc = await node()
@@ -307,6 +312,7 @@ async def test_js_presence_returns_promptly_after_reconnect_and_after_clearing(s
 
 
 async def test_forged_awareness_for_another_client_id_is_ignored(settings, node):
+    """docs/protocol.md [A2]."""
     async with run_server(settings) as srv:
         room = await create_room(srv.base_url)
         proc = await node()
@@ -348,6 +354,7 @@ async def test_forged_awareness_for_another_client_id_is_ignored(settings, node)
 
 
 async def test_invalid_awareness_json_closes_only_the_sender(settings, node):
+    """docs/protocol.md [A1] [P2]."""
     async with run_server(settings) as srv:
         room = await create_room(srv.base_url)
         proc = await node()
@@ -390,6 +397,7 @@ async def test_invalid_awareness_json_closes_only_the_sender(settings, node):
 
 
 async def test_js_view_link_reads_live_but_its_edit_is_refused_with_4403(settings, node):
+    """docs/protocol.md [P9] [C9]."""
     proc = await node()
     editor, viewer = proc.client("editor"), proc.client("viewer")
     async with run_server(settings) as srv:
@@ -513,6 +521,7 @@ async def _field_is(c: JSClient, block: str, key: str, value: Any) -> bool:
 
 
 async def test_ten_js_clients_joining_a_cold_room_at_once_all_sync(settings, node):
+    """docs/protocol.md [H4]."""
     async with run_server(settings) as srv:
         room = await create_room(srv.base_url, "Cold room")
         assert room["room"] not in srv.services.rooms.rooms  # not loaded yet

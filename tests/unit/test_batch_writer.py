@@ -60,6 +60,7 @@ def stored_map(store: FakeStore, room_id: str) -> dict[str, Any]:
 
 
 async def test_every_room_in_one_round_trip_within_the_interval() -> None:
+    """docs/protocol.md [D1]."""
     store = FakeStore()
     batcher = BatchWriter(store, flush_interval=0.05)  # type: ignore[arg-type]
     rooms = make(50, store, batcher)
@@ -76,6 +77,7 @@ async def test_every_room_in_one_round_trip_within_the_interval() -> None:
 
 
 async def test_failures_retry_in_order_and_flush_waits_for_its_data() -> None:
+    """docs/protocol.md [D2]."""
     store = FakeStore()
     batcher = BatchWriter(store, flush_interval=0.02)  # type: ignore[arg-type]
     (room, writer), = make(1, store, batcher)
@@ -92,6 +94,7 @@ async def test_failures_retry_in_order_and_flush_waits_for_its_data() -> None:
 
 
 async def test_a_room_the_database_refuses_holds_back_no_other_room() -> None:
+    """docs/protocol.md [D2]."""
     store = FakeStore()
     batcher = BatchWriter(store, flush_interval=0.02)  # type: ignore[arg-type]
     rooms = make(3, store, batcher)

@@ -72,6 +72,7 @@ def edit(doc: Doc[Any], key: str) -> bytes:
 
 
 async def test_in_a_busy_room_saved_rides_on_the_next_update():
+    """docs/protocol.md [S4]."""
     room, writer, reader = room_of_two()
     await asyncio.sleep(EVERY + 0.05)
     client: Doc[Any] = Doc()
@@ -96,6 +97,7 @@ async def test_updates_in_time_with_the_interval_carry_the_news_a_little_early()
     # due; waiting for the exact due time made the news miss that update and go in a
     # socket write of its own. Tried: bursts of updates every interval, each arriving a
     # tenth of an interval before the news is due.
+    """docs/protocol.md [S4]."""
     room, writer, reader = room_of_two()
     client: Doc[Any] = Doc()
     loop = asyncio.get_running_loop()
@@ -113,6 +115,7 @@ async def test_updates_in_time_with_the_interval_carry_the_news_a_little_early()
 
 
 async def test_in_a_big_busy_room_saved_arrives_every_interval_apart_from_updates(monkeypatch):
+    """docs/protocol.md [S4]."""
     monkeypatch.setattr(room_module, "RIDE_MAX_PEERS", 2)
     room, writer, reader = room_of_two()
     room.join(RecordingPeer())  # three peers: more than rides
@@ -134,6 +137,7 @@ async def test_in_a_big_busy_room_saved_arrives_every_interval_apart_from_update
 
 
 async def test_in_a_quiet_room_saved_is_sent_on_its_own_and_never_lost():
+    """docs/protocol.md [S4]."""
     room, a, b = room_of_two()
     room._publish_server_presence()  # the entry was just renewed
     client: Doc[Any] = Doc()
@@ -153,6 +157,7 @@ async def test_rooms_stored_in_one_batch_send_their_news_at_different_moments():
     # One persistence batch stores many rooms at once. Tried: 20 small rooms, each with
     # an update just before the batch and none after, so each room's news goes alone; a
     # fixed wait sent them all in the same millisecond (and drew all echoes at once).
+    """docs/protocol.md [S4]."""
     rooms = []
     client: Doc[Any] = Doc()
     for _ in range(20):
@@ -179,6 +184,7 @@ async def test_rooms_stored_in_one_batch_send_their_news_at_different_moments():
 
 
 async def test_saved_renewals_are_at_most_one_per_interval():
+    """docs/protocol.md [S4]."""
     room, writer, reader = room_of_two()
     client: Doc[Any] = Doc()
     loop = asyncio.get_running_loop()
@@ -198,6 +204,7 @@ async def test_saved_renewals_are_at_most_one_per_interval():
 
 
 async def test_an_echo_of_what_the_room_sent_is_recognised_before_decoding():
+    """docs/protocol.md [A7]."""
     room, a, b = room_of_two()
     room.receive(a, p.AwarenessMessage(p.encode_awareness([(7, 1, b'{"user":{"name":"A"}}')])))
     await asyncio.sleep(0.05)
@@ -211,6 +218,7 @@ async def test_an_echo_of_what_the_room_sent_is_recognised_before_decoding():
 
 
 async def test_echoes_are_recognised_for_the_echo_window_and_at_least_two_ticks(monkeypatch):
+    """docs/protocol.md [A7]."""
     monkeypatch.setattr(room_module, "ECHO_WINDOW", 0.12)
     room, a, b = room_of_two()
     await asyncio.sleep(0.05)
@@ -234,6 +242,7 @@ async def test_echoes_are_recognised_for_the_echo_window_and_at_least_two_ticks(
 
 
 async def test_what_is_remembered_for_echoes_stays_bounded_without_awareness_ticks(monkeypatch):
+    """docs/protocol.md [A7]."""
     monkeypatch.setattr(room_module, "ECHO_WINDOW", 0.3)
     room, writer, reader = room_of_two()  # nobody moves: no awareness tick ever comes
     client: Doc[Any] = Doc()
@@ -260,6 +269,7 @@ async def test_a_peer_that_did_not_ask_is_never_sent_the_servers_entry():
     # A stock client cannot use "saved" and echoes every awareness update it gets. Tried:
     # a busy room with one peer that asked (saved=1) and one that did not, with updates,
     # stores, the quiet-room timer, a housekeeping renewal and another peer's presence.
+    """docs/protocol.md [S2]."""
     room = Room("r", max_doc_bytes=1 << 20, awareness_timeout=30, awareness_tick=0.01)
     asked, plain = RecordingPeer(), RecordingPeer(wants_saved=False)
     room.join(asked)
@@ -286,6 +296,7 @@ async def test_a_peer_that_did_not_ask_is_never_sent_the_servers_entry():
 
 
 async def test_a_room_where_nobody_asked_sends_no_renewals_and_a_joiner_gets_it_current():
+    """docs/protocol.md [S3]."""
     room = Room("r", max_doc_bytes=1 << 20, awareness_timeout=30, awareness_tick=0.01)
     writer, reader = RecordingPeer(wants_saved=False), RecordingPeer(wants_saved=False)
     room.join(writer)
@@ -311,6 +322,7 @@ async def test_a_room_where_nobody_asked_sends_no_renewals_and_a_joiner_gets_it_
 async def test_a_reconnecting_persons_own_entry_is_not_taken_for_an_echo():
     # Tried: a leaves and comes back on a new connection with the same client id, clock
     # and state, so what it sends is byte for byte what the room sent b before it left.
+    """docs/protocol.md [A7]."""
     room, a, b = room_of_two()
     entry = p.awareness(p.encode_awareness([(7, 1, b'{"c":1}')]))
     room.receive(a, p.decode(entry))
@@ -346,6 +358,7 @@ def _clocks_sent(peer: RecordingPeer, client_id: int) -> list[int]:
 async def test_a_newcomer_gets_the_others_presence_past_any_clock_it_was_sent():
     # Tried: b's presence sent to a, a's connection dropped and back (a stock client keeps
     # the clocks of the entries it drops). At b's old clock, a ignored b until b renewed.
+    """docs/protocol.md [A5]."""
     room, a, b = room_of_two()
     room.receive(b, p.AwarenessMessage(p.encode_awareness([(8, 1, b'{"user":{"name":"B"}}')])))
     await asyncio.sleep(0.05)

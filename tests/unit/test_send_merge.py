@@ -12,6 +12,7 @@ from sync import protocol
 
 
 def test_a_run_of_queued_updates_is_sent_as_one_update() -> None:
+    """docs/protocol.md [P7]."""
     src: Doc[Any] = Doc()
     updates: list[bytes] = []
     src.observe(lambda e: updates.append(e.update))

@@ -58,6 +58,7 @@ def _history(seed: int) -> list[bytes]:
 
 @pytest.mark.parametrize("seed", range(40))
 def test_missing_is_none_exactly_when_pycrdt_integrates_the_update_whole(seed: int) -> None:
+    """docs/protocol.md [P6]."""
     rnd = random.Random(seed)
     history = _history(seed)
     order = list(range(len(history)))
@@ -82,6 +83,7 @@ def test_missing_is_none_exactly_when_pycrdt_integrates_the_update_whole(seed: i
 
 
 def test_what_is_read_as_inserted_is_what_the_document_then_holds() -> None:
+    """docs/protocol.md [P5]."""
     rnd = random.Random(7)
     doc = Doc()
     for _ in range(60):
@@ -96,12 +98,13 @@ def test_what_is_read_as_inserted_is_what_the_document_then_holds() -> None:
     b"\x00\x00\x00", b"\x01\x01\x05\x00\x1f", b"\x01\x01\x05\x00\x08\x01\x01\x00",
 ])
 def test_malformed_updates_are_refused_not_misread(bad: bytes) -> None:
+    """docs/protocol.md [P2] [P5]."""
     with pytest.raises(UpdateFormatError):
         read_update(bad)
 
 
 def test_numbers_past_2_53_are_refused() -> None:
-    """A client id past 2^53 - 1 (as a browser cannot hold it) is no update."""
+    """A client id past 2^53 - 1 (as a browser cannot hold it) is no update. [P5]"""
     value, out = 1 << 60, bytearray()
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)

@@ -65,6 +65,7 @@ def peer(direct: FakeDirect, queue_max: int = 100) -> SocketPeer:
 
 
 def test_send_goes_straight_to_the_socket_when_nothing_waits():
+    """docs/protocol.md [Q2]."""
     d = FakeDirect()
     pr = peer(d)
     pr.send(b"\x00\x02\x01a")
@@ -75,6 +76,7 @@ def test_send_goes_straight_to_the_socket_when_nothing_waits():
 
 
 def test_a_busy_socket_queues_and_later_messages_wait_behind():
+    """docs/protocol.md [Q2]."""
     d = FakeDirect()
     pr = peer(d)
     d.paused = True
@@ -95,6 +97,7 @@ def test_send_many_is_one_write_holding_every_frame_in_order():
 
 
 def test_a_peer_that_stops_reading_is_closed_with_1013_at_the_bound():
+    """docs/protocol.md [Q2] [C5]."""
     d = FakeDirect()
     pr = peer(d, queue_max=3)
     d.paused = True
@@ -108,6 +111,7 @@ def test_a_peer_that_stops_reading_is_closed_with_1013_at_the_bound():
 
 
 def test_message_budget_allows_its_burst_then_holds_until_a_few_are_due(monkeypatch):
+    """docs/protocol.md [Q1]."""
     import types
 
     import server.ws
