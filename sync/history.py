@@ -24,6 +24,21 @@ from .store import queries
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Restore:
+    """On the checkpoint kept just before a restore: who restored (a display name, or
+    None), and which checkpoint (its id, and when it was kept: a history thinned since
+    still says "Ada restored 18:05")."""
+
+    by: str | None
+    to: int | None
+    to_created_at: dt.datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"by": self.by, "to": self.to, "to_created_at":
+                self.to_created_at.isoformat() if self.to_created_at else None}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Checkpoint:
     id: int
     room_id: str
@@ -31,10 +46,12 @@ class Checkpoint:
     authors: list[str]
     size: int
     created_at: dt.datetime
+    restore: Restore | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "reason": self.reason, "authors": self.authors,
-                "size": self.size, "created_at": self.created_at.isoformat()}
+                "size": self.size, "created_at": self.created_at.isoformat(),
+                "restore": self.restore.to_json() if self.restore else None}
 
 
 def _authors(value: Any) -> list[str]:
@@ -45,18 +62,27 @@ def _authors(value: Any) -> list[str]:
 
 
 def _checkpoint(row: Any) -> Checkpoint:
+    restore = None
+    if row["reason"] == "before_restore":
+        restore = Restore(row["restored_by"], row["restored_to"], row["restored_to_at"])
     return Checkpoint(row["id"], row["room_id"], row["reason"], _authors(row["authors"]),
-                      row["size"], row["created_at"])
+                      row["size"], row["created_at"], restore)
 
 
 class CheckpointStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def create(self, room_id: str, data: bytes, reason: str,
-                     authors: list[str]) -> Checkpoint:
-        row = await self.pool.fetchrow(queries["insert_checkpoint"], room_id, reason,
-                                       json.dumps(sorted(authors)), len(data), data)
+    async def create(self, room_id: str, data: bytes, reason: str, authors: list[str], *,
+                     restoring: Checkpoint | None = None,
+                     restored_by: str | None = None) -> Checkpoint:
+        """Keep ``data`` as a checkpoint. Before a restore, ``restoring`` is the checkpoint
+        about to be restored and ``restored_by`` who asked: kept with it, so the history
+        can say who restored which version."""
+        row = await self.pool.fetchrow(
+            queries["insert_checkpoint"], room_id, reason, json.dumps(sorted(authors)),
+            len(data), data, restored_by, restoring.id if restoring else None,
+            restoring.created_at if restoring else None)
         await self.thin(room_id)
         return _checkpoint(row)
 

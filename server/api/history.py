@@ -27,7 +27,8 @@ from sync.history import CheckpointStore
 
 from ..capabilities import Role
 from ..problems import problem
-from .rooms import authorize
+from .jobs import display_name
+from .rooms import authorize, json_body
 
 if TYPE_CHECKING:
     from ..app import Services
@@ -123,6 +124,7 @@ async def restore_checkpoint(request: Request) -> Response:
     room_id = request.path_params["room"]
     await authorize(request, room_id, Role.EDIT)
     checkpoint_id = _id(request)
+    by = display_name((await json_body(request)).get("by"), "by")  # refused before any work
     if checkpoint_id is None:
         return _not_found()
     work = services.checkpoints
@@ -144,8 +146,10 @@ async def restore_checkpoint(request: Request) -> Response:
                 if room.doc.get_state() != state:  # edited meanwhile: keep what is there now
                     current = room.doc.get_update()
                 before = await store.create(room_id, current, "before_restore",
-                                            sorted(room.authors))
-                room.transact(lambda doc: doc.apply_update(change), author="restore")
+                                            sorted(room.authors), restoring=checkpoint,
+                                            restored_by=by)
+                # The restorer changed the canvas (the next checkpoint names them).
+                room.transact(lambda doc: doc.apply_update(change), author=by or "someone")
     except ArborError as exc:
         answer = _work_problem(exc)
         if answer is None:

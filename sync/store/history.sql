@@ -1,19 +1,20 @@
 -- insert_checkpoint --
-INSERT INTO room_checkpoints (room_id, reason, authors, size, data)
-VALUES ($1, $2, $3, $4, $5)
-RETURNING id, room_id, reason, authors, size, created_at;
+INSERT INTO room_checkpoints (room_id, reason, authors, size, data, restored_by, restored_to,
+                              restored_to_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING id, room_id, reason, authors, size, created_at, restored_by, restored_to, restored_to_at;
 
 -- list_checkpoints --
-SELECT id, room_id, reason, authors, size, created_at
+SELECT id, room_id, reason, authors, size, created_at, restored_by, restored_to, restored_to_at
 FROM room_checkpoints WHERE room_id = $1
 ORDER BY created_at DESC, id DESC LIMIT $2;
 
 -- get_checkpoint --
-SELECT id, room_id, reason, authors, size, created_at, data
+SELECT id, room_id, reason, authors, size, created_at, restored_by, restored_to, restored_to_at, data
 FROM room_checkpoints WHERE room_id = $1 AND id = $2;
 
 -- get_checkpoint_info --
-SELECT id, room_id, reason, authors, size, created_at
+SELECT id, room_id, reason, authors, size, created_at, restored_by, restored_to, restored_to_at
 FROM room_checkpoints WHERE room_id = $1 AND id = $2;
 
 -- thin_checkpoints --

@@ -5,9 +5,10 @@ which version."""
 from __future__ import annotations
 
 import httpx
+from pycrdt import Map
 
 from tests.conftest import run_server
-from tests.yclient import YClient
+from tests.yclient import YClient, eventually
 
 
 def auth(token: str) -> dict[str, str]:
@@ -65,3 +66,71 @@ async def test_a_cancel_with_a_name_that_is_not_one_is_refused_and_cancels_nothi
         (out,) = job["outputs"]
         assert a.blocks()[out]["status"] == "queued"
         await a.close()
+
+
+async def _room_with_a_checkpoint(srv, http) -> tuple[dict[str, str], dict, str]:
+    """A room Ann changed and left (so a checkpoint was kept); its links, that checkpoint
+    and the socket URL."""
+    room = (await http.post("/api/rooms", json={})).json()
+    url = f"{srv.ws_url}/sync/{room['room']}?token={room['edit_token']}"
+    ann = await YClient.connect(url)
+    await ann.set_awareness({"user": {"name": "Ann"}})
+    ann.add_text_block("b", "first version")
+    rooms = srv.services.rooms
+    await eventually(lambda: "b" in rooms.rooms[room["room"]].doc.get("blocks", type=Map))
+    await ann.close()
+    await eventually(lambda: room["room"] not in rooms.rooms and not rooms._unloading)
+    (first,) = (await http.get(f"/api/rooms/{room['room']}/history",
+                               headers=auth(room["view_token"]))).json()["checkpoints"]
+    return room, first, url
+
+
+async def test_a_restore_records_who_restored_which_version(settings):
+    async with run_server(settings) as srv, httpx.AsyncClient(base_url=srv.base_url) as http:
+        room, first, url = await _room_with_a_checkpoint(srv, http)
+        b = await YClient.connect(url)
+        b.add_text_block("oops", "unwanted")
+        await eventually(lambda: b.block_text("oops") == "unwanted")
+        r = await http.post(f"/api/rooms/{room['room']}/history/{first['id']}/restore",
+                            headers=auth(room["edit_token"]), json={"by": "Alice"})
+        assert r.status_code == 200, r.text
+        want = {"by": "Alice", "to": first["id"], "to_created_at": first["created_at"]}
+        assert r.json()["before"]["restore"] == want
+        assert r.json()["restored"]["restore"] is None  # an ordinary checkpoint
+        await eventually(lambda: b.block_text("oops") is None)
+        await b.close()
+        rooms = srv.services.rooms
+        await eventually(lambda: room["room"] not in rooms.rooms and not rooms._unloading)
+        listed = (await http.get(f"/api/rooms/{room['room']}/history",
+                                 headers=auth(room["view_token"]))).json()["checkpoints"]
+        assert [c["reason"] for c in listed] == ["unload", "before_restore", "unload"]
+        assert listed[1]["restore"] == want
+        # The restore is Alice's change, not a person called "restore".
+        assert "Alice" in listed[0]["authors"]
+        assert all("restore" not in c["authors"] for c in listed)
+
+
+async def test_a_restore_naming_nobody_records_no_one(settings):
+    async with run_server(settings) as srv, httpx.AsyncClient(base_url=srv.base_url) as http:
+        room, first, _ = await _room_with_a_checkpoint(srv, http)
+        r = await http.post(f"/api/rooms/{room['room']}/history/{first['id']}/restore",
+                            headers=auth(room["edit_token"]))
+        assert r.status_code == 200, r.text
+        assert r.json()["before"]["restore"]["by"] is None
+
+
+async def test_a_restore_with_a_name_that_is_not_one_is_refused_and_changes_nothing(settings):
+    async with run_server(settings) as srv, httpx.AsyncClient(base_url=srv.base_url) as http:
+        room, first, url = await _room_with_a_checkpoint(srv, http)
+        b = await YClient.connect(url)
+        b.add_text_block("kept", "stays")
+        await eventually(lambda: b.block_text("kept") == "stays")
+        for by in (7, {"name": "Alice"}, "A" * 101):
+            r = await http.post(f"/api/rooms/{room['room']}/history/{first['id']}/restore",
+                                headers=auth(room["edit_token"]), json={"by": by})
+            assert r.status_code == 400, (by, r.text)
+        listed = (await http.get(f"/api/rooms/{room['room']}/history",
+                                 headers=auth(room["view_token"]))).json()["checkpoints"]
+        assert [c["id"] for c in listed] == [first["id"]]
+        assert b.block_text("kept") == "stays"
+        await b.close()
