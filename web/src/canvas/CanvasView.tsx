@@ -1,7 +1,7 @@
 // The canvas: React Flow over the Yjs document, presence, follow mode and shortcuts.
 import { useCallback, useEffect, useMemo, useRef, useState, type MouseEvent as ReactMouseEvent } from 'react'
 import {
-  Background, BackgroundVariant, Controls, MiniMap, ReactFlow, applyEdgeChanges, applyNodeChanges,
+  Background, BackgroundVariant, MiniMap, ReactFlow, applyEdgeChanges, applyNodeChanges,
   useReactFlow, type Connection as FlowConnection, type EdgeChange, type FinalConnectionState,
   type NodeChange, type OnSelectionChangeParams, type Viewport,
 } from '@xyflow/react'
@@ -30,6 +30,10 @@ import { fitAll } from './fitAll'
 import { BranchPanel } from './BranchPanel'
 import { HistoryPanel } from './HistoryPanel'
 import { requestEdit } from '../sync/editRequests'
+import { StartHints } from './StartHints'
+import { ZoomControls } from './ZoomControls'
+import { useRevealOwnRuns } from '../hooks/useRevealOwnRuns'
+import { useCanvasThumbnail } from '../hooks/useCanvasThumbnail'
 
 const GRID: [number, number] = [20, 20]
 
@@ -215,6 +219,8 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
   }, [addBlock, flow, readOnly, upload])
 
   useCanvasShortcuts({ addBlock, selectOnly })
+  useRevealOwnRuns()
+  useCanvasThumbnail()
 
   // Show the whole canvas once its content arrives (from this browser's cache or the server).
   const { synced } = useConnectionState()
@@ -278,6 +284,7 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
             {historyOpen && <HistoryPanel onClose={closeHistory} />}
           </aside>
         )}
+        <StartHints nodes={nodes} edges={edges.length} selectOnly={selectOnly} />
         <ReactFlow<ArborNode, ArborEdge>
           nodes={shown}
           edges={shownEdges}
@@ -309,7 +316,7 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
           aria-label="Canvas"
         >
           <Background variant={BackgroundVariant.Dots} gap={GRID[0]} size={1.2} color="#c3c8d1" />
-          <Controls showInteractive={false} aria-label="Zoom controls" />
+          <ZoomControls />
           <MiniMap pannable zoomable ariaLabel="Overview map"
             nodeColor={(n) => (n.type === 'image' ? '#c7d7fe' : '#e4e7ec')} nodeStrokeWidth={2} />
           <Cursors people={people} />

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { boundsOf } from './fitAll'
+import { READABLE_ZOOM, boundsOf, fitTarget, zoomToFit } from './fitAll'
+
+const pane = { width: 1400, height: 800 }
+const block = (x: number, y: number, createdAt = 0, selected = false) =>
+  ({ position: { x, y }, width: 260, height: 150, selected, data: { createdAt } })
 
 describe('boundsOf', () => {
   it('spans every node by its own size, measured or not', () => {
@@ -8,5 +12,36 @@ describe('boundsOf', () => {
       { position: { x: 10, y: 20 }, width: 100, height: 50 },
       { position: { x: -30, y: 200 }, width: 10, height: 10 },
     ])).toEqual({ x: -30, y: 20, width: 140, height: 190 })
+  })
+})
+
+describe('fitTarget', () => {
+  it('is everything when everything can be read', () => {
+    const nodes = [block(0, 0), block(600, 300)]
+    expect(fitTarget(nodes, pane)).toEqual({ x: 0, y: 0, width: 860, height: 450 })
+  })
+
+  it('is the selection when there is one', () => {
+    const nodes = [block(0, 0), block(600, 300, 0, true), block(9000, 9000)]
+    expect(fitTarget(nodes, pane)).toEqual({ x: 600, y: 300, width: 260, height: 150 })
+  })
+
+  it('is the newest work on a canvas too large to read whole, at a readable zoom', () => {
+    // 40 x 25 blocks; the newest are the last rows.
+    const nodes = []
+    for (let r = 0; r < 25; r++) for (let c = 0; c < 40; c++) nodes.push(block(c * 340, r * 220, r * 40 + c))
+    const whole = boundsOf(nodes)!
+    expect(zoomToFit(whole, pane)).toBeLessThan(READABLE_ZOOM)
+    const box = fitTarget(nodes, pane)!
+    expect(zoomToFit(box, pane)).toBeGreaterThanOrEqual(READABLE_ZOOM)
+    // It holds the newest block (bottom right), and is not a single block either.
+    expect(box.x + box.width).toBe(39 * 340 + 260)
+    expect(box.y + box.height).toBe(24 * 220 + 150)
+    expect(box.width).toBeGreaterThan(1000)
+  })
+
+  it('is the newest block alone when even two blocks are too far apart to read', () => {
+    const nodes = [block(0, 0, 1), block(100000, 0, 2)]
+    expect(fitTarget(nodes, pane)).toEqual({ x: 100000, y: 0, width: 260, height: 150 })
   })
 })

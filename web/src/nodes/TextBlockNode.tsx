@@ -6,13 +6,16 @@ import { useBlockText } from '../hooks/useBlockText'
 import { BlockFrame } from './BlockFrame'
 import { Markdown } from './Markdown'
 import { TextEditor } from './TextEditor'
-import { takeEditRequest } from '../sync/editRequests'
+import { onEditRequest, takeEditRequest } from '../sync/editRequests'
+import { GrowingText } from './GrowingText'
 
 function TextBlockNodeImpl({ id, data, selected }: NodeProps<TextNode>) {
   const { readOnly } = useArbor()
   const { ytext, text } = useBlockText(id)
   // A block this person just made opens ready for typing.
   const [editing, setEditing] = useState(() => takeEditRequest(id))
+  // ... or when asked while drawn (a new canvas's first prompt, opened ready for typing).
+  useEffect(() => onEditRequest(id, () => setEditing(true)), [id])
   // Clicking elsewhere (deselecting the block) ends editing.
   useEffect(() => {
     if (!selected) setEditing(false)
@@ -20,6 +23,7 @@ function TextBlockNodeImpl({ id, data, selected }: NodeProps<TextNode>) {
   const busy = data.status === 'queued' || data.status === 'running'
   return (
     <BlockFrame id={id} data={data} selected={!!selected} title="Text">
+      <GrowingText id={id} ytext={ytext} author={data.author}>
       {editing && ytext && !readOnly ? (
         <TextEditor ytext={ytext} onExit={() => setEditing(false)} />
       ) : (
@@ -31,6 +35,7 @@ function TextBlockNodeImpl({ id, data, selected }: NodeProps<TextNode>) {
           {text ? <Markdown text={text} /> : <p className="muted">{busy ? 'Waiting for text…' : readOnly ? 'Empty' : 'Double-click to write'}</p>}
         </div>
       )}
+      </GrowingText>
       {editing && <div className="editor-hint">Esc to finish</div>}
     </BlockFrame>
   )

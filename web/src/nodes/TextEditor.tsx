@@ -29,7 +29,7 @@ export function TextEditor({ ytext, onExit, placeholder }: { ytext: Y.Text; onEx
           ]),
           markdown(),
           EditorView.lineWrapping,
-          cmPlaceholder(placeholder ?? 'Write an idea…'),
+          cmPlaceholder(placeholder ?? 'Describe an image idea…'),
           yCollab(ytext, editorAwareness(conn.provider.awareness), { undoManager: conn.undoManager }),
           EditorView.contentAttributes.of({ 'aria-label': 'Block text' }),
         ],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { requestEdit, takeEditRequest } from './editRequests'
+import { onEditRequest, requestEdit, takeEditRequest } from './editRequests'
 
 describe('edit requests', () => {
   it('answers true once for a block just created, false otherwise', () => {
@@ -7,5 +7,19 @@ describe('edit requests', () => {
     expect(takeEditRequest('b2')).toBe(false)
     expect(takeEditRequest('b1')).toBe(true)
     expect(takeEditRequest('b1')).toBe(false)
+  })
+})
+
+describe('edit requests for a block already drawn', () => {
+  it('reach its listener at once instead of waiting for a mount', () => {
+    let heard = 0
+    const stop = onEditRequest('drawn', () => { heard++ })
+    requestEdit('drawn')
+    expect(heard).toBe(1)
+    expect(takeEditRequest('drawn')).toBe(false)
+    stop()
+    requestEdit('drawn')
+    expect(heard).toBe(1)
+    expect(takeEditRequest('drawn')).toBe(true)
   })
 })

@@ -155,3 +155,13 @@ export function setBlockFields(c: Connection, id: string, fields: Record<string,
 export function setTitle(c: Connection, title: string): void {
   c.transact(() => c.meta.set('title', title))
 }
+
+/** Not part of anyone's undo: a block growing to show its text is not an edit to take back. */
+export const GROWTH_ORIGIN = { name: 'block-growth' }
+
+/** Makes a block taller (never shorter) to show its text; see `growth.ts`. */
+export function growBlock(c: Connection, id: string, h: number): void {
+  const b = c.blocks.get(id)
+  if (!b || !(h > Number(b.get('h') ?? 0))) return
+  c.doc.transact(() => b.set('h', Math.round(h)), GROWTH_ORIGIN)
+}
