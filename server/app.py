@@ -49,7 +49,7 @@ from . import metrics
 from .api import gallery, health, history, identity, jobs, models, rooms
 from .api.images import get_image
 from .api.uploads import blob_problem, complete_upload, create_upload, receive_upload
-from .headers import PagePolicy, SecurityHeaders, blob_origins
+from .headers import PagePolicy, SecurityHeaders, blob_origins, origin
 from .problems import problem
 from .ratelimit import (
     AddressHasher,
@@ -287,7 +287,9 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> Starlette
         services = await start_services(settings)
         app.state.services = services
         metrics.install(app.state, services)
-        page_policy.blob_origins = await blob_origins(services.blobs)
+        public_images = origin(settings.public_image_base_url)
+        page_policy.blob_origins = (*await blob_origins(services.blobs),
+                                    *([public_images] if public_images else []))
         try:
             yield
         finally:
@@ -322,6 +324,7 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> Starlette
         Route("/api/posts/{post}", gallery.get_post, methods=["GET"]),
         Route("/api/posts/{post}", gallery.delete_post, methods=["DELETE"]),
         Route("/api/posts/{post}/images/{size}", gallery.post_image, methods=["GET"]),
+        Route("/images/posts/{post}/{name}", gallery.public_image, methods=["GET"]),
         Route("/api/posts/{post}/like", gallery.like_post, methods=["POST"]),
         Route("/api/posts/{post}/like", gallery.unlike_post, methods=["DELETE"]),
         Route("/api/posts/{post}/report", gallery.report_post, methods=["POST"]),

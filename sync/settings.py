@@ -231,8 +231,13 @@ class Settings:
         "largest image (width x height) accepted")
     upload_ttl: float = var("ARBOR_UPLOAD_TTL_SECONDS", "900", real,
         "how long an upload URL stays valid")
-    image_url_ttl: float = var("ARBOR_IMAGE_URL_TTL_SECONDS", "300", real,
-        "how long a redirect to a presigned image URL is valid")
+    image_url_ttl: float = var("ARBOR_IMAGE_URL_TTL_SECONDS", "3600", real,
+        "canvas images in S3 are presigned per window of this many seconds: the same URL all "
+        "window long (so browsers reuse what they fetched), valid until the next window ends")
+    public_image_base_url: str = var("ARBOR_PUBLIC_IMAGE_BASE_URL", "", url,
+        "public URL of the bucket (or a CDN in front of it) that serves published images by "
+        "key (`{url}/posts/{post}/{hash}.webp`); unset: the server serves them, with a year's "
+        "public immutable caching")
     job_max_attempts: int = var("ARBOR_JOB_MAX_ATTEMPTS", "3", at_least(1, whole),
         "attempts of a job before it fails (transient errors, lost workers)")
     job_timeout: float = var("ARBOR_JOB_TIMEOUT_SECONDS", "300", real,

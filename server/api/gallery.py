@@ -6,6 +6,14 @@ Publishing copies every image the post shows (the image and those of its lineage
 nothing; remixing copies them back into the new canvas's own ``rooms/{room}/`` keys.
 Cookie-authenticated writes pass :func:`.identity.check_csrf`. Lists are keyset-paginated
 (``next_cursor``), never by offset.
+
+A published image is public, and its URL names its content: ``/images/{key}``, where the
+key is ``posts/{post}/{sha256}[_{size}].webp`` (or ``ARBOR_PUBLIC_IMAGE_BASE_URL/{key}``,
+a public bucket or a CDN in front of it). Such a URL never changes meaning, so it is served
+with ``Cache-Control: public, max-age=31536000, immutable``: a browser shows a page of the
+gallery seen before without asking for a single image again, and a CDN may keep it. A post
+hidden by reports (or unpublished) is refused by the server from then on; what a CDN or a
+public bucket already holds must be purged there.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import re
 from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from sync.blobs import (
     BlobError,
@@ -27,6 +35,7 @@ from sync.blobs import (
     Scope,
     key_belongs_to,
     owned_image,
+    parse_image_key,
 )
 from sync.blobs.errors import FOREIGN_IMAGE_DETAIL
 from sync.canvas_index import index_for
@@ -58,6 +67,7 @@ from .identity import (
     require_person,
     services_of,
 )
+from .images import IMMUTABLE
 from .images import _serve as serve_blob
 from .rooms import _base, _links, authorize, initial_document, json_body
 from .uploads import BLOCK_ID, blob_problem
@@ -72,6 +82,8 @@ SIZES: Final = ("full", *(str(s) for s in THUMB_SIZES))
 DEFAULT_LIMIT: Final = 24
 MAX_LIMIT: Final = 100
 MAX_REMIX_TITLE: Final = 200
+IMAGES_PATH: Final = "/images"  # + "/" + a post's image key: see public_image
+NOT_SHARED: Final = "private, no-store"  # a hidden post's image, shown to its author
 
 
 # ------------------------------------------------------------------------ JSON shapes
@@ -81,24 +93,36 @@ def _author(person: Person) -> dict[str, str]:
     return {"handle": person.handle, "display_name": person.display_name}
 
 
-def _image_urls(post_id: str, block: str | None = None) -> dict[str, str]:
-    query = f"?block={block}" if block else ""
-    base = f"/api/posts/{post_id}/images"
-    return {"url": f"{base}/full{query}", "thumb_url": f"{base}/{DISPLAY_THUMB}{query}",
-            "small_url": f"{base}/{min(THUMB_SIZES)}{query}"}
+def image_base(request: Request) -> str:
+    """Where published images are read from: ``ARBOR_PUBLIC_IMAGE_BASE_URL``, else here."""
+    return services_of(request).settings.public_image_base_url or IMAGES_PATH
 
 
-def _step_json(post: Post, step: Step) -> dict[str, Any]:
+def image_urls(images: str, image: ImageKey) -> dict[str, str]:
+    """The content-addressed URLs of an image's renditions (full, 1024 and 256 px)."""
+    return {"url": f"{images}/{image.sized(None).key}",
+            "thumb_url": f"{images}/{image.sized(DISPLAY_THUMB).key}",
+            "small_url": f"{images}/{image.sized(min(THUMB_SIZES)).key}"}
+
+
+def _step_json(post: Post, step: Step, images: str) -> dict[str, Any]:
     out = step.to_json()
     if step.image is not None:
         out["image"] = {"key": step.image.get("key"), "width": step.image.get("width"),
-                        "height": step.image.get("height"), "mime": step.image.get("mime"),
-                        **_image_urls(post.id, step.block_id)}
+                        "height": step.image.get("height"), "mime": step.image.get("mime")}
+        parsed = parse_image_key(step.image.get("key"))
+        if parsed is not None and parsed.scope is Scope.POST and parsed.owner == post.id:
+            out["image"].update(image_urls(images, parsed))
     return out
 
 
-def post_json(post: Post, viewer: Person | None) -> dict[str, Any]:
-    """A post as listings show it."""
+def _post_image_urls(post: Post, images: str) -> dict[str, str]:
+    parsed = parse_image_key(post.image_key)
+    return {} if parsed is None else image_urls(images, parsed)
+
+
+def post_json(post: Post, viewer: Person | None, images: str = IMAGES_PATH) -> dict[str, Any]:
+    """A post as listings show it (``images``: see :func:`image_base`)."""
     return {
         "id": post.id,
         "title": post.title,
@@ -109,14 +133,14 @@ def post_json(post: Post, viewer: Person | None) -> dict[str, Any]:
         "liked_by_me": post.liked_by_me,
         "include_prompts": post.include_prompts,
         "image": {"key": post.image_key, "width": post.width, "height": post.height,
-                  "mime": post.mime, **_image_urls(post.id)},
+                  "mime": post.mime, **_post_image_urls(post, images)},
         "remixed_from_id": post.parent_post_id,
         "is_author": viewer is not None and viewer.id == post.author.id,
     }
 
 
-def page_json(page: Page, viewer: Person | None) -> dict[str, Any]:
-    return {"posts": [post_json(p, viewer) for p in page.posts],
+def page_json(page: Page, viewer: Person | None, images: str = IMAGES_PATH) -> dict[str, Any]:
+    return {"posts": [post_json(p, viewer, images) for p in page.posts],
             "next_cursor": page.next.encode() if page.next else None}
 
 
@@ -266,7 +290,8 @@ async def publish(request: Request) -> Response:
     post = await gallery.get_post(post_id, person.id)
     assert post is not None
     parent = await gallery.get_post(post.parent_post_id) if post.parent_post_id else None
-    return JSONResponse(_full_post_json(post, person, parent), status_code=201)
+    return JSONResponse(_full_post_json(post, person, parent, image_base(request)),
+                        status_code=201)
 
 
 async def _forget_blobs(services: Services, prefix: str) -> None:
@@ -279,11 +304,11 @@ async def _forget_blobs(services: Services, prefix: str) -> None:
 # ------------------------------------------------------------------------ posts
 
 
-def _full_post_json(post: Post, viewer: Person | None,
-                    parent: Post | None) -> dict[str, Any]:
-    out = post_json(post, viewer)
-    out["lineage"] = [_step_json(post, s) for s in post.lineage] if post.include_prompts \
-        else None
+def _full_post_json(post: Post, viewer: Person | None, parent: Post | None,
+                    images: str = IMAGES_PATH) -> dict[str, Any]:
+    out = post_json(post, viewer, images)
+    out["lineage"] = [_step_json(post, s, images) for s in post.lineage] \
+        if post.include_prompts else None
     out["remixed_from"] = None if parent is None or not parent.listed else {
         "id": parent.id, "title": parent.title, "author": _author(parent.author)}
     out["hidden"] = post.hidden
@@ -301,7 +326,8 @@ async def list_posts(request: Request) -> Response:
     page = await gallery_of(request).list_posts(
         "top" if sort == "top" else "new", limit=size, cursor=cursor,
         viewer_id=viewer.id if viewer else None)
-    return JSONResponse(page_json(page, viewer), headers={"Cache-Control": "no-store"})
+    return JSONResponse(page_json(page, viewer, image_base(request)),
+                        headers={"Cache-Control": "no-store"})
 
 
 @endpoint
@@ -311,7 +337,7 @@ async def get_post(request: Request) -> Response:
     post = await _visible_post(request, viewer)
     parent = (await gallery_of(request).get_post(post.parent_post_id)
               if post.parent_post_id else None)
-    return JSONResponse(_full_post_json(post, viewer, parent),
+    return JSONResponse(_full_post_json(post, viewer, parent, image_base(request)),
                         headers={"Cache-Control": "no-store"})
 
 
@@ -328,10 +354,48 @@ async def delete_post(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def _serve_post_image(request: Request, post: Post, key: str) -> Response:
+    """A post's image rendition ``key``: public and immutable while the post is listed
+    (from ``ARBOR_PUBLIC_IMAGE_BASE_URL`` when set, else from the store through this
+    server, never a presigned redirect), not to be kept anywhere once it is hidden."""
+    services = services_of(request)
+    cache = IMMUTABLE if post.listed else NOT_SHARED
+    public = services.settings.public_image_base_url
+    if public and post.listed:
+        return RedirectResponse(f"{public}/{key}", status_code=301,
+                                headers={"Cache-Control": IMMUTABLE})
+    try:
+        return await serve_blob(request, services, key, cache=cache, redirect=False)
+    except BlobError as exc:
+        return blob_problem(exc)
+
+
+@endpoint
+async def public_image(request: Request) -> Response:
+    """``GET /images/posts/{post}/{digest}[_{size}].webp`` (public): a published image by
+    its content-addressed key. Only while the post is listed (a hidden one: only to its
+    author, and not cached); anything else under the path is 404 before the store is
+    asked."""
+    post_id, name = request.path_params["post"], request.path_params["name"]
+    key = f"posts/{post_id}/{name}"
+    parsed = parse_image_key(key)
+    if (not POST_ID.match(post_id) or parsed is None or parsed.scope is not Scope.POST
+            or parsed.owner != post_id):
+        raise Refusal(404, "no such image", "not_found")
+    post = await gallery_of(request).get_post(post_id)
+    if post is not None and post.hidden and not post.deleted:
+        viewer = await current_person(request)
+        post = post if viewer is not None and viewer.id == post.author.id else None
+    if post is None or post.deleted:
+        raise Refusal(404, "no such image", "not_found")
+    return await _serve_post_image(request, post, key)
+
+
 @endpoint
 async def post_image(request: Request) -> Response:
     """``GET /api/posts/{post}/images/{size}[?block=]`` (public): size ``full``, ``1024``
-    or ``256``; ``block`` picks the image of a lineage step."""
+    or ``256``; ``block`` picks the image of a lineage step. Kept for links made before
+    posts' images had content-addressed URLs (:func:`public_image`); served alike."""
     size = request.path_params["size"]
     if size not in SIZES:
         raise Refusal(404, "no such image size", "not_found")
@@ -347,11 +411,8 @@ async def post_image(request: Request) -> Response:
         image = owned_image(Scope.POST, post.id, key)
     except ForeignImageError:
         raise Refusal(404, "no such image in this post", "not_found") from None
-    key = image.sized(None if size == "full" else int(size)).key
-    try:
-        return await serve_blob(request, services_of(request), key)
-    except BlobError as exc:
-        return blob_problem(exc)
+    return await _serve_post_image(request, post,
+                                   image.sized(None if size == "full" else int(size)).key)
 
 
 async def _post_action(request: Request, what: str) -> tuple[Person, Post]:
@@ -450,7 +511,7 @@ async def get_person(request: Request) -> Response:
         "following": counts.following,
         "followed_by_me": counts.followed_by_me,
         "is_me": viewer is not None and viewer.id == person.id,
-        **page_json(page, viewer),
+        **page_json(page, viewer, image_base(request)),
     }, headers={"Cache-Control": "no-store"})
 
 
@@ -488,4 +549,5 @@ async def following_feed(request: Request) -> Response:
     viewer = await require_person(request)
     size, cursor = _page_args(request, "new")
     page = await gallery_of(request).list_following(viewer.id, limit=size, cursor=cursor)
-    return JSONResponse(page_json(page, viewer), headers={"Cache-Control": "no-store"})
+    return JSONResponse(page_json(page, viewer, image_base(request)),
+                        headers={"Cache-Control": "no-store"})

@@ -5,20 +5,25 @@
 (``rooms/{room}/{sha256}[_{size}].webp``), and only the room's own
 (:func:`sync.blobs.key_belongs_to`): a key of another room, a raw upload, or a key that
 names nothing are the same 404, decided before the store is asked. With S3 the answer is
-a 302 to a short-lived presigned GET; with blobs on disk the server streams the bytes
-itself, with an ETag, an immutable cache lifetime (keys are content hashes, so a key never
-changes meaning) and byte ranges.
+a 302 to a presigned GET signed for the current window of ``ARBOR_IMAGE_URL_TTL_SECONDS``
+(the same URL all window long: see ``sync/blobs/s3.py``), and the redirect itself may be
+kept by the browser until the window ends, so a canvas opened again within the window
+fetches none of its images; with blobs on disk the server streams the bytes itself, with
+an ETag, an immutable cache lifetime (keys are content hashes, so a key never changes
+meaning) and byte ranges.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from sync.blobs import BlobError, key_belongs_to
+from sync.blobs.base import signing_window
 from sync.errors import RoomNotFoundError
 
 from ..capabilities import ROOM_ID, bearer, role_for
@@ -84,13 +89,18 @@ async def get_image(request: Request) -> Response:
 
 
 async def _serve(request: Request, services: Services, key: str,
-                 cache: str = IMMUTABLE) -> Response:
+                 cache: str = IMMUTABLE, *, redirect: bool = True) -> Response:
+    """The object at ``key``: a redirect to a presigned GET where the store has them (and
+    ``redirect``), else the bytes, with ``cache`` as their Cache-Control."""
     ttl = services.settings.image_url_ttl
-    url = await services.blobs.presign_get(key, ttl)
+    url = await services.blobs.presign_get(key, ttl) if redirect else None
     if url is not None:
-        # The redirect may be reused by this browser while the URL is still valid.
+        # The same URL is handed out until the window ends: this browser may reuse the
+        # redirect until then (and its target, valid a window longer, is cached by URL).
+        start, lifetime = signing_window(ttl)
+        fresh = max(0, int(start + lifetime // 2 - time.time()))
         return RedirectResponse(url, status_code=302,
-                                headers={"Cache-Control": f"private, max-age={int(ttl // 2)}"})
+                                headers={"Cache-Control": f"private, max-age={fresh}"})
     info = await services.blobs.head(key)
     if info is None:
         return problem(404, "no such image in this canvas", kind="not_found")

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
 from .errors import BlobError, BlobErrorKind
 
 MAX_KEY_LENGTH = 512
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4 presigned URLs live at most 7 days
 _SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")  # fullmatch: no trailing newline
 
 
@@ -46,6 +48,16 @@ def check_key(key: str) -> str:
         raise BlobError(BlobErrorKind.INVALID_KEY, f"not a valid blob key: {key[:80]!r}",
                         key=key[:80])
     return key
+
+
+def signing_window(expires: float, now: float | None = None) -> tuple[int, int]:
+    """``(start, lifetime)`` of a presigned GET handed out now: the current window of
+    ``expires`` seconds started at ``start`` (epoch seconds, a multiple of the window), and
+    a URL signed as of then is valid for ``lifetime``: two windows (at most 7 days), so at
+    least one from any moment of the window."""
+    window = max(1, min(int(expires), MAX_PRESIGN_SECONDS // 2))
+    moment = time.time() if now is None else now
+    return int(moment // window) * window, 2 * window
 
 
 def check_prefix(prefix: str) -> str:
@@ -89,8 +101,10 @@ class BlobStore(Protocol):
         ...
 
     async def presign_get(self, key: str, expires: float) -> str | None:
-        """A URL a browser can read the object from for ``expires`` seconds, or None when
-        the server must stream the bytes itself."""
+        """A URL a browser can read the object from for at least ``expires`` seconds, or
+        None when the server must stream the bytes itself. Every call within one window of
+        ``expires`` seconds returns the same URL (valid until the next window ends), so
+        browsers can keep what they fetched with it."""
         ...
 
     async def close(self) -> None: ...

@@ -7,23 +7,34 @@ one way every S3-compatible store enforces both type and exact size. It signs
 ``If-None-Match: *`` too, so the store accepts the PUT only while nothing is stored at the
 key: a presigned URL cannot be revoked, but once its body (or the marker the server puts in
 its place when the upload is completed) is there, every later PUT of it is refused (412).
-Reads for browsers go through short-lived presigned GETs, so image bytes never pass through
-our servers.
+Reads for browsers go through presigned GETs, so image bytes never pass through our
+servers. A GET is signed for a *window*: every request in the same window of ``expires``
+seconds gets the very same URL (signed as of the window's start, valid for two windows, so
+at least one from any moment in it), and the object comes back with
+``Cache-Control: private, max-age=31536000, immutable`` (``response-cache-control`` is part
+of what is signed). A browser therefore reuses both the redirect and the image all window
+long, instead of fetching every image again on every view, and nothing but the holder of
+the URL can read it. botocore takes the signing time from the clock only, so the window's
+start is handed to it through a context variable read by the one function it asks
+(:func:`_signing_time`); every other signature it makes still uses the clock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from contextvars import ContextVar
+from typing import Any, Final, TypeVar
 
 import boto3  # type: ignore[import-untyped]
+import botocore.auth  # type: ignore[import-untyped]
 import botocore.exceptions  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
 
 from ..settings import Settings
-from .base import BlobInfo, UploadTarget, check_key, check_prefix
+from .base import BlobInfo, UploadTarget, check_key, check_prefix, signing_window
 from .errors import BlobError, BlobErrorKind
 
 log = logging.getLogger(__name__)
@@ -32,6 +43,26 @@ T = TypeVar("T")
 
 _MISSING_OBJECT = {"NoSuchKey", "404", "NotFound"}
 _MISSING_BUCKET = {"NoSuchBucket"}
+# The object is immutable (its key is a content hash): a browser may keep what it read
+# under one URL; a shared cache may not (the URL is the capability).
+GET_CACHE_CONTROL: Final = "private, max-age=31536000, immutable"
+
+_SIGNING_AT: ContextVar[dt.datetime | None] = ContextVar("arbor_s3_signing_at", default=None)
+_clock = botocore.auth.get_current_datetime
+
+
+def _signing_time(remove_tzinfo: bool = True) -> dt.datetime:
+    """botocore's clock, except inside :meth:`S3BlobStore.presign_get`'s signing call."""
+    fixed = _SIGNING_AT.get()
+    if fixed is None:
+        now: dt.datetime = _clock(remove_tzinfo)
+        return now
+    return fixed.replace(tzinfo=None) if remove_tzinfo else fixed
+
+
+botocore.auth.get_current_datetime = _signing_time
+
+
 _NOT_AUTHORIZED = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch",
                    "ExpiredToken", "InvalidToken", "AllAccessDisabled"}
 
@@ -187,11 +218,23 @@ class S3BlobStore:
                                               "If-None-Match": "*"})
 
     async def presign_get(self, key: str, expires: float) -> str | None:
+        """The same URL for every call in one window of ``expires`` seconds (see the module
+        docstring), valid until the next window ends."""
         check_key(key)
-        url = await self._call(
-            key, self._client.generate_presigned_url, ClientMethod="get_object",
-            Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=max(1, int(expires)))
-        return str(url)
+        start, lifetime = signing_window(expires)
+
+        def sign() -> str:
+            token = _SIGNING_AT.set(dt.datetime.fromtimestamp(start, dt.UTC))
+            try:
+                return str(self._client.generate_presigned_url(
+                    ClientMethod="get_object",
+                    Params={"Bucket": self.bucket, "Key": key,
+                            "ResponseCacheControl": GET_CACHE_CONTROL},
+                    ExpiresIn=lifetime))
+            finally:
+                _SIGNING_AT.reset(token)
+
+        return await self._call(key, sign)
 
     async def close(self) -> None:
         await asyncio.to_thread(self._client.close)
