@@ -1,5 +1,6 @@
 // Canvases this browser opened before (kept only in this browser).
 import type { Role } from '../api/rooms'
+import { forgetThumb } from './thumbnails'
 
 export interface RecentCanvas {
   room: string
@@ -60,4 +61,5 @@ export function forgetCanvas(room: string): void {
   const s = store()
   if (!s) return
   s.setItem(KEY, JSON.stringify(listRecent().filter((r) => r.room !== room)))
+  forgetThumb(room)
 }
