@@ -18,13 +18,14 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from sync import budgets
 from sync.blobs import BlobStore, open_blob_store
 from sync.blobs.errors import BlobError
+from sync.cards import CardStore
 from sync.checkpoint_work import CheckpointWork
 from sync.errors import (
     ArborError,
@@ -50,6 +51,7 @@ from .api import gallery, health, history, identity, jobs, models, rooms
 from .api.images import get_image
 from .api.uploads import blob_problem, complete_upload, create_upload, receive_upload
 from .headers import PagePolicy, SecurityHeaders, blob_origins, origin
+from .pages import card_routes, page_routes
 from .problems import problem
 from .ratelimit import (
     AddressHasher,
@@ -89,6 +91,7 @@ class Services:
     keys: KeyRing = dataclasses.field(init=False)
     addresses: AddressHasher = dataclasses.field(init=False)  # keyed hashes of client IPs
     checkpoints: CheckpointWork = dataclasses.field(init=False)  # previews and restores
+    cards: CardStore = dataclasses.field(default_factory=CardStore)  # link-preview cards
     rate_limited: dict[str, int] = dataclasses.field(default_factory=dict)
     sockets_by_ip: dict[str, int] = dataclasses.field(default_factory=dict)  # open websockets
 
@@ -270,10 +273,7 @@ def _web_routes(dist: Path) -> list[Any]:
 
         return [Route(path, no_build) for path in APP_PATHS]
 
-    async def app_page(request: Request) -> Response:
-        return FileResponse(index, headers={"Cache-Control": "no-cache"})
-
-    routes: list[Any] = [Route(path, app_page) for path in APP_PATHS]
+    routes: list[Any] = page_routes(index)  # each with its own title and card: pages.py
     if (dist / "assets").is_dir():
         routes.append(Mount("/assets", HashedAssets(directory=dist / "assets")))
     return routes
@@ -325,6 +325,7 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> Starlette
         Route("/api/posts/{post}", gallery.delete_post, methods=["DELETE"]),
         Route("/api/posts/{post}/images/{size}", gallery.post_image, methods=["GET"]),
         Route("/images/posts/{post}/{name}", gallery.public_image, methods=["GET"]),
+        *card_routes(),
         Route("/api/posts/{post}/like", gallery.like_post, methods=["POST"]),
         Route("/api/posts/{post}/like", gallery.unlike_post, methods=["DELETE"]),
         Route("/api/posts/{post}/report", gallery.report_post, methods=["POST"]),

@@ -351,6 +351,7 @@ async def delete_post(request: Request) -> Response:
         raise Refusal(403, "only its author can unpublish a post", "not_the_author")
     if await gallery_of(request).unpublish(post.id, person.id):
         await _forget_blobs(services_of(request), f"posts/{post.id}")
+        services_of(request).cards.forget(f"posts/{post.id}/")
     return Response(status_code=204)
 
 
