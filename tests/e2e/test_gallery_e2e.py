@@ -99,3 +99,105 @@ async def test_publish_like_and_remix_across_two_browsers(app, browser):
     assert not author.errors, author.errors  # type: ignore[attr-defined]
     await author_ctx.close()
     await viewer_ctx.close()
+
+
+LAYOUT_SHIFT = """() => { window.__cls = 0; window.__shifts = []
+    new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) {
+            if (e.hadRecentInput) continue
+            window.__cls += e.value
+            window.__shifts.push([e.value, ...e.sources.map((s) => s.node
+                ? `${s.node.nodeName}.${s.node.className}` : '?')])
+        }
+    }).observe({ type: 'layout-shift', buffered: true }) }"""
+FAKE_SHARE = """() => { window.__shared = []
+    navigator.share = (data) => { window.__shared.push(data); return Promise.resolve() }
+    navigator.canShare = () => true }"""
+NO_SHARE = "() => { delete Navigator.prototype.share; delete Navigator.prototype.canShare }"
+
+
+async def post_page(browser, base: str, post_id: str, script: str,
+                    viewport: dict[str, int] | None = None):
+    ctx = await browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+    await ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    await ctx.add_init_script(f"({LAYOUT_SHIFT})(); ({script})()")
+    page = await ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.goto(f"{base}/p/{post_id}")
+    await expect(page.locator("h1.post-title")).to_have_text("Fox in the snow")
+    return ctx, page, errors
+
+
+async def test_share_and_copy_prompt_buttons_on_a_post_page(app, browser):
+    from tests.e2e.test_a11y import check_page
+
+    async with contextlib.AsyncExitStack() as stack:
+        gallery = Gallery(app, stack)
+        author = await gallery.person()
+        post = await gallery.post(author, title="Fox in the snow")
+    url = f"{app.base_url}/p/{post['id']}"
+
+    # No share sheet here (desktop Linux): Share copies the link.
+    ctx, page, errors = await post_page(browser, app.base_url, post["id"], NO_SHARE)
+    await page.get_by_role("button", name="Share").click()
+    await expect(page.locator(".share-note")).to_have_text("Link copied")
+    assert await page.evaluate("navigator.clipboard.readText()") == url
+    assert await page.title() == "Fox in the snow · Arbor"
+
+    # Each step's prompt is copied by its own button.
+    story = page.get_by_role("list", name="How this image grew")
+    await story.get_by_role("button", name="Copy prompt of step 1").click()
+    await expect(story.locator("li").nth(0).get_by_role("status")).to_have_text("Copied")
+    assert await page.evaluate("navigator.clipboard.readText()") == "a fox"
+    await story.get_by_role("button", name="Copy prompt of step 2").click()
+    assert await page.evaluate("navigator.clipboard.readText()") == \
+        "a red fox asleep in fresh snow"
+
+    # The images come from their renditions, each box reserved before it loads.
+    figure = page.locator(".post-figure img")
+    await poll(lambda: figure.evaluate("img => img.complete && img.naturalWidth > 0"))
+    srcset = await figure.get_attribute("srcset")
+    assert srcset and "_256.webp 256w" in srcset and " 320w" in srcset, srcset
+    assert await figure.get_attribute("sizes")
+    assert (await figure.get_attribute("width"), await figure.get_attribute("height")) == \
+        ("320", "240")
+    assert await page.evaluate("window.__cls") < 0.01, await page.evaluate("window.__shifts")
+    await check_page(page, "post page", {})
+    for width, height in ((1440, 900), (1024, 768), (390, 844)):
+        await page.set_viewport_size({"width": width, "height": height})
+        await shot(page, f"gallery-post-share-{width}")
+    assert not errors, errors
+    await ctx.close()
+
+    # Where the browser has a share sheet, Share opens it with the post's link and title.
+    ctx, page, errors = await post_page(browser, app.base_url, post["id"], FAKE_SHARE)
+    await page.get_by_role("button", name="Share").click()
+    shared = await poll(lambda: page.evaluate("window.__shared"))
+    assert shared[0]["url"] == url and shared[0]["title"] == "Fox in the snow"
+    await expect(page.locator(".share-note")).to_have_text("")
+    assert not errors, errors
+    await ctx.close()
+
+
+async def test_the_gallery_grid_reserves_each_image_and_picks_a_rendition(app, browser):
+    async with contextlib.AsyncExitStack() as stack, \
+            httpx.AsyncClient(base_url=app.base_url) as http:
+        gallery = Gallery(app, stack)
+        author = await gallery.person()
+        post = await gallery.post(author, title="Grid fox " + secrets.token_hex(3))
+        assert http  # the posts are made; the browser reads them
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
+    await ctx.add_init_script(f"({LAYOUT_SHIFT})()")
+    page = await ctx.new_page()
+    await page.goto(f"{app.base_url}/gallery")
+    card = page.locator(".post-card", has_text=post["title"])
+    img = card.locator("img")
+    await poll(lambda: img.evaluate("img => img.complete && img.naturalWidth > 0"))
+    assert "256w" in (await img.get_attribute("srcset") or "")
+    assert "260px" in (await img.get_attribute("sizes") or "")
+    current = await img.evaluate("img => img.currentSrc")
+    assert re.search(rf"/images/posts/{post['id']}/[0-9a-f]{{64}}(_256|_1024)?\.webp$", current)
+    assert await page.evaluate("window.__cls") < 0.01, await page.evaluate("window.__shifts")
+    assert await page.title() == "Gallery · Arbor"
+    await ctx.close()

@@ -3,6 +3,7 @@ import { followingFeed, listPosts } from '../../api/gallery'
 import { IdentityBar } from './IdentityBar'
 import { PostGrid } from './PostGrid'
 import { usePostPages, type PageLoader } from './usePostPages'
+import { useDocumentTitle } from './useDocumentTitle'
 import { useIdentity } from './useIdentity'
 import './gallery.css'
 
@@ -20,6 +21,7 @@ export function GalleryPage() {
     tab === 'following' ? followingFeed(cursor, 24, signal) : listPosts(tab, cursor, 24, signal), [tab])
   const pages = usePostPages(load, `${tab}:${identity?.handle ?? ''}`)
   const needsHandle = tab === 'following' && identity === null
+  useDocumentTitle('Gallery · Arbor')
   return (
     <main className="page gallery">
       <IdentityBar identity={identity} setIdentity={setIdentity} />

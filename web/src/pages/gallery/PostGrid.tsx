@@ -1,14 +1,21 @@
 import { useEffect, useRef } from 'react'
 import type { PostSummary } from '../../api/gallery'
 import { GalleryLink } from './GalleryLink'
+import { coverSizes, srcSet } from './imageSources'
+
+// A card's square is one column of the grid (gallery.css: columns of at least 220 px in a
+// page of at most 1100 px): about 260 px, or the page's width on a phone (one column).
+const CARD_SLOT = '260px'
+const PHONE = '(max-width: 495px)'
 
 function PostCard({ post }: { post: PostSummary }) {
   const { width, height } = post.image
+  const sizes = `${PHONE} ${coverSizes(post.image, 'calc(100vw - 40px)')}, ${coverSizes(post.image, CARD_SLOT)}`
   return (
     <li className="post-card">
       <GalleryLink to={`/p/${encodeURIComponent(post.id)}`} label={post.title}>
-        <img src={post.image.small_url} alt={post.title} loading="lazy" decoding="async"
-          width={width || undefined} height={height || undefined} />
+        <img src={post.image.small_url} srcSet={srcSet(post.image)} sizes={sizes} alt={post.title}
+          loading="lazy" decoding="async" width={width || undefined} height={height || undefined} />
       </GalleryLink>
       <div className="post-card-meta">
         <span className="post-card-title">{post.title}</span>

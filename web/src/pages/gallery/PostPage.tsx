@@ -7,8 +7,14 @@ import { ClaimHandleDialog } from './ClaimHandleDialog'
 import { GalleryLink } from './GalleryLink'
 import { IdentityBar } from './IdentityBar'
 import { LineageStory } from './LineageStory'
+import { ShareButton } from './ShareButton'
+import { aspectRatio, srcSet } from './imageSources'
+import { useDocumentTitle } from './useDocumentTitle'
 import { useIdentity } from './useIdentity'
 import './gallery.css'
+
+// The post's image is drawn at most 820 px wide (gallery.css .post-page), less on a phone.
+const POST_SIZES = '(max-width: 860px) calc(100vw - 40px), 820px'
 
 export function PostPage({ id }: { id: string }) {
   const [identity, setIdentity] = useIdentity()
@@ -17,6 +23,7 @@ export function PostPage({ id }: { id: string }) {
   const [message, setMessage] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
   const [claimFor, setClaimFor] = useState<null | (() => void)>(null)
+  useDocumentTitle(post ? `${post.title} · Arbor` : null)
 
   useEffect(() => {
     const ctrl = new AbortController()
@@ -54,7 +61,7 @@ export function PostPage({ id }: { id: string }) {
       </main>
     )
   }
-  if (!post) return <main className="page gallery"><p className="muted">Loading…</p></main>
+  if (!post) return <main className="page gallery post-page"><p className="muted">Loading…</p></main>
 
   const toggleLike = () => run(async () => {
     const r = await likePost(post.id, !post.liked_by_me)
@@ -82,7 +89,9 @@ export function PostPage({ id }: { id: string }) {
       <IdentityBar identity={identity} setIdentity={setIdentity} />
       <figure className="post-figure">
         <a href={post.image.url} target="_blank" rel="noreferrer">
-          <img src={post.image.thumb_url} alt={post.title} width={post.image.width} height={post.image.height} />
+          <img src={post.image.thumb_url} srcSet={srcSet(post.image)} sizes={POST_SIZES} alt={post.title}
+            width={post.image.width || undefined} height={post.image.height || undefined}
+            style={{ aspectRatio: aspectRatio(post.image) }} fetchPriority="high" />
         </a>
       </figure>
       <h1 className="post-title">{post.title}</h1>
@@ -101,6 +110,8 @@ export function PostPage({ id }: { id: string }) {
           ♥ <span className="like-count">{post.like_count}</span>
         </button>
         <button className="primary" onClick={remix} disabled={busy}>Remix</button>
+        <ShareButton path={`/p/${encodeURIComponent(post.id)}`} title={post.title}
+          text={`${post.title}, by ${post.author.display_name} on Arbor`} />
         {post.is_author
           ? <button onClick={unpublish} disabled={busy}>Unpublish</button>
           : <button onClick={report} disabled={busy}>Report</button>}
@@ -109,7 +120,7 @@ export function PostPage({ id }: { id: string }) {
       {post.lineage && post.lineage.length > 0 && (
         <section>
           <h2>How it grew</h2>
-          <LineageStory steps={post.lineage} imageSrc={(s) => s.image?.thumb_url ?? null} />
+          <LineageStory steps={post.lineage} imageSrc={(s) => s.image?.small_url ?? null} copyPrompts />
         </section>
       )}
       {claimFor && (

@@ -5,6 +5,7 @@ import { ClaimHandleDialog } from './ClaimHandleDialog'
 import { IdentityBar } from './IdentityBar'
 import { PostGrid } from './PostGrid'
 import { usePostPages, type PageLoader } from './usePostPages'
+import { useDocumentTitle } from './useDocumentTitle'
 import { useIdentity } from './useIdentity'
 import './gallery.css'
 
@@ -14,6 +15,7 @@ export function ProfilePage({ handle }: { handle: string }) {
   const [error, setError] = useState<string | null>(null)
   const [claiming, setClaiming] = useState(false)
   const [busy, setBusy] = useState(false)
+  useDocumentTitle(profile ? `${profile.display_name} (@${profile.handle}) · Arbor` : null)
 
   useEffect(() => {
     const ctrl = new AbortController()
