@@ -15,6 +15,7 @@ import hashlib
 import re
 import secrets
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pycrdt import Doc, Map, Text
@@ -67,12 +68,38 @@ class TooManyInputsError(ArborError):
         self.count = count
 
 
+class EmptyInputError(ArborError):
+    """A run on a block with nothing in it: a text block with no text, an image block with
+    no image, or a ``run`` whose first block has no prompt. Refused before anything is
+    spent, so an empty block never costs a model call."""
+
+    def __init__(self, tool: str, block_id: str | None, why: str) -> None:
+        super().__init__(f"{tool}: {why}")
+        self.tool = tool
+        self.block_id = block_id
+        self.why = why
+
+
+class OutputKindError(ArborError):
+    """An existing block named as an output is not the kind the tool makes (a text block
+    cannot receive an image)."""
+
+    def __init__(self, tool: str, block_id: str, kind: str, makes: str) -> None:
+        super().__init__(f"{tool} makes {makes} blocks; block {block_id!r} is a {kind} block")
+        self.tool = tool
+        self.block_id = block_id
+
+
 def problem_for(exc: ArborError) -> JSONResponse | None:
     """The HTTP answer for this module's errors (used by the app's one error handler)."""
     if isinstance(exc, BlockNotFoundError):
         return problem(404, exc.detail, kind="block_not_found", block=exc.block_id)
     if isinstance(exc, TooManyInputsError):
         return problem(413, exc.detail, kind="too_many_inputs")
+    if isinstance(exc, EmptyInputError):
+        return problem(400, exc.detail, kind="empty_input", tool=exc.tool, block=exc.block_id)
+    if isinstance(exc, OutputKindError):
+        return problem(400, exc.detail, kind="bad_output", tool=exc.tool, block=exc.block_id)
     if isinstance(exc, ToolError):
         return problem(400, exc.detail, kind=exc.kind, tool=exc.tool)
     return None
@@ -149,13 +176,58 @@ def prepare_outputs(doc: Doc[Any], index: CanvasIndex, spec: ToolSpec, job_id: s
     return wanted
 
 
-async def _wait_for_blocks(room: Room, ids: list[str], within: float) -> None:
+def _has_image(block: Map[Any]) -> bool:
+    image = block.get("image")
+    key = image.get("key") if isinstance(image, Map | dict) else None
+    return isinstance(key, str) and bool(key)
+
+
+def empty_input(room: Room, spec: ToolSpec, inputs: list[str]) -> EmptyInputError | None:
+    """Why this run would work on nothing, or None. Every input must hold something (text
+    in a text block, an image in an image block); ``run`` also needs a prompt in its first
+    block, and nothing runs on no blocks at all."""
+    blocks = room.doc.get(schema.BLOCKS, type=Map)
+    if not inputs:
+        return EmptyInputError(spec.name, None, "there is nothing to run on: choose a block "
+                               "with a prompt")
+    for n, block_id in enumerate(inputs):
+        block = blocks.get(block_id)
+        if not isinstance(block, Map):
+            continue  # input_kinds answers 404 for it
+        text = schema.text_of(block.get("text")).strip()
+        if schema.kind_of(block) == "image":
+            if not _has_image(block):
+                return EmptyInputError(spec.name, block_id, f"block {block_id!r} has no image "
+                                       "yet: add one first")
+            if n == 0 and spec.name == "run" and not text:
+                return EmptyInputError(spec.name, block_id, f"block {block_id!r} has no "
+                                       "prompt: write one first")
+        elif not text:
+            return EmptyInputError(spec.name, block_id, f"block {block_id!r} is empty: write "
+                                   "a prompt first")
+    return None
+
+
+async def _wait_for_blocks(room: Room, ids: list[str], within: float,
+                           ready: Callable[[], bool] = lambda: True) -> None:
+    """Wait (a little) for blocks, and for ``ready``: the browser sends its edits over the
+    websocket and the run over HTTP, so the run may arrive before the text just typed."""
     deadline = time.monotonic() + within
     blocks = room.doc.get(schema.BLOCKS, type=Map)
     while time.monotonic() < deadline:
-        if all(i in blocks for i in ids):
+        if all(i in blocks for i in ids) and ready():
             return
         await asyncio.sleep(0.02)
+
+
+def _check_outputs(room: Room, spec: ToolSpec, outputs: list[str]) -> None:
+    """An output that already exists (a browser's placeholder, or a finished block run
+    again in place) must be of the kind the tool makes."""
+    blocks = room.doc.get(schema.BLOCKS, type=Map)
+    for block_id in outputs:
+        block = blocks.get(block_id)
+        if isinstance(block, Map) and schema.kind_of(block) != spec.output:
+            raise OutputKindError(spec.name, block_id, schema.kind_of(block), spec.output)
 
 
 def parse_run(body: dict[str, Any]) -> tuple[ToolSpec, list[str], dict[str, Any]]:
@@ -191,7 +263,9 @@ async def create_job(request: Request) -> Response:
     outputs = _ids(body.get("outputs"), "outputs")
     if set(outputs) & set(inputs):
         raise ValueError("a block cannot be both an input and an output")
-    if outputs and spec.outputs and len(outputs) != spec.outputs:
+    # Fewer outputs than the tool makes is a run again of some of them, in place (one image
+    # of four variations); more is never right.
+    if outputs and spec.outputs and len(outputs) > spec.outputs:
         raise ValueError(f"{spec.name} makes {spec.outputs} block(s); {len(outputs)} given")
     if len(outputs) > MAX_OUTPUTS:
         raise ValueError(f"at most {MAX_OUTPUTS} output blocks; {len(outputs)} given")
@@ -204,9 +278,14 @@ async def create_job(request: Request) -> Response:
     if refused is not None:
         return refused
     async with services.rooms.session(room_id) as room:
-        await _wait_for_blocks(room, inputs + outputs, OUTPUT_WAIT)
+        await _wait_for_blocks(room, inputs + outputs, OUTPUT_WAIT,
+                               lambda: empty_input(room, spec, inputs) is None)
         kinds = input_kinds(room, inputs)
         validate_inputs(spec, kinds)
+        empty = empty_input(room, spec, inputs)
+        if empty is not None:
+            raise empty
+        _check_outputs(room, spec, outputs)
         plan = await plan_run(services, request, room, spec, inputs, kinds, params)
         index = await index_for(room)  # built once per room load, before anything is spent
         lines = plan.lines if plan is not None else []
