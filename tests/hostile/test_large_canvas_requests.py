@@ -113,7 +113,9 @@ async def test_placing_a_runs_outputs_looks_at_as_few_blocks_on_a_huge_canvas(se
     async with run_server(settings) as srv, httpx.AsyncClient(base_url=srv.base_url,
                                                              timeout=60) as http:
         for rows, cols in ((ROWS_SMALL, COLS_SMALL), (ROWS_BIG, COLS_BIG)):
-            async with canvas(srv, http, rows, cols) as (room, _):
+            async with canvas(srv, http, rows, cols) as (room, client):
+                # A run needs a prompt in its input (an empty block is refused).
+                client.doc.get("blocks", type=Map)[bid(ROW, COL)]["text"] = Text("a gull")
                 before = await counters(http)
                 examined: list[float] = []
                 outs: list[str] = []
