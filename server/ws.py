@@ -126,11 +126,19 @@ def _frames_of(messages: tuple[bytes, ...]) -> bytes:
     return _last_many_frames
 
 
+# Each this many bytes of a message cost one more token of its sender's budget: reading a
+# peer's update is a pass over it (sync/updates.py), so a flood of large messages is held
+# back like a flood of many small ones.
+BYTES_PER_TOKEN = 4096
+
+
 class MessageBudget:
     """A token bucket of incoming messages for one websocket: ``rate`` a second on average,
-    ``burst`` at once. A client over it is read more slowly (see ``spend``), never cut off:
-    a person's tab sends far fewer (dragging a block is about 60 updates a second), so only
-    a flood waits, and it cannot take the process's event loop from every other room."""
+    ``burst`` at once, each message costing one token and one more per
+    :data:`BYTES_PER_TOKEN` bytes. A client over it is read more slowly (see ``spend``),
+    never cut off: a person's tab sends far fewer (dragging a block is about 60 updates a
+    second), so only a flood waits, and it cannot take the process's event loop from every
+    other room."""
 
     __slots__ = ("at", "burst", "holds", "rate", "tokens")
 
@@ -141,14 +149,16 @@ class MessageBudget:
         self.at = time.monotonic()
         self.holds = 0
 
-    def spend(self) -> float:
-        """Count one message received; the seconds to wait before reading the next (0.0:
-        none). A client past its budget waits until it may send a few more (50 ms worth),
-        so a flood costs one pause every few messages, not one per message."""
+    def spend(self, size: int = 0) -> float:
+        """Count one message of ``size`` bytes received; the seconds to wait before reading
+        the next (0.0: none). A client past its budget waits until it may send a few more
+        (50 ms worth), so a flood costs one pause every few messages, not one per
+        message."""
         if self.rate <= 0:
             return 0.0
         now = time.monotonic()
-        tokens = min(self.burst, self.tokens + (now - self.at) * self.rate) - 1.0
+        cost = 1.0 + size // BYTES_PER_TOKEN
+        tokens = min(self.burst, self.tokens + (now - self.at) * self.rate) - cost
         self.at = now
         self.tokens = tokens
         if tokens >= 0:
@@ -381,7 +391,7 @@ async def _serve(ws: WebSocket, room: Room, peer: SocketPeer, max_bytes: int) ->
             if not handle_message(room, peer, data, max_bytes):
                 direct.on_bytes = None
                 return 0.0
-            return _spend(room, peer)
+            return _spend(room, peer, len(data))
 
         direct.on_bytes = on_bytes
     loop = asyncio.get_running_loop()
@@ -421,14 +431,14 @@ async def _read(ws: WebSocket, room: Room, peer: SocketPeer, max_bytes: int) -> 
             return
         if not handle_message(room, peer, data, max_bytes):
             return
-        wait = _spend(room, peer)
+        wait = _spend(room, peer, len(data))
         if wait:
             await asyncio.sleep(wait)  # uvicorn reads no more while its queue is full
 
 
-def _spend(room: Room, peer: SocketPeer) -> float:
+def _spend(room: Room, peer: SocketPeer, size: int) -> float:
     """Count a message against the peer's budget; how long to hold its next one."""
-    wait = peer.budget.spend()
+    wait = peer.budget.spend(size)
     if wait:
         room.stats.ws_throttled += 1
         if peer.budget.holds == 1:

@@ -11,6 +11,7 @@ Cycles (a person may draw an edge backwards) are cut where they close.
 from __future__ import annotations
 
 import dataclasses
+import math
 import secrets
 import time
 from collections import deque
@@ -76,10 +77,39 @@ def _incoming(doc: Doc[Any]) -> dict[str, list[tuple[str, str | None]]]:
     return into
 
 
+MAX_SIDE: Final = 65_535  # pixels: no image Arbor stores is larger
+
+
+def _storable(text: str) -> str:
+    """``text`` as PostgreSQL's jsonb takes it: a lineage is written from document values a
+    peer chose, and a NUL or a lone surrogate in one made publishing fail with a 5xx."""
+    if text.isascii():
+        return text.replace("\x00", "")
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def _side(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not math.isfinite(value) or not 1 <= value <= MAX_SIDE:
+        return None
+    return int(value)
+
+
 def _image(value: Any) -> dict[str, Any] | None:
+    """A block's image as a lineage keeps it; ``None`` unless it names a key and its sides
+    are whole pixels within :data:`MAX_SIDE` (they are stored as int4 with a post)."""
     if not isinstance(value, dict) or not isinstance(value.get("key"), str):
         return None
-    return {name: value.get(name) for name in schema.IMAGE_FIELDS}
+    width, height = _side(value.get("width")), _side(value.get("height"))
+    if width is None or height is None:
+        return None
+    out = {name: value.get(name) for name in schema.IMAGE_FIELDS}
+    out.update(width=width, height=height)
+    for name in ("key", "mime", "thumbKey"):
+        field = out.get(name)
+        out[name] = _storable(field) if isinstance(field, str) else None
+    return out
 
 
 def _created(block: Map[Any]) -> float:
@@ -157,14 +187,15 @@ def lineage_of(doc: Doc[Any], block_id: str, max_steps: int = MAX_STEPS, *,
         text = block.get("text")
         into_tools = [t for s, t in parents(bid) if s in keep and t]
         own_tool = block.get("tool")
+        tool = into_tools[0] if into_tools else (own_tool if isinstance(own_tool, str)
+                                                  else None)
         steps.append(Step(
-            block_id=bid,
-            kind=kind if isinstance(kind, str) else "text",
-            tool=into_tools[0] if into_tools else (own_tool if isinstance(own_tool, str)
-                                                   else None),
-            text=(str(text) if isinstance(text, Text) else "")[:MAX_TEXT],
+            block_id=_storable(bid),
+            kind=_storable(kind) if isinstance(kind, str) else "text",
+            tool=_storable(tool) if tool is not None else None,
+            text=_storable((str(text) if isinstance(text, Text) else "")[:MAX_TEXT]),
             image=_image(block.get("image")),
-            parents=tuple(s for s, _ in parents(bid) if s in keep and s in seen),
+            parents=tuple(_storable(s) for s, _ in parents(bid) if s in keep and s in seen),
         ))
     return steps
 

@@ -191,8 +191,9 @@ class Settings:
         "bytes queued for one slow client before it is dropped (keep it above "
         "`ARBOR_MAX_DOC_BYTES`: a joiner is sent the whole canvas)")
     ws_messages_per_second: float = var("ARBOR_WS_MESSAGES_PER_SECOND", "300", real,
-        "messages one websocket may send a second, on average; past it (and the burst) the server "
-        "reads its next message only when it is due (0: no limit)")
+        "messages one websocket may send a second, on average (each 4 KiB of a message counts "
+        "as one more); past it (and the burst) the server reads its next message only when it "
+        "is due (0: no limit)")
     ws_messages_burst: int = var("ARBOR_WS_MESSAGES_BURST", "3000", whole,
         "messages one websocket may send at once above that rate")
     ws_connections_per_ip: int = var("ARBOR_WS_CONNECTIONS_PER_IP", "500", whole,

@@ -361,3 +361,36 @@ async def test_publish_and_remix_carry_no_image_of_another_canvas(arena: Arena) 
     finally:
         await client.close()
         await me.aclose()
+
+
+async def test_publishing_a_block_with_unstorable_values_is_a_4xx_never_a_5xx(
+        arena: Arena) -> None:
+    """Attack: an edit peer writes a NUL into an image block's text and an image width past
+    int32 (a NUL cannot go into PostgreSQL's jsonb, a width past int32
+    not into the post's int4), then publishes it. It used to fail with a 5xx; now the text
+    is stored without what jsonb refuses, and an image whose sides are no pixel counts is
+    no finished image (400)."""
+    mine = await arena.room()
+    image = await arena.upload(mine, png_bytes(seed=13))
+    client = await arena.peer(mine)
+    me = await arena.person()
+    try:
+        block = await arena.write_image_block(client, mine, image["key"])
+        blocks = client.doc.get("blocks", type=Map)
+        text = blocks[block]["text"]
+        text += "nul\x00here"
+        await eventually(lambda: "nul" in str(arena.server.services.rooms.rooms[
+            mine["room"]].doc.get("blocks", type=Map)[block]["text"]))
+        auth = {"Authorization": f"Bearer {mine['edit_token']}"}
+        body = {"block_id": block, "title": "values", "include_prompts": True}
+        r = await me.post(f"/api/rooms/{mine['room']}/publish", headers=auth, json=body)
+        assert r.status_code == 201, r.text
+        assert "\x00" not in r.json()["lineage"][-1]["text"]
+        blocks[block]["image"] = {**image, "width": float(2**40), "height": 64.0}
+        await eventually(lambda: arena.server.services.rooms.rooms[mine["room"]].doc.get(
+            "blocks", type=Map)[block]["image"]["width"] == float(2**40))
+        r = await me.post(f"/api/rooms/{mine['room']}/publish", headers=auth, json=body)
+        assert r.status_code == 400, r.text
+    finally:
+        await client.close()
+        await me.aclose()
