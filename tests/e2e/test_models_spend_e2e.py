@@ -56,7 +56,7 @@ async def test_model_prompt_estimate_and_spend_across_two_people(app, browser):
     await twist.click()
     await expect(a.locator(".react-flow__node")).to_have_count(len(before) + 1)
     (out,) = [i for i in await node_ids(a) if i not in before]
-    await expect(node(b, out).locator(".status-label")).to_have_text("Done · twist")
+    await expect(node(b, out).locator(".status-label")).to_have_text("Done · Twist")
     await expect(node(b, out)).to_contain_text("PIRATE VERSION: a red fox in snow")
     await expect(node(b, out).get_by_role("combobox", name="Model")).to_have_value("offline:text")
 

@@ -57,7 +57,7 @@ async def test_a_tool_run_streams_into_both_canvases_and_a_watcher_sees_the_bran
     await run_tool(a, "Expand")
     out = await new_output(a, before)
     for page in (a, b):
-        await expect(node(page, out).locator(".status-label")).to_have_text("Done · expand")
+        await expect(node(page, out).locator(".status-label")).to_have_text("Done · Expand")
         await expect(node(page, out)).to_contain_text("[offline]")
     lengths = await b.evaluate(f"() => window.textLengths[{out!r}]")
     assert len(lengths) >= 3, f"text arrived in one piece, not streamed: {lengths}"
@@ -69,14 +69,6 @@ async def test_a_tool_run_streams_into_both_canvases_and_a_watcher_sees_the_bran
     await expect(panel.locator(".story-step").nth(0)).to_contain_text("a red fox in snow")
     await expect(panel.locator(".story-step").nth(1)).to_contain_text("[offline]")
     await expect(panel.locator(".story-step.current")).to_have_attribute("data-block", out)
-    # The queue shows the finished job for both.
-    for page in (a, b):
-        await page.get_by_role("button", name=re.compile("^Queue")).click()
-        queue = page.get_by_role("region", name="Queue")
-        await expect(queue.locator(".job")).to_have_count(1)
-        await expect(queue.locator(".job")).to_contain_text("Expand")
-        await expect(queue.locator(".job-status")).to_have_text("Done")
-    await shot(a, "tool-run-a")
     # Clicking a step pans B to that block.
     await b.get_by_role("button", name=re.compile("^Go to prompt: a red fox")).click()
 
@@ -91,6 +83,14 @@ async def test_a_tool_run_streams_into_both_canvases_and_a_watcher_sees_the_bran
 
     await poll(centred)
     await shot(b, "tool-run-b-watching")
+    # The queue shows the finished job for both (one side panel at a time).
+    for page in (a, b):
+        await page.get_by_role("button", name=re.compile("^Queue")).click()
+        queue = page.get_by_role("region", name="Queue")
+        await expect(queue.locator(".job")).to_have_count(1)
+        await expect(queue.locator(".job")).to_contain_text("Expand")
+        await expect(queue.locator(".job-status")).to_have_text("Done")
+    await shot(a, "tool-run-a")
     assert not a.errors and not b.errors, (a.errors, b.errors)
 
 
@@ -115,11 +115,11 @@ async def test_the_queue_cancels_a_running_job(app, browser):
     vqueue = v.get_by_role("region", name="Queue")
     await expect(vqueue.locator(".job")).to_contain_text("Expand")
     await expect(vqueue.get_by_role("button", name="Cancel Expand")).to_have_count(0)
-    await expect(node(a, out).locator(".status-label")).to_have_text("Running · expand")
+    await expect(node(a, out).locator(".status-label")).to_have_text("Running · Expand")
     await queue.get_by_role("button", name="Cancel Expand").click()
     await expect(queue.locator(".job-status")).to_have_text("Cancelled")
     await expect(vqueue.locator(".job-status")).to_have_text("Cancelled")
     for page in (a, v):
-        await expect(node(page, out).locator(".status-label")).to_have_text("Cancelled · expand")
+        await expect(node(page, out).locator(".status-label")).to_have_text("Cancelled · Expand")
     await expect(queue.get_by_role("button", name="Cancel Expand")).to_have_count(0)
     await shot(a, "queue-cancelled")

@@ -2,7 +2,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type MouseEvent as ReactMouseEvent } from 'react'
 import {
   Background, BackgroundVariant, MiniMap, ReactFlow, applyEdgeChanges, applyNodeChanges,
-  useReactFlow, type Connection as FlowConnection, type EdgeChange, type FinalConnectionState,
+  useReactFlow, type Connection as FlowConnection, type EdgeChange,
   type NodeChange, type OnSelectionChangeParams, type Viewport,
 } from '@xyflow/react'
 import { nodeTypes } from '../nodes/nodeTypes'
@@ -19,7 +19,7 @@ import { selectionsByBlock, spotlightOf } from '../sync/presence'
 import { branchLinks, lineageOf } from '../sync/lineage'
 import { useJobs } from '../hooks/useJobs'
 import { isActiveJob } from '../api/jobs'
-import { connectBlocks, createBlock, createLinkedBlock, deleteItems, moveBlocks } from '../sync/mutations'
+import { connectBlocks, createBlock, deleteItems, moveBlocks } from '../sync/mutations'
 import { DEFAULT_SIZE, type BlockKind } from '../sync/schema'
 import { Cursors } from './Cursors'
 import { TopBar } from './TopBar'
@@ -30,6 +30,8 @@ import { fitAll } from './fitAll'
 import { BranchPanel } from './BranchPanel'
 import { HistoryPanel } from './HistoryPanel'
 import { requestEdit } from '../sync/editRequests'
+import { BlockToolbar } from './BlockToolbar'
+import { useCanvasMenu } from './useCanvasMenu'
 import { StartHints } from './StartHints'
 import { ZoomControls } from './ZoomControls'
 import { useRevealOwnRuns } from '../hooks/useRevealOwnRuns'
@@ -99,22 +101,6 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
   const onConnect = useCallback((c: FlowConnection) => {
     if (!readOnly && c.source && c.target) connectBlocks(conn, c.source, c.target)
   }, [conn, readOnly])
-
-  // Dropping a connection on empty space makes a new connected block there.
-  const onConnectEnd = useCallback((event: MouseEvent | TouchEvent, state: FinalConnectionState) => {
-    if (readOnly || state.isValid || !state.fromNode) return
-    const pt = 'changedTouches' in event ? event.changedTouches[0] : event
-    const target = event.target as Element | null
-    if (!target?.classList.contains('react-flow__pane')) return
-    const pos = flow.screenToFlowPosition({ x: pt.clientX, y: pt.clientY })
-    const kind: BlockKind = state.fromNode.type === 'image' ? 'image' : 'text'
-    const { h } = DEFAULT_SIZE[kind]
-    const fromIsSource = state.fromHandle?.type !== 'target'
-    const id = fromIsSource
-      ? createLinkedBlock(conn, state.fromNode.id, { kind, x: pos.x, y: pos.y - h / 2, author: identity.id })
-      : createBlock(conn, { kind, x: pos.x - DEFAULT_SIZE[kind].w, y: pos.y - h / 2, author: identity.id })
-    if (!fromIsSource) connectBlocks(conn, id, state.fromNode.id)
-  }, [conn, flow, identity.id, readOnly])
 
   // ---- presence -------------------------------------------------------------------------
   const onSelectionChange = useCallback(({ nodes: ns }: OnSelectionChangeParams) => {
@@ -219,6 +205,8 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
   }, [addBlock, flow, readOnly, upload])
 
   useCanvasShortcuts({ addBlock, selectOnly })
+  // Right-click menus, and the kind of block a connection dropped on empty canvas makes.
+  const menu = useCanvasMenu({ addBlock, selectOnly })
   useRevealOwnRuns()
   useCanvasThumbnail()
 
@@ -294,7 +282,10 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
           onNodeDragStop={onNodeDragStop}
           onDelete={onDelete}
           onConnect={onConnect}
-          onConnectEnd={onConnectEnd}
+          onConnectEnd={menu.onConnectEnd}
+          onPaneContextMenu={menu.onPaneContextMenu}
+          onNodeContextMenu={menu.onNodeContextMenu}
+          onSelectionContextMenu={menu.onSelectionContextMenu}
           onSelectionChange={onSelectionChange}
           onMove={onMove}
           nodesDraggable={!readOnly}
@@ -320,7 +311,9 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
           <MiniMap pannable zoomable ariaLabel="Overview map"
             nodeColor={(n) => (n.type === 'image' ? '#c7d7fe' : '#e4e7ec')} nodeStrokeWidth={2} />
           <Cursors people={people} />
+          <BlockToolbar selectOnly={selectOnly} onMore={menu.openFor} />
         </ReactFlow>
+        {menu.element}
       </div>
     </div>
   )

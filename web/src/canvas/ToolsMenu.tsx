@@ -2,14 +2,12 @@ import { useEffect, useRef, useState, type FormEvent } from 'react'
 import { useReactFlow } from '@xyflow/react'
 import { useArbor } from '../hooks/useArbor'
 import { useTools } from '../hooks/useTools'
-import { outputCount, outputKind, toolAccepts, type Tool, type ToolParam } from '../api/tools'
-import { startJob } from '../api/jobs'
-import { ApiError } from '../api/client'
+import { whyNot, type Tool, type ToolParam } from '../api/tools'
 import type { ArborEdge, ArborNode } from '../sync/bindings'
-import { createOutputs, markOutputs, removeOutputs } from '../sync/runTool'
 import { useModels } from '../hooks/useModels'
 import { useEstimate } from '../hooks/useEstimate'
-import { modelForRun } from '../api/models'
+import { runParams, useToolRunner } from './useToolRunner'
+import { readFacts, type SelectedBlock } from './useSelectionFacts'
 
 function ParamField({ p, value, onChange }: { p: ToolParam; value: unknown; onChange: (v: unknown) => void }) {
   const id = `param-${p.name}`
@@ -42,9 +40,10 @@ function Estimate({ tool, inputs, params }: { tool: Tool; inputs: string[]; para
   return <span data-testid="estimate">{e ? `${tool.label}: ${e.text}` : 'Estimating…'}</span>
 }
 
-/** The server's tools, for the selected blocks. */
+/** The server's tools, for the selected blocks (with options; each block also has its own
+ * toolbar). A tool that cannot run on the selection says why. */
 export function ToolsMenu({ selectOnly }: { selectOnly: (ids: ReadonlySet<string>) => void }) {
-  const { conn, room, token, identity, notify } = useArbor()
+  const { conn } = useArbor()
   const flow = useReactFlow<ArborNode, ArborEdge>()
   const { tools, error } = useTools()
   const [open, setOpen] = useState(false)
@@ -53,6 +52,7 @@ export function ToolsMenu({ selectOnly }: { selectOnly: (ids: ReadonlySet<string
   const box = useRef<HTMLDivElement>(null)
   const { models } = useModels()
   const [hovered, setHovered] = useState<Tool | null>(null)
+  const runner = useToolRunner(selectOnly)
 
   useEffect(() => {
     if (!open) return
@@ -66,31 +66,15 @@ export function ToolsMenu({ selectOnly }: { selectOnly: (ids: ReadonlySet<string
   if (tools.length === 0) {
     return <button disabled title={error ? `Tools unavailable: ${error}` : 'This server offers no tools yet'}>Tools</button>
   }
-  const selected = open ? flow.getNodes().filter((n) => n.selected) : []
-  const kinds = selected.map((n) => n.data.kind)
-  // The model a run uses: the first selected block's choice that can do the tool.
-  const withModel = (tool: Tool, values: Record<string, unknown>): Record<string, unknown> => {
-    const model = values.model ? undefined : modelForRun(selected.map((n) => n.data.model), models, tool, kinds.includes('image'))
-    return model ? { ...values, model } : values
-  }
+  const inputs = open ? flow.getNodes().filter((n) => n.selected).map((n) => n.id) : []
+  const facts = inputs.map((id) => readFacts(conn, id)).filter((f): f is SelectedBlock => f != null)
   const shown = chosen ?? hovered
-  const estimateParams = shown ? withModel(shown, chosen ? params : {}) : {}
+  const estimateParams = shown ? runParams(shown, chosen ? params : {}, conn, inputs, models) : {}
 
-  async function run(tool: Tool, values: Record<string, unknown>) {
+  function run(tool: Tool, values: Record<string, unknown>) {
     setOpen(false)
     setChosen(null)
-    const inputs = selected.map((n) => n.id)
-    const outputs = createOutputs(conn, { tool: tool.name, inputs, kind: outputKind(tool), count: outputCount(tool), author: identity.id })
-    // The new outputs become the selection, so others watching this person's branch see them.
-    selectOnly(new Set(outputs))
-    try {
-      const r = await startJob(room, token, { tool: tool.name, inputs, outputs, params: withModel(tool, values), author: identity.name || identity.id })
-      markOutputs(conn, outputs.filter((id) => conn.blocks.get(id)?.get('jobId') == null), { jobId: r.job_id })
-    } catch (e) {
-      const why = e instanceof ApiError ? e.friendly : 'unknown error'
-      notify(`${tool.label} could not start: ${why}`, 'error')
-      removeOutputs(conn, outputs)
-    }
+    void runner.run(tool, inputs, values)
   }
 
   function options(tool: Tool) {
@@ -104,34 +88,35 @@ export function ToolsMenu({ selectOnly }: { selectOnly: (ids: ReadonlySet<string
       {open && !chosen && (
         <ul className="menu" role="menu" aria-label="Tools">
           {tools.map((t) => {
-            const ok = toolAccepts(t, kinds)
+            const why = whyNot(t, facts)
             const need = t.inputs ? `${t.inputs.min}${t.inputs.max !== t.inputs.min ? `–${t.inputs.max}` : ''} ${(t.inputs.kinds ?? []).join('/') || 'block'}` : ''
             return (
               <li key={t.name} role="none" className="menu-row">
-                <button role="menuitem" disabled={!ok} onClick={() => void run(t, {})}
-                  onMouseEnter={() => ok && setHovered(t)} onFocus={() => ok && setHovered(t)}
-                  title={ok ? t.description ?? t.label : `Select ${need} block(s) first`}>
+                <button role="menuitem" aria-disabled={why ? true : undefined} onClick={() => { if (!why) run(t, {}) }}
+                  onMouseEnter={() => !why && setHovered(t)} onFocus={() => !why && setHovered(t)}
+                  title={why ?? t.description ?? t.label}>
                   <span>{t.label}</span>
-                  <span className="muted small">{need}</span>
+                  <span className="muted small">{why ?? need}</span>
                 </button>
                 {t.params?.length > 0 && (
-                  <button role="menuitem" className="options" disabled={!ok} onClick={() => options(t)}
-                    aria-label={`${t.label} with options`} title="Run with options">⚙</button>
+                  <button role="menuitem" className="options" aria-disabled={why ? true : undefined}
+                    onClick={() => { if (!why) options(t) }}
+                    aria-label={`${t.label} with options`} title={why ?? 'Run with options'}>⚙</button>
                 )}
               </li>
             )
           })}
-          <li role="none" className="muted small estimate" aria-live="polite">{hovered ? <Estimate tool={hovered} inputs={selected.map((n) => n.id)} params={estimateParams} /> : 'Point at a tool to see what it costs'}</li>
+          <li role="none" className="muted small estimate" aria-live="polite">{hovered ? <Estimate tool={hovered} inputs={inputs} params={estimateParams} /> : 'Point at a tool to see what it costs'}</li>
         </ul>
       )}
       {open && chosen && (
-        <form className="menu param-form" onSubmit={(e: FormEvent) => { e.preventDefault(); void run(chosen, params) }}>
+        <form className="menu param-form" onSubmit={(e: FormEvent) => { e.preventDefault(); run(chosen, params) }}>
           <strong>{chosen.label}</strong>
           {chosen.description && <span className="muted small">{chosen.description}</span>}
           {chosen.params.map((p) => (
             <ParamField key={p.name} p={p} value={params[p.name]} onChange={(v) => setParams({ ...params, [p.name]: v })} />
           ))}
-          <p className="muted small estimate" aria-live="polite"><Estimate tool={chosen} inputs={selected.map((n) => n.id)} params={estimateParams} /></p>
+          <p className="muted small estimate" aria-live="polite"><Estimate tool={chosen} inputs={inputs} params={estimateParams} /></p>
           <div className="row end">
             <button type="button" onClick={() => setChosen(null)}>Back</button>
             <button className="primary" type="submit">Run</button>

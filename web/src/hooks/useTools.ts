@@ -1,16 +1,17 @@
 import { useEffect, useState } from 'react'
-import { listTools, type Tool } from '../api/tools'
+import { cachedTools, loadTools, type Tool } from '../api/tools'
 
-/** The server's tools ([] while it offers none); `error` if they could not be loaded. */
+/** The server's tools ([] while it offers none); `error` if they could not be loaded. One
+ * request per page, shared by every badge, toolbar and menu. */
 export function useTools(): { tools: Tool[]; error: string | null } {
-  const [tools, setTools] = useState<Tool[]>([])
+  const [tools, setTools] = useState<Tool[]>(cachedTools)
   const [error, setError] = useState<string | null>(null)
   useEffect(() => {
-    const ac = new AbortController()
-    listTools(ac.signal).then(setTools, (e: unknown) => {
-      if (!ac.signal.aborted) setError(e instanceof Error ? e.message : 'tools unavailable')
+    let live = true
+    loadTools().then((t) => { if (live) setTools(t) }, (e: unknown) => {
+      if (live) setError(e instanceof Error ? e.message : 'tools unavailable')
     })
-    return () => ac.abort()
+    return () => { live = false }
   }, [])
   return { tools, error }
 }

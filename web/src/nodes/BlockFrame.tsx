@@ -22,7 +22,7 @@ export function BlockFrame({ id, data, selected, title, children }: {
       <Handle type="target" position={Position.Left} isConnectable={!readOnly} aria-label="Input" />
       <div className="block-head">
         <span className="block-kind">{title}</span>
-        <StatusBadge data={data} />
+        <StatusBadge id={id} data={data} />
       </div>
       <div className="block-body">{children}</div>
       <div className="block-foot"><ModelPicker id={id} data={data} /></div>

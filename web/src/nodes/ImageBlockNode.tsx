@@ -8,6 +8,7 @@ import { useImageUpload } from '../hooks/useImageUpload'
 import { BlockFrame } from './BlockFrame'
 import { TextEditor } from './TextEditor'
 import { PublishAction } from '../pages/gallery/PublishAction'
+import { pickImage } from '../canvas/pickImage'
 
 const zoomSelector = (s: { transform: [number, number, number] }) => s.transform[2] > 1.5
 
@@ -22,6 +23,7 @@ function ImageBlockNodeImpl({ id, data, selected }: NodeProps<ImageNode>) {
     if (!selected) setEditing(false)
   }, [selected])
   const img = data.image
+  const busy = data.status === 'queued' || data.status === 'running'
   // The thumbnail normally; the full image once zoomed in.
   const key = img ? (zoomedIn || !img.thumbKey ? img.key : img.thumbKey) : null
 
@@ -44,7 +46,14 @@ function ImageBlockNodeImpl({ id, data, selected }: NodeProps<ImageNode>) {
           <img src={imageUrl(room, key, token)} alt={text ? `Image: ${text.slice(0, 120)}` : 'Generated image'}
             draggable={false} width={img?.width || undefined} height={img?.height || undefined} />
         ) : (
-          <p className="muted">{data.status === 'queued' || data.status === 'running' ? 'Generating…' : readOnly ? 'No image yet' : 'Drop or paste an image'}</p>
+          <div className="image-empty">
+            <p className="muted">{busy ? 'Generating…' : readOnly ? 'No image yet' : 'Drop or paste an image, or'}</p>
+            {!busy && !readOnly && (
+              <button className="pick-image nodrag" onClick={() => void pickImage().then((f) => f && upload(id, f))}>
+                Choose an image…
+              </button>
+            )}
+          </div>
         )}
       </div>
       {editing && ytext && !readOnly ? (

@@ -3,15 +3,21 @@ import type { BlockData } from '../sync/bindings'
 import { useArbor } from '../hooks/useArbor'
 import { cancelJob } from '../api/jobs'
 import { ApiError } from '../api/client'
+import { toolLabel } from '../api/tools'
+import { useTools } from '../hooks/useTools'
+import { useRunAgain } from '../canvas/useToolRunner'
 
 const LABEL: Record<string, string> = {
   queued: 'Queued', running: 'Running', done: 'Done', error: 'Error', cancelled: 'Cancelled',
 }
 
-/** Job state of a block: badge, progress bar, error text, and cancel while it runs. */
-export function StatusBadge({ data }: { data: BlockData }) {
+/** Job state of a block: badge ("Done · Generate image"), progress bar, error text, cancel
+ * while it runs, and "Run again" once it failed or was cancelled. */
+export function StatusBadge({ id, data }: { id: string; data: BlockData }) {
   const { room, token, readOnly, notify } = useArbor()
   const [cancelling, setCancelling] = useState(false)
+  const { tools } = useTools()
+  const runAgain = useRunAgain()
   if (data.status === 'idle') return null
   const active = data.status === 'queued' || data.status === 'running'
   async function cancel() {
@@ -27,7 +33,7 @@ export function StatusBadge({ data }: { data: BlockData }) {
   }
   return (
     <div className={`status status-${data.status}`}>
-      <span className="status-label">{LABEL[data.status] ?? data.status}{data.tool ? ` · ${data.tool}` : ''}</span>
+      <span className="status-label">{LABEL[data.status] ?? data.status}{data.tool ? ` · ${toolLabel(data.tool, tools)}` : ''}</span>
       {active && !readOnly && data.jobId && (
         <button className="ghost small nodrag" onClick={cancel} disabled={cancelling} aria-label="Cancel this job">
           {cancelling ? 'Cancelling…' : 'Cancel'}
@@ -41,6 +47,9 @@ export function StatusBadge({ data }: { data: BlockData }) {
         </div>
       )}
       {data.status === 'error' && data.error && <p className="status-error">{data.error}</p>}
+      {(data.status === 'error' || data.status === 'cancelled') && !readOnly && data.jobId && data.tool !== 'split' && (
+        <button className="ghost small nodrag" onClick={() => void runAgain(id)}>Run again</button>
+      )}
     </div>
   )
 }

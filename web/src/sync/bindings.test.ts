@@ -110,7 +110,7 @@ describe('readEdges', () => {
     })
     const out = readEdges(edges, new Set(blocks.keys()))
     expect(out).toHaveLength(1)
-    expect(out[0]).toMatchObject({ id: e1, source: 'a', target: 'b', label: 'expand' })
+    expect(out[0]).toMatchObject({ id: e1, source: 'a', target: 'b', label: 'Expand' })
     const selected = out.map((e) => ({ ...e, selected: true }))
     const again = mergeEdges(selected, readEdges(edges, new Set(blocks.keys())))
     expect(again[0]).toBe(selected[0])

@@ -2,6 +2,7 @@
 // truth; selection, drag positions and measured sizes stay local and survive remote edits.
 import * as Y from 'yjs'
 import type { Edge, Node } from '@xyflow/react'
+import { cachedTools, toolLabel } from '../api/tools'
 import { DEFAULT_SIZE, isBlockKind, isStatus, type BlockKind, type ImageRef, type Status } from './schema'
 
 export interface BlockData extends Record<string, unknown> {
@@ -152,7 +153,8 @@ export function readEdges<T>(edges: Y.Map<T>, blockIds: ReadonlySet<string>): Ar
     // An edge whose end was deleted is not drawn (its block is gone, maybe by another person).
     if (!source || !target || !blockIds.has(source) || !blockIds.has(target)) return
     const tool = str(value.get('tool'))
-    out.push({ id, source, target, data: { tool }, label: tool ?? undefined })
+    // The label is the tool's name in words ("Generate image"), never its id.
+    out.push({ id, source, target, data: { tool }, label: tool ? toolLabel(tool, cachedTools()) : undefined })
   })
   out.sort((a, b) => (a.id < b.id ? -1 : 1))
   return out
