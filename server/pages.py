@@ -250,7 +250,10 @@ def page_routes(index: Path) -> list[Route]:
             etag = _etag(body)
             headers = {"Cache-Control": "no-cache", "ETag": etag}
             if chosen.status == 200 and _matches(request, etag):
-                return Response(status_code=304, headers=headers)
+                # Typed as a page: a browser merges a 304's headers into its cached page, and
+                # without it the page got the API's Content-Security-Policy (default-src
+                # 'none') and loaded no script: a blank page on the second visit.
+                return Response(status_code=304, headers=headers, media_type="text/html")
             return Response(body, status_code=chosen.status, media_type="text/html",
                             headers=headers)
 
