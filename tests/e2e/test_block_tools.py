@@ -12,6 +12,7 @@ from playwright.async_api import Page
 
 from tests.e2e.conftest import Room, connected, expect, new_room, open_canvas, poll, shot
 from tests.e2e.helpers import add_text_block, doc_state, empty_spot, node, node_ids, select_block
+from tests.e2e.test_a11y import check_page
 from tests.fakes.model_server import png_bytes
 
 pytestmark = pytest.mark.timeout(120)
@@ -352,4 +353,27 @@ async def test_the_toolbar_works_by_keyboard_and_esc_clears_the_selection(app, b
     await a.keyboard.press("Escape")
     await expect(a.locator(".react-flow__node.selected")).to_have_count(0)
     await expect(toolbar(a)).to_have_count(0)
+    assert not a.errors  # type: ignore[attr-defined]
+
+
+async def test_toolbar_and_menus_are_named_readable_and_fit_a_phone(app, browser):
+    room = await new_room(app)
+    _, a = await open_canvas(browser, room.url(app.base_url), "Ada", viewport=SMALL)
+    await connected(a)
+    bid = await add_text_block(a, "a heron", at=(250, 300))
+    await select_block(a, bid)
+    seen: dict[str, float] = {}
+    await check_page(a, "block toolbar", seen)
+    await node(a, bid).locator(".block-head").click(button="right")
+    await check_page(a, "block menu", seen)
+    await a.keyboard.press("Escape")
+    await a.mouse.click(700, 600, button="right")
+    await check_page(a, "canvas menu", seen)
+    await a.keyboard.press("Escape")
+    # At phone size the toolbar wraps to the screen instead of running off it.
+    await a.set_viewport_size({"width": 390, "height": 844})
+    await select_block(a, bid)
+    bar = await toolbar(a).bounding_box()
+    assert bar and bar["x"] >= 0 and bar["x"] + bar["width"] <= 390, bar
+    await shot(a, "block-toolbar-390")
     assert not a.errors  # type: ignore[attr-defined]
