@@ -152,6 +152,11 @@ class Room:
         self._version = 0  # counts changes: keys the shared answer to a sync step 1
         self._answer: tuple[int, bytes, bytes] | None = None  # (version, state vector, reply)
         self._peer_state: dict[Peer, _PeerState] = {}
+        # What a peer's update was read to insert, while it is applied (see _note_clocks);
+        # not used once another process's update may have left something pending, which a
+        # later update can integrate along with its own.
+        self._ends_hint: dict[int, int] | None = None
+        self._pending_possible = False
         self.process_id = process_id
         self.server_client_id = int.from_bytes(os.urandom(4), "big") >> 1
         self.saved_state = b"\x00"
@@ -189,6 +194,11 @@ class Room:
 
     def apply_remote(self, update: bytes) -> None:
         """A change another process accepted: relay to our peers only."""
+        if not self._pending_possible:
+            try:
+                self._pending_possible = read_update(update).missing(self.clocks) is not None
+            except UpdateFormatError:
+                self._pending_possible = True
         self._apply(update, REMOTE)
 
     def transact(self, edit: Callable[[Doc[Any]], Any], origin: object = LOCAL,
@@ -221,7 +231,10 @@ class Room:
         self.state_after = event.after_state  # the doc cannot be read inside an observer
         self.size += len(update)
         self._version += 1
-        self._note_clocks(update)
+        if self._ends_hint is not None:
+            self._raise_clocks(self._ends_hint)
+        else:
+            self._note_clocks(update)
         self.updates_in += 1
         message = p.sync_update(update)
         now = time.monotonic()
@@ -259,14 +272,19 @@ class Room:
 
     def _note_clocks(self, integrated: bytes) -> None:
         """Move each client's clock past what a change integrated."""
-        clocks = self.clocks
         try:
-            for client, end in read_update(integrated).ends.items():
-                if end > clocks.get(client, 0):
-                    clocks[client] = end
+            ends = read_update(integrated).ends
         except UpdateFormatError:  # not expected of pycrdt's own encoding: count afresh
             log.warning("room %s: an integrated update could not be read", self.id)
             self.clocks = read_state_vector(self.doc.get_state())
+            return
+        self._raise_clocks(ends)
+
+    def _raise_clocks(self, ends: dict[int, int]) -> None:
+        clocks = self.clocks
+        for client, end in ends.items():
+            if end > clocks.get(client, 0):
+                clocks[client] = end
 
     # --- peers ------------------------------------------------------------------------
 
@@ -376,7 +394,13 @@ class Room:
                 raise DocumentTooLargeError(self.size + len(update), self.max_doc_bytes)
         for ext in self.extensions:
             ext.before_write(self, len(update))
-        self._apply(update, peer)
+        # Read whole and checked, it integrates whole: what it inserts is what the room
+        # then holds (unless something pending from another process comes along with it).
+        self._ends_hint = None if self._pending_possible else summary.ends
+        try:
+            self._apply(update, peer)
+        finally:
+            self._ends_hint = None
         self.authors.add(self.awareness.user_name(peer) or "someone")
 
     def _missing_dependency(self, peer: Peer, missing: tuple[int, int]) -> None:

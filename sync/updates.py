@@ -46,6 +46,15 @@ class _Reader:
         return self.buf[pos]
 
     def uint(self) -> int:
+        pos = self.pos
+        if pos < self.end:
+            b = self.buf[pos]
+            if b < 0x80:  # one byte: most numbers in a small update
+                self.pos = pos + 1
+                return b
+        return self._long_uint()
+
+    def _long_uint(self) -> int:
         buf, pos, end = self.buf, self.pos, self.end
         value = shift = 0
         while True:
