@@ -122,4 +122,7 @@ async def test_the_queue_cancels_a_running_job(app, browser):
     for page in (a, v):
         await expect(node(page, out).locator(".status-label")).to_have_text("Cancelled · Expand")
     await expect(queue.get_by_role("button", name="Cancel Expand")).to_have_count(0)
+    # A cancelled output offers to run it again, in place.
+    await expect(node(a, out).get_by_role("button", name="Run again")).to_be_visible()
+    await expect(node(v, out).get_by_role("button", name="Run again")).to_have_count(0)
     await shot(a, "queue-cancelled")
