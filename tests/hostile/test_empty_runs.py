@@ -41,7 +41,7 @@ def auth(token: str) -> dict[str, str]:
 
 async def spent(settings: Settings, room: str) -> list[float]:
     """The room's token and image budget counters (0 when never touched)."""
-    r = aioredis.from_url(settings.redis_url.reveal())
+    r = aioredis.from_url(settings.redis_url.reveal())  # type: ignore[no-untyped-call]
     try:
         out = []
         for what in ("tokens", "images"):
@@ -123,6 +123,10 @@ async def test_every_text_tool_refuses_an_empty_block_before_spending(
             ok = await c.run("expand", ["p"])
             assert ok.status_code == 202, ok.text
             await eventually(lambda: model_server.requests, message="the model call")
+
+            async def finished() -> bool:  # not left in the queue for the next test's worker
+                return [j["status"] for j in await c.jobs()] == ["done"]
+            await eventually(finished, timeout=20, message="the control run to end")
         finally:
             await c.peer.close()
 

@@ -35,7 +35,7 @@ async def finished(http: httpx.AsyncClient, room: dict[str, str], job_id: str) -
     async def ended() -> dict[str, Any] | None:
         j = await job(http, room, job_id)
         return j if j["status"] in ("done", "error", "cancelled") else None
-    return await eventually(ended, timeout=30, message=f"job {job_id} to end")
+    return dict(await eventually(ended, timeout=30, message=f"job {job_id} to end"))
 
 
 def edges(peer: YClient) -> list[tuple[str, str]]:
@@ -92,8 +92,9 @@ async def test_run_again_remakes_one_failed_variation_and_leaves_the_others(sett
             assert first.status_code == 202, first.text
             outs = first.json()["outputs"]
             done = await finished(http, room, first.json()["job_id"])
-            for o in outs:
-                await eventually(lambda o=o: peer.blocks()[o]["status"] == "done")
+            def all_done() -> bool:
+                return all(peer.blocks()[o]["status"] == "done" for o in outs)
+            await eventually(all_done)
             keys = {o: peer.blocks()[o]["image"]["key"] for o in outs}
             # One of the four is marked failed (as a provider error would leave it).
             blocks = peer.doc.get("blocks", type=Map)
