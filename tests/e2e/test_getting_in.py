@@ -14,6 +14,7 @@ from playwright.async_api import Browser, BrowserContext, Page
 from pycrdt import Map, Text
 
 from tests.e2e.conftest import (
+    ROOT,
     WAIT_MS,
     Room,
     connected,
@@ -29,6 +30,7 @@ from tests.yclient import YClient
 
 pytestmark = pytest.mark.timeout(120)
 
+AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 GENERATED = re.compile(r"^You: ([A-Z][a-z]+ [A-Z][a-z]+)$")
 SIZES = {"wide": (1440, 900), "laptop": (1024, 768), "phone": (390, 844)}
 
@@ -54,6 +56,22 @@ async def newcomer(browser: Browser, url: str | None = None,
     if url:
         await page.goto(url)
     return ctx, page
+
+
+async def serious_violations(page: Page, *include: str) -> list[str]:
+    """axe-core's serious and critical findings on the page (or the parts `include` names).
+    Evaluated, not added as a script tag: the page's CSP allows no inline script."""
+    if not AXE.is_file():
+        pytest.skip("axe-core is not installed in web/node_modules")
+    if not await page.evaluate("() => typeof window.axe === 'object'"):
+        await page.evaluate(AXE.read_text(encoding="utf-8"))
+    found: list[str] = await page.evaluate("""async (include) => {
+        const context = include.length ? { include: include.map((s) => [s]) } : document
+        const r = await window.axe.run(context, { resultTypes: ['violations'] })
+        return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+            .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
+    }""", list(include))
+    return found
 
 
 async def my_name(page: Page) -> str:
@@ -117,6 +135,7 @@ async def test_two_people_opening_a_share_link_land_live_with_distinct_names(app
     await expect(green).to_be_checked()
     await expect(dialog.locator(".swatch.chosen input")).to_be_checked()
     await shot(a, "getting-in-name-dialog")
+    assert await serious_violations(a, ".modal") == []
     await dialog.get_by_label("Name others see").fill("Ada Lovelace")
     await dialog.get_by_role("button", name="Save").click()
     await expect(dialog).to_have_count(0)
@@ -148,6 +167,7 @@ async def test_a_new_canvas_opens_its_one_prompt_ready_for_typing(app, browser):
     await expect(node(a, bid).locator(".cm-placeholder")).to_have_text("Describe an image idea…")
     hint = a.get_by_role("note").filter(has_text="Next:")
     await expect(hint).to_contain_text("run a tool from it")
+    assert await serious_violations(a, ".start-hint", ".cm-editor") == []
     await shot(a, "getting-in-new-canvas-wide")
     await a.keyboard.type("a paper lantern drifting over a night lake")
     await expect(node(a, bid).locator(".cm-content")).to_contain_text("paper lantern")
@@ -187,6 +207,7 @@ async def test_an_empty_canvas_says_how_to_add_blocks_until_it_has_one(app, brow
     for words in ("Double-click", "T", "I", "Right-click"):
         await expect(hint).to_contain_text(words)
     await shot(a, "getting-in-empty-canvas-laptop")
+    assert await serious_violations(a, ".start-hint") == []
     # The view link cannot add blocks, so it is not told how.
     view_hint = v.get_by_role("note", name="How to start")
     await expect(view_hint).to_contain_text("Nothing here yet")
@@ -217,6 +238,7 @@ async def test_the_home_page_shows_each_canvas_as_a_picture_and_links_to_the_gal
     await a.get_by_role("button", name="You: Ada").click()
     gallery = a.get_by_role("menuitem", name=re.compile("Gallery"))
     await expect(gallery).to_have_attribute("href", "/gallery")
+    assert await serious_violations(a, ".avatar-menu") == []
     await a.keyboard.press("Escape")
     # Leaving the canvas keeps its picture; the home page lists it with that picture.
     await a.get_by_role("link", name="Arbor home: your canvases").click()
@@ -229,6 +251,7 @@ async def test_the_home_page_shows_each_canvas_as_a_picture_and_links_to_the_gal
     assert href and "/images/" in href
     status = await a.evaluate("(u) => fetch(u).then((r) => r.status)", href)
     assert status == 200
+    assert await serious_violations(a) == []
     stored = await a.evaluate("() => localStorage.getItem('arbor.thumbs').length")
     assert 0 < stored < 5000, stored
     for size, (w, h) in SIZES.items():
@@ -311,11 +334,10 @@ async def test_my_run_glides_into_view_but_someone_elses_does_not(app, browser):
     await expect(node(b, root)).to_have_count(1)
     await select_block(a, root)
     before_b = await viewport(b)
-    before = set(await node_ids(a))
+    before = set((await doc_state(a))["blocks"])
     await a.get_by_role("button", name="Tools ▾").click()
     await a.get_by_role("menuitem", name=re.compile(r"^Expand \d")).click()
-    await expect(a.locator(".react-flow__node")).to_have_count(len(before) + 1)
-    (out,) = [i for i in await node_ids(a) if i not in before]
+    (out,) = await poll(lambda: _new_blocks(a, before))
     await poll(lambda: in_view(a, out, margin=8))
     await poll(lambda: _status(b, out, "done"))
     assert await viewport(b) == before_b, "someone else's run moved Ben's view"
@@ -363,6 +385,10 @@ async def test_text_blocks_grow_with_their_text_then_scroll_with_a_fade(app, bro
     await a.mouse.up()
     await poll(lambda: _wider(b, bid, 260))
     assert not a.errors and not b.errors
+
+
+async def _new_blocks(page: Page, before: set[str]) -> list[str]:
+    return [i for i in (await doc_state(page))["blocks"] if i not in before]
 
 
 async def _status(page: Page, bid: str, status: str) -> bool:
