@@ -377,3 +377,19 @@ async def test_toolbar_and_menus_are_named_readable_and_fit_a_phone(app, browser
     assert bar and bar["x"] >= 0 and bar["x"] + bar["width"] <= 390, bar
     await shot(a, "block-toolbar-390")
     assert not a.errors  # type: ignore[attr-defined]
+
+
+async def test_paste_from_the_canvas_menu_makes_a_text_block_there(app, browser):
+    room = await new_room(app)
+    ctx, a = await open_canvas(browser, room.url(app.base_url), "Ada", viewport=BIG)
+    await ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.base_url)
+    await connected(a)
+    await a.evaluate("() => navigator.clipboard.writeText('a pasted idea')")
+    await a.mouse.click(600, 500, button="right")
+    before = set(await node_ids(a))
+    await a.get_by_role("menu", name="Canvas").get_by_role("menuitem", name=re.compile(
+        "^Paste")).click()
+    (bid,) = await new_blocks(a, before)
+    await expect(node(a, bid)).to_contain_text("a pasted idea")
+    await expect(node(a, bid)).to_have_class(re.compile(r"\bselected\b"))
+    assert not a.errors  # type: ignore[attr-defined]
