@@ -116,10 +116,20 @@ FAKE_SHARE = """() => { window.__shared = []
 NO_SHARE = "() => { delete Navigator.prototype.share; delete Navigator.prototype.canShare }"
 
 
+async def slow_network(route) -> None:
+    """Images arrive a moment after the page is drawn, as over a real network: a box not
+    reserved for one would then move what is below it."""
+    import asyncio
+
+    await asyncio.sleep(0.3)  # latency of the simulated network, not a wait for a result
+    await route.continue_()
+
+
 async def post_page(browser, base: str, post_id: str, script: str,
                     viewport: dict[str, int] | None = None):
     ctx = await browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
     await ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    await ctx.route("**/images/posts/**", slow_network)
     await ctx.add_init_script(f"({LAYOUT_SHIFT})(); ({script})()")
     page = await ctx.new_page()
     errors: list[str] = []
@@ -140,6 +150,18 @@ async def test_share_and_copy_prompt_buttons_on_a_post_page(app, browser):
 
     # No share sheet here (desktop Linux): Share copies the link.
     ctx, page, errors = await post_page(browser, app.base_url, post["id"], NO_SHARE)
+
+    # Before anything is clicked: the image comes from its renditions, and its box is
+    # reserved before it loads (nothing below moves when it arrives).
+    figure = page.locator(".post-figure img")
+    await poll(lambda: figure.evaluate("img => img.complete && img.naturalWidth > 0"))
+    srcset = await figure.get_attribute("srcset")
+    assert srcset and "_256.webp 256w" in srcset and " 320w" in srcset, srcset
+    assert await figure.get_attribute("sizes")
+    assert (await figure.get_attribute("width"), await figure.get_attribute("height")) == \
+        ("320", "240")
+    assert await page.evaluate("window.__cls") < 0.01, await page.evaluate("window.__shifts")
+
     await page.get_by_role("button", name="Share").click()
     await expect(page.locator(".share-note")).to_have_text("Link copied")
     assert await page.evaluate("navigator.clipboard.readText()") == url
@@ -154,15 +176,6 @@ async def test_share_and_copy_prompt_buttons_on_a_post_page(app, browser):
     assert await page.evaluate("navigator.clipboard.readText()") == \
         "a red fox asleep in fresh snow"
 
-    # The images come from their renditions, each box reserved before it loads.
-    figure = page.locator(".post-figure img")
-    await poll(lambda: figure.evaluate("img => img.complete && img.naturalWidth > 0"))
-    srcset = await figure.get_attribute("srcset")
-    assert srcset and "_256.webp 256w" in srcset and " 320w" in srcset, srcset
-    assert await figure.get_attribute("sizes")
-    assert (await figure.get_attribute("width"), await figure.get_attribute("height")) == \
-        ("320", "240")
-    assert await page.evaluate("window.__cls") < 0.01, await page.evaluate("window.__shifts")
     await check_page(page, "post page", {})
     for width, height in ((1440, 900), (1024, 768), (390, 844)):
         await page.set_viewport_size({"width": width, "height": height})
@@ -189,6 +202,7 @@ async def test_the_gallery_grid_reserves_each_image_and_picks_a_rendition(app, b
         assert http  # the posts are made; the browser reads them
     ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
     await ctx.add_init_script(f"({LAYOUT_SHIFT})()")
+    await ctx.route("**/images/posts/**", slow_network)
     page = await ctx.new_page()
     await page.goto(f"{app.base_url}/gallery")
     card = page.locator(".post-card", has_text=post["title"])

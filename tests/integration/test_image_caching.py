@@ -106,7 +106,10 @@ async def test_the_image_route_serves_nothing_but_a_posts_own_renditions(
     mine, other = await disk.post(me, seed=1), await disk.post(me, seed=2)
     other_name = other["image"]["key"].rsplit("/", 1)[1]
     room, _ = await disk.canvas(me, seed=3)
-    stored = await disk.server.services.blobs.list_prefix(f"rooms/{room['room']}/")
+    blobs = disk.server.services.blobs
+    stored = await blobs.list_prefix(f"rooms/{room['room']}/")
+    # Something else kept under the post's prefix (its link-preview card is): not an image.
+    await blobs.put(f"posts/{mine['id']}/card-{'0' * 64}.jpg", b"\xff\xd8\xff", "image/jpeg")
     anon = await disk.browser()
     for path in (f"/images/posts/{mine['id']}/{other_name}",
                  f"/images/posts/{mine['id']}/card-{'0' * 64}.jpg",
