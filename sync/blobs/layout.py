@@ -2,7 +2,9 @@
 
     rooms/{room}/{sha256}.webp           a canvas's image (its main rendition)
     rooms/{room}/{sha256}_{size}.webp    that image's thumbnails (256 and 1024 px)
-    posts/{post}/{sha256}[_{size}].webp  a published post's own copies (the gallery)
+    posts/{post}/{sha256}[_{size}].webp  a published post's own copies (the gallery), public
+    posts/{post}/card-{digest}.jpg       its link-preview card (``sync/cards.py``), never an image
+    people/{person}/card-{digest}.jpg    a profile's link-preview card
     uploads/{room}/{upload_id}           a raw upload: never served, never read by a tool
 
 A key named in a canvas document (a block's ``image.key`` or ``thumbKey``) is written by
