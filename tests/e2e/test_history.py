@@ -57,9 +57,9 @@ async def test_preview_restore_and_undo_an_earlier_version(app, browser):
     await expect(history).to_have_attribute("aria-expanded", "true")
     panel = a.get_by_role("region", name="History")
     item = panel.locator(f'[data-checkpoint="{kept["id"]}"] button')
-    await expect(item).to_contain_text("Everyone left")
-    await expect(item).to_contain_text("by Ada")
-    await expect(item).to_contain_text(re.compile(r"just now|min ago"))
+    await expect(item).to_contain_text("Ada worked")
+    await expect(item).to_contain_text("kept when everyone left")
+    await expect(item).to_contain_text(re.compile(r"\d\d:\d\d\s*(just now|\d+ min ago)"))
     # Its preview shows the earlier text, not the current one.
     await item.click()
     await expect(item).to_have_attribute("aria-pressed", "true")
@@ -82,19 +82,29 @@ async def test_preview_restore_and_undo_an_earlier_version(app, browser):
     for page in (a, b):
         await poll(lambda page=page: _text_is(page, bid, FIRST))
         await expect(node(page, bid)).not_to_contain_text(CHANGE.strip())
-    toast = a.locator(".toast", has_text="Restored.")
+    kept_at = re.compile(r"\d\d:\d\d")
+    toast = a.locator(".toast", has_text=re.compile(r"You restored the canvas to \d\d:\d\d"))
     await expect(toast).to_be_visible()
-    # The list now also has the state from just before the restore.
-    before = panel.locator("[data-checkpoint]").filter(has_text="Before restore")
+    await expect(toast.get_by_role("button", name="Undo restore")).to_be_visible()
+    # Ben is told too, once, by name, with the way back.
+    told = b.locator(".toast", has_text=re.compile(r"Ada restored the canvas to \d\d:\d\d\."))
+    await expect(told).to_have_count(1)
+    # The list now also has the state from just before the restore, saying who restored.
+    before = panel.locator("[data-checkpoint]").filter(
+        has_text=re.compile(r"Ada restored \d\d:\d\d"))
     await expect(before).to_have_count(1)
+    await expect(before).to_contain_text(kept_at)
     await shot(a, "history-restored")
+    await shot(b, "history-restored-told")
 
-    # "Undo restore" brings the change back, for everyone.
-    await toast.get_by_role("button", name="Undo restore").click()
+    # Ben's "Undo" brings the change back, for everyone, and Ada hears of it.
+    await told.get_by_role("button", name="Undo").click()
     for page in (a, b):
         await poll(lambda page=page: _text_is(page, bid, FIRST + CHANGE))
         await expect(node(page, bid)).to_contain_text(FIRST + CHANGE)
-    await expect(a.locator(".toast", has_text="Restore undone.")).to_be_visible()
+    await expect(b.locator(".toast", has_text="Restore undone.")).to_be_visible()
+    await expect(a.locator(".toast", has_text="Ben took back a restore of the canvas.")
+                 ).to_have_count(1)
     assert not a.errors and not b.errors, (a.errors, b.errors)
 
 
@@ -117,7 +127,7 @@ async def test_view_link_sees_history_and_previews_but_cannot_restore(app, brows
     await v.get_by_role("button", name="History", exact=True).click()
     panel = v.get_by_role("region", name="History")
     item = panel.locator("[data-checkpoint] button").first
-    await expect(item).to_contain_text("Everyone left")
+    await expect(item).to_contain_text("kept when everyone left")
     # A failing preview says why, in the server's words (problem+json detail).
     await v.route("**/history/*", lambda route: route.fulfill(
         status=503, content_type="application/problem+json",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { authorsLabel, layoutPreview, reasonLabel, relativeTime } from './history'
+import { authorsLabel, checkpointSummary, clockTime, layoutPreview, reasonLabel, relativeTime, type Checkpoint } from './history'
 
 describe('relativeTime', () => {
   const now = Date.parse('2024-05-10T12:00:00Z')
@@ -32,6 +32,38 @@ describe('labels', () => {
     expect(authorsLabel(['Ada', 'Ben'])).toBe('Ada and Ben')
     expect(authorsLabel(['Ada', 'Ben', 'Cy'])).toBe('Ada, Ben and Cy')
     expect(authorsLabel(['Ada', 'Ben', 'Cy', 'Di', ''])).toBe('Ada, Ben and 2 others')
+  })
+
+  it('never names the server as a person', () => {
+    expect(authorsLabel(['Arbor', 'Ben'])).toBe('Ben and tool runs')
+    expect(authorsLabel(['Ben', 'restore'])).toBe('Ben')
+    expect(authorsLabel(['Arbor'])).toBe('tool runs')
+  })
+})
+
+describe('checkpointSummary', () => {
+  const now = new Date(2024, 4, 10, 18, 30).getTime()
+  const at = (h: number, m: number) => new Date(2024, 4, 10, h, m).toISOString()
+  const cp = (over: Partial<Checkpoint>): Checkpoint =>
+    ({ id: 1, reason: 'auto', authors: [], size: 10, created_at: at(18, 20), ...over })
+
+  it('says who restored which version', () => {
+    const c = cp({ reason: 'before_restore', authors: ['Bob', 'restore'],
+      restore: { by: 'Alice', to: 7, to_created_at: at(18, 5) } })
+    expect(checkpointSummary(c, now)).toEqual({ who: 'Alice restored 18:05', why: 'the canvas just before' })
+    expect(checkpointSummary(cp({ reason: 'before_restore' }), now).who).toBe('Someone restored an earlier version')
+  })
+
+  it('says who worked, tool runs included, and why it was kept', () => {
+    expect(checkpointSummary(cp({ reason: 'unload', authors: ['Ada', 'Arbor', 'Ben'] }), now))
+      .toEqual({ who: 'Ada and Ben worked, with tool runs', why: 'kept when everyone left' })
+    expect(checkpointSummary(cp({ authors: ['Arbor'] }), now)).toEqual({ who: 'Tool runs', why: 'kept while working' })
+    expect(checkpointSummary(cp({ authors: [] }), now).who).toBe('No one changed it')
+  })
+
+  it('gives clock times on a 24-hour clock, with the day when it is not today', () => {
+    expect(clockTime(at(9, 5), now)).toBe('09:05')
+    expect(clockTime(new Date(2024, 4, 8, 21, 0).toISOString(), now)).toMatch(/8.*21:00/)
   })
 })
 

@@ -1,15 +1,19 @@
 // A canvas's checkpoints (server/api/history.py): list them, preview one, restore one.
 import { api } from './client'
+import { listNames, peopleLabels } from '../lib/labels'
 
 export type CheckpointReason = 'auto' | 'unload' | 'before_restore' | 'manual'
 
 export interface Checkpoint {
   id: number
   reason: CheckpointReason | string
-  /** Display names of the people who changed the canvas since the checkpoint before. */
+  /** Display names of the people who changed the canvas since the checkpoint before
+   * ("Arbor": edits the server made for tool runs). */
   authors: string[]
   size: number
   created_at: string
+  /** On a `before_restore` checkpoint: who restored, and which version (its id and time). */
+  restore?: { by: string | null; to: number | null; to_created_at: string | null } | null
 }
 
 export interface PreviewBlock {
@@ -42,10 +46,11 @@ export const listHistory = (room: string, token: string, signal?: AbortSignal) =
 export const getCheckpoint = (room: string, token: string, id: number, signal?: AbortSignal) =>
   api<CheckpointDetail>(`${historyPath(room)}/${id}`, { token, signal })
 
-/** Writes that checkpoint's content over the canvas; `before` holds the state just before. */
-export const restoreCheckpoint = (room: string, token: string, id: number) =>
+/** Writes that checkpoint's content over the canvas; `before` holds the state just before.
+ * `by`: the restoring person's display name, recorded with the restore. */
+export const restoreCheckpoint = (room: string, token: string, id: number, by?: string) =>
   api<{ restored: Checkpoint; before: Checkpoint }>(`${historyPath(room)}/${id}/restore`, {
-    method: 'POST', token,
+    method: 'POST', token, body: by ? { by } : {},
   })
 
 const REASONS: Record<string, string> = {
@@ -53,6 +58,46 @@ const REASONS: Record<string, string> = {
   unload: 'Everyone left',
   before_restore: 'Before restore',
   manual: 'Saved by hand',
+}
+
+/** Why it was kept, as the end of a sentence ("kept when everyone left"). */
+const KEPT: Record<string, string> = {
+  auto: 'kept while working',
+  unload: 'kept when everyone left',
+  before_restore: 'kept before a restore',
+  manual: 'saved by hand',
+}
+
+const pad = (n: number) => String(n).padStart(2, '0')
+
+/** "18:05" today, "3 Dec 18:05" on another day (24-hour clock: the same for everyone). */
+export function clockTime(iso: string, now: number = Date.now()): string {
+  const d = new Date(iso)
+  if (Number.isNaN(d.getTime())) return iso
+  const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`
+  const today = new Date(now)
+  if (d.toDateString() === today.toDateString()) return hm
+  const day = d.toLocaleDateString(undefined, { day: 'numeric', month: 'short' })
+  return `${day} ${hm}`
+}
+
+/** What a checkpoint says in the list: who worked (or who restored what), and why it was
+ * kept. `{ who: "Alice restored 18:05", why: "the canvas just before" }`,
+ * `{ who: "Ada and Ben worked, with tool runs", why: "kept when everyone left" }`. */
+export function checkpointSummary(c: Checkpoint, now: number = Date.now()): { who: string; why: string } {
+  if (c.reason === 'before_restore') {
+    const by = c.restore?.by?.trim()
+    const to = c.restore?.to_created_at ? clockTime(c.restore.to_created_at, now) : null
+    const who = `${by || 'Someone'} restored ${to ?? 'an earlier version'}`
+    return { who, why: 'the canvas just before' }
+  }
+  const names = peopleLabels(c.authors)
+  const people = names.filter((n) => n !== 'tool runs')
+  const tools = names.includes('tool runs')
+  const who = people.length
+    ? `${listNames(people)} worked${tools ? ', with tool runs' : ''}`
+    : tools ? 'Tool runs' : 'No one changed it'
+  return { who, why: KEPT[c.reason] ?? reasonLabel(c.reason).toLowerCase() }
 }
 
 /** A label for why a checkpoint was made ("Before restore"). */
@@ -76,14 +121,10 @@ export function relativeTime(iso: string, now: number = Date.now()): string {
   return new Date(at).toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' })
 }
 
-/** Who changed the canvas: "Ada", "Ada and Ben", "Ada, Ben and 2 others". */
+/** Who changed the canvas: "Ada", "Ada and Ben", "Ada, Ben and 2 others" ("Arbor", the
+ * server's own edits, as "tool runs"). */
 export function authorsLabel(authors: readonly string[]): string {
-  const names = authors.filter((a) => a && a.trim())
-  if (names.length === 0) return 'someone'
-  if (names.length === 1) return names[0]
-  if (names.length === 2) return `${names[0]} and ${names[1]}`
-  if (names.length === 3) return `${names[0]}, ${names[1]} and ${names[2]}`
-  return `${names[0]}, ${names[1]} and ${names.length - 2} others`
+  return listNames(peopleLabels(authors)) || 'someone'
 }
 
 export interface PreviewRect {

@@ -1,4 +1,5 @@
 import { api } from './client'
+import { loadIdentity } from '../lib/identity'
 
 export interface JobRequest {
   tool: string
@@ -14,10 +15,18 @@ export const startJob = (room: string, token: string, req: JobRequest) =>
     method: 'POST', token, body: req,
   })
 
-export const cancelJob = (room: string, token: string, jobId: string) =>
-  api<unknown>(`/api/rooms/${encodeURIComponent(room)}/jobs/${encodeURIComponent(jobId)}/cancel`, {
-    method: 'POST', token,
+/** Jobs this page asked to cancel: their cancellation is not news to this person. */
+export const cancelledHere = new Set<string>()
+
+/** Cancel a job; `by` (the person's display name) is recorded, so the job's owner is told
+ * who cancelled it. */
+export const cancelJob = (room: string, token: string, jobId: string, by?: string) => {
+  cancelledHere.add(jobId)
+  const name = by ?? loadIdentity()?.name // this browser's person, wherever the button is
+  return api<unknown>(`/api/rooms/${encodeURIComponent(room)}/jobs/${encodeURIComponent(jobId)}/cancel`, {
+    method: 'POST', token, body: name ? { by: name } : {},
   })
+}
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'error' | 'cancelled'
 
@@ -31,9 +40,17 @@ export interface Job {
   inputs: string[]
   outputs: string[]
   attempt?: number
+  params?: Record<string, unknown>
+  /** Display name of who started it. */
+  requested_by?: string | null
+  /** Display name of who cancelled it (null: unknown, or not cancelled). */
+  cancelled_by?: string | null
   created_at?: string
   finished_at?: string | null
 }
+
+export const getJob = (room: string, token: string, jobId: string, signal?: AbortSignal) =>
+  api<Job>(`/api/rooms/${encodeURIComponent(room)}/jobs/${encodeURIComponent(jobId)}`, { token, signal })
 
 export const listJobs = (room: string, token: string, signal?: AbortSignal) =>
   api<{ jobs: Job[] }>(`/api/rooms/${encodeURIComponent(room)}/jobs`, { token, signal })

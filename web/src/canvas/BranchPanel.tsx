@@ -4,6 +4,7 @@ import { useBlock } from '../hooks/useBlock'
 import { useBlockText } from '../hooks/useBlockText'
 import { useBranchStory } from '../hooks/useBranchStory'
 import { imageUrl } from '../api/uploads'
+import { useLabels } from '../hooks/useLabels'
 import type { Person } from '../sync/presence'
 
 const STATUS: Record<string, string> = { queued: 'queued', running: 'writing…', error: 'failed', cancelled: 'cancelled' }
@@ -12,6 +13,7 @@ const Step = memo(function Step({ id, current, onGo }: { id: string; current: bo
   const { room, token } = useArbor()
   const block = useBlock(id)
   const { text } = useBlockText(id)
+  const labels = useLabels()
   if (!block) return null
   const d = block.data
   const img = d.image
@@ -22,7 +24,7 @@ const Step = memo(function Step({ id, current, onGo }: { id: string; current: bo
       <button className="story-go" onClick={() => onGo(id)} aria-label={`Go to ${kind.toLowerCase()}: ${summary}`}
         aria-current={current ? 'step' : undefined}>
         <span className="story-meta small">
-          {d.tool ? <span className="story-tool">{d.tool}</span> : <span className="story-tool">{kind}</span>}
+          <span className="story-tool">{d.tool ? labels.tool(d.tool) : kind}</span>
           {STATUS[d.status] && <span className={`muted status-${d.status}`}> · {STATUS[d.status]}</span>}
         </span>
         {img && <img src={imageUrl(room, img.thumbKey ?? img.key, token)} alt={text ? `Image: ${text.slice(0, 120)}` : 'Image'} />}

@@ -25,10 +25,9 @@ import { Cursors } from './Cursors'
 import { TopBar } from './TopBar'
 import { FollowBanner } from './FollowBanner'
 import { ConnectionBanner } from './ConnectionBanner'
-import { QueuePanel } from './QueuePanel'
 import { fitAll } from './fitAll'
-import { BranchPanel } from './BranchPanel'
-import { HistoryPanel } from './HistoryPanel'
+import { OpenPanel, SideRail, type PanelId } from './SideRail'
+import { useTheirActions } from '../hooks/useTheirActions'
 import { requestEdit } from '../sync/editRequests'
 import { BlockToolbar } from './BlockToolbar'
 import { useCanvasMenu } from './useCanvasMenu'
@@ -48,9 +47,10 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
   const presence = usePresence()
   const [following, setFollowing] = useState<string | null>(null)
   const [watching, setWatching] = useState<{ id: string; name: string } | null>(null)
-  const [queueOpen, setQueueOpen] = useState(false)
-  const [historyOpen, setHistoryOpen] = useState(false)
-  const closeHistory = useCallback(() => setHistoryOpen(false), [])
+  // The one open side panel (queue, history, prompts, spend, keys, someone's branch).
+  const [panel, setPanel] = useState<PanelId | null>(null)
+  const closePanel = useCallback(() => setPanel(null), [])
+  useTheirActions()
   const [spotlight, setSpotlight] = useState<number | null>(null)
   const queue = useJobs()
   const pointer = useRef<{ x: number; y: number } | null>(null)
@@ -161,6 +161,7 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
   const startWatching = useCallback((userId: string | null) => {
     const p = userId ? people.find((x) => x.user.id === userId) : null
     setWatching(p ? { id: p.user.id, name: p.user.name } : null)
+    setPanel((open) => (p ? 'branch' : open === 'branch' ? null : open))
   }, [people])
 
   /** Centre the view on a block (stops following: this person chose where to look). */
@@ -255,23 +256,15 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
     <div className={`canvas-page${readOnly ? ' read-only' : ''}`}>
       <TopBar people={people} following={following} onFollow={startFollowing} addBlock={addBlock}
         watching={watching?.id ?? null} onWatch={startWatching} selectOnly={selectOnly}
-        onTokenChange={onTokenChange} queueOpen={queueOpen} onQueue={() => setQueueOpen((o) => !o)}
-        activeJobs={activeJobs} spotlight={spotlight != null} onSpotlight={toggleSpotlight}
-        historyOpen={historyOpen} onHistory={() => setHistoryOpen((o) => !o)} />
+        onTokenChange={onTokenChange} panel={panel} onPanel={setPanel}
+        activeJobs={activeJobs} spotlight={spotlight != null} onSpotlight={toggleSpotlight} />
       <ConnectionBanner />
       {followed && <FollowBanner name={followed.user.name} color={followed.user.color}
         spotlight={followed.spotlight != null} onStop={() => setFollowing(null)} />}
       <div className="flow-wrap" onPointerMove={onPointerMove} onDoubleClick={onDoubleClick}
         onDragOver={(e) => { if (!readOnly && e.dataTransfer.types.includes('Files')) e.preventDefault() }}
         onDrop={onDrop}>
-        {(queueOpen || watching || historyOpen) && (
-          <aside className="side-panels" aria-label="Side panels">
-            {watching && <BranchPanel person={watchedPerson} name={watching.name} blockId={watchedBlock}
-              onGo={goTo} onClose={() => setWatching(null)} />}
-            {queueOpen && <QueuePanel {...queue} onShow={goTo} onClose={() => setQueueOpen(false)} />}
-            {historyOpen && <HistoryPanel onClose={closeHistory} />}
-          </aside>
-        )}
+        <div className="flow-area">{/* the canvas; the side rail is beside it */}
         <StartHints nodes={nodes} edges={edges.length} selectOnly={selectOnly} />
         <ReactFlow<ArborNode, ArborEdge>
           nodes={shown}
@@ -314,6 +307,11 @@ export function CanvasView({ onTokenChange }: { onTokenChange: (t: string) => vo
           <BlockToolbar selectOnly={selectOnly} onMore={menu.openFor} />
         </ReactFlow>
         {menu.element}
+        </div>
+        <SideRail open={panel} onOpen={setPanel} readOnly={readOnly} activeJobs={activeJobs}
+          watching={watching?.name ?? null} />
+        <OpenPanel open={panel} onClose={closePanel} queue={queue} goTo={goTo}
+          watch={watching ? { person: watchedPerson, name: watching.name, blockId: watchedBlock, stop: () => setWatching(null) } : null} />
       </div>
     </div>
   )

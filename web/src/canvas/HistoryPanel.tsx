@@ -4,10 +4,11 @@ import { useCallback, useEffect, useRef, useState, type KeyboardEvent } from 're
 import { useArbor } from '../hooks/useArbor'
 import { ApiError } from '../api/client'
 import {
-  authorsLabel, getCheckpoint, layoutPreview, listHistory, reasonLabel, relativeTime, restoreCheckpoint,
+  checkpointSummary, clockTime, getCheckpoint, layoutPreview, listHistory, relativeTime,
   type Checkpoint, type CheckpointDetail,
 } from '../api/history'
 import { imageUrl } from '../api/uploads'
+import { useRestore } from './useRestores'
 import './history.css'
 
 const PREVIEW_W = 300
@@ -62,7 +63,8 @@ function Preview({ detail }: { detail: CheckpointDetail }) {
 }
 
 export function HistoryPanel({ onClose }: { onClose: () => void }) {
-  const { room, token, readOnly, notify } = useArbor()
+  const { room, token, readOnly } = useArbor()
+  const restoreTo = useRestore()
   const [list, setList] = useState<Checkpoint[] | null>(null)
   const [error, setError] = useState<string | null>(null)
   const [selected, setSelected] = useState<number | null>(null)
@@ -121,27 +123,15 @@ export function HistoryPanel({ onClose }: { onClose: () => void }) {
     else onClose()
   }
 
-  const restore = useCallback(async (id: number) => {
+  const restore = useCallback(async (c: Checkpoint) => {
     setRestoring(true)
     try {
-      const r = await restoreCheckpoint(room, token, id)
-      closeQuestion()
-      notify('Restored.', 'info', {
-        label: 'Undo restore',
-        run: () => {
-          restoreCheckpoint(room, token, r.before.id).then(
-            () => { notify('Restore undone.'); refresh() },
-            (e: unknown) => notify(`Undoing the restore failed: ${message(e, 'It')}`, 'error'),
-          )
-        },
-      })
-    } catch (e) {
-      notify(`Restore failed: ${message(e, 'It')}`, 'error')
+      if (await restoreTo(c)) closeQuestion()
     } finally {
       setRestoring(false)
       refresh()
     }
-  }, [room, token, notify, refresh, closeQuestion])
+  }, [restoreTo, refresh, closeQuestion])
 
   const chosen = list?.find((c) => c.id === selected) ?? null
   return (
@@ -160,15 +150,17 @@ export function HistoryPanel({ onClose }: { onClose: () => void }) {
         <ol className="checkpoints" aria-label="Checkpoints, newest first">
           {list.map((c) => {
             const on = c.id === selected
+            const { who, why } = checkpointSummary(c, now)
             return (
               <li key={c.id} data-checkpoint={c.id}>
                 <button className={`checkpoint${on ? ' selected' : ''}`} aria-pressed={on}
                   onClick={() => setSelected(on ? null : c.id)} title={fullTime(c.created_at)}>
-                  <span className="row">
-                    <time dateTime={c.created_at}>{relativeTime(c.created_at, now)}</time>
-                    <span className={`reason reason-${c.reason}`}>{reasonLabel(c.reason)}</span>
+                  <span className="row checkpoint-when">
+                    <time dateTime={c.created_at}>{clockTime(c.created_at, now)}</time>
+                    <span className="small muted">{relativeTime(c.created_at, now)}</span>
                   </span>
-                  <span className="small muted">by {authorsLabel(c.authors)}</span>
+                  <span className={`checkpoint-who reason-${c.reason}`}>{who}</span>
+                  <span className="small muted">{why}</span>
                 </button>
               </li>
             )
@@ -186,12 +178,12 @@ export function HistoryPanel({ onClose }: { onClose: () => void }) {
           {detail && !readOnly && confirming && (
             <div className="history-confirm" role="group" aria-labelledby="restore-q">
               <p id="restore-q" className="small">
-                Replace the canvas with the version from {chosen ? relativeTime(chosen.created_at) : 'then'}?
+                Replace the canvas with the version from {chosen ? clockTime(chosen.created_at, now) : 'then'}?
                 Everyone sees it; the current state is kept in the history.
               </p>
               <div className="row">
                 <button className="primary" autoFocus disabled={restoring}
-                  onClick={() => void restore(detail.id)}>{restoring ? 'Restoring…' : 'Restore'}</button>
+                  onClick={() => void restore(detail)}>{restoring ? 'Restoring…' : 'Restore'}</button>
                 <button onClick={closeQuestion} disabled={restoring}>Cancel</button>
               </div>
             </div>

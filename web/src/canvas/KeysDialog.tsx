@@ -46,10 +46,10 @@ function ProviderKey({ p, state, onChange }: { p: typeof PROVIDERS[number]; stat
   }
 
   return (
-    <form className="key-form" onSubmit={save} aria-label={`${p.id} key`}>
-      <h3>{p.label}</h3>
+    <form className="key-form" onSubmit={save} aria-labelledby={`key-h-${p.id}`}>
+      <h3 id={`key-h-${p.id}`}>{p.label}</h3>
       <p className="muted small" data-testid={`key-state-${p.id}`}>
-        {state?.set ? `A key ending in …${state.last4} is set${state.base_url ? ` (${state.base_url})` : ''}.` : 'No key: runs use this server\'s.'}
+        {state?.set ? `A key ending in …${state.last4} is set${state.base_url ? ` (${state.base_url})` : ''}.` : 'No key: runs use this server’s.'}
       </p>
       <label htmlFor={`key-${p.id}`}>{state?.set ? 'Replace with' : 'API key'}
         <input id={`key-${p.id}`} type="password" autoComplete="off" value={key} onChange={(e) => setKey(e.target.value)} />
@@ -78,23 +78,22 @@ export function KeysDialog({ onClose }: { onClose: () => void }) {
     getKeys(room, token, ac.signal).then(setKeys, (e: unknown) => {
       if (!ac.signal.aborted) setError(e instanceof ApiError ? e.friendly : 'Keys could not be loaded.')
     })
-    const onKey = (e: KeyboardEvent) => { if (e.key === 'Escape') onClose() }
-    window.addEventListener('keydown', onKey)
-    return () => { ac.abort(); window.removeEventListener('keydown', onKey) }
-  }, [room, token, onClose, tick])
+    return () => ac.abort()
+  }, [room, token, tick])
 
   return (
-    <div className="modal-backdrop" onMouseDown={(e) => { if (e.target === e.currentTarget) onClose() }}>
-      <div className="modal wide" role="dialog" aria-modal="true" aria-labelledby="keys-h">
-        <h2 id="keys-h">This canvas's API keys</h2>
-        <p className="muted small">Runs of this canvas use its own key instead of the server's. Keys are stored encrypted and never shown again.</p>
-        {error && <p role="alert" className="error">{error}</p>}
-        {keys && PROVIDERS.map((p) => (
-          <ProviderKey key={p.id} p={p} state={keys[p.id]}
-            onChange={(k) => (k ? setKeys(k) : setTick((t) => t + 1))} />
-        ))}
-        <div className="row end"><button onClick={onClose}>Close</button></div>
+    <section className="side-panel keys-panel" aria-labelledby="keys-h">
+      <div className="panel-head">
+        <h2 id="keys-h">This canvas’s API keys</h2>
+        <button className="ghost small" onClick={onClose} aria-label="Close the keys panel">×</button>
       </div>
-    </div>
+      <p className="muted small">Runs of this canvas use its own key instead of the server’s. Keys are stored encrypted and never shown again.</p>
+      {error && <p role="alert" className="error-text small">{error}</p>}
+      {!keys && !error && <p className="muted small" role="status">Loading…</p>}
+      {keys && PROVIDERS.map((p) => (
+        <ProviderKey key={p.id} p={p} state={keys[p.id]}
+          onChange={(k) => (k ? setKeys(k) : setTick((t) => t + 1))} />
+      ))}
+    </section>
   )
 }

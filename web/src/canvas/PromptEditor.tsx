@@ -74,11 +74,6 @@ export function PromptEditor({ onClose }: { onClose: () => void }) {
   const custom = !!tool && tool.name in prompts
   const diff = tool && custom ? lineDiff(tool.template ?? '', saved) : null
 
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => { if (e.key === 'Escape') onClose() }
-    window.addEventListener('keydown', onKey)
-    return () => window.removeEventListener('keydown', onKey)
-  }, [onClose])
   // Someone else's change shows at once unless this person has an unfinished (invalid) draft.
   useEffect(() => { if (draft != null && draft === saved) setDraft(null) }, [draft, saved])
 
@@ -91,41 +86,41 @@ export function PromptEditor({ onClose }: { onClose: () => void }) {
   }
 
   return (
-    <div className="modal-backdrop" onMouseDown={(e) => { if (e.target === e.currentTarget) onClose() }}>
-      <div className="modal wide prompt-editor" role="dialog" aria-modal="true" aria-labelledby="prompts-h">
+    <section className="side-panel prompt-editor" aria-labelledby="prompts-h">
+      <div className="panel-head">
         <h2 id="prompts-h">Tool prompts of this canvas</h2>
-        {!tool ? <p className="muted">Loading tools…</p> : (
-          <>
-            <label htmlFor="prompt-tool">Tool
-              <select id="prompt-tool" aria-label="Tool" value={tool.name} onChange={(e) => { setName(e.target.value); setDraft(null) }}>
-                {editable.map((t) => <option key={t.name} value={t.name}>{t.label}{t.name in prompts ? ' (changed)' : ''}</option>)}
-              </select>
-            </label>
-            <label htmlFor="prompt-text">Template
-              <textarea id="prompt-text" aria-label="Template" rows={8} value={value} readOnly={readOnly} spellCheck={false}
-                aria-invalid={problem != null} aria-describedby="prompt-help"
-                onChange={(e) => change(e.target.value)} />
-            </label>
-            <p id="prompt-help" className="muted small">
-              Placeholders: {placeholdersOf(tool).map((p) => `{${p}}`).join(' ')}. Write {'{{'} and {'}}'} for braces.
-            </p>
-            {problem && <p role="alert" className="error small">{problem} (not saved)</p>}
-            {custom ? (
-              <div className="prompt-diff" aria-label="Differences from the default">
-                <strong className="small">Differs from the default:</strong>
-                {diff?.removed.map((l, i) => <div key={`r${i}`} className="diff-del"><span aria-hidden="true">− </span>{l || ' '}</div>)}
-                {diff?.added.map((l, i) => <div key={`a${i}`} className="diff-add"><span aria-hidden="true">+ </span>{l || ' '}</div>)}
-              </div>
-            ) : <p className="muted small">This is the default prompt.</p>}
-          </>
-        )}
-        <div className="row end">
-          {tool && custom && !readOnly && (
-            <button onClick={() => { setDraft(null); writePrompt(conn.doc, (fn) => conn.transact(fn), tool.name, null) }}>Reset to default</button>
-          )}
-          <button autoFocus onClick={onClose}>Close</button>
-        </div>
+        <button className="ghost small" onClick={onClose} aria-label="Close the prompts">×</button>
       </div>
-    </div>
+      {!tool ? <p className="muted">Loading tools…</p> : (
+        <>
+          <label htmlFor="prompt-tool">Tool
+            <select id="prompt-tool" aria-label="Tool" value={tool.name} onChange={(e) => { setName(e.target.value); setDraft(null) }}>
+              {editable.map((t) => <option key={t.name} value={t.name}>{t.label}{t.name in prompts ? ' (changed)' : ''}</option>)}
+            </select>
+          </label>
+          <label htmlFor="prompt-text">Template
+            <textarea id="prompt-text" aria-label="Template" rows={8} value={value} readOnly={readOnly} spellCheck={false}
+              aria-invalid={problem != null} aria-describedby="prompt-help"
+              onChange={(e) => change(e.target.value)} />
+          </label>
+          <p id="prompt-help" className="muted small">
+            Placeholders: {placeholdersOf(tool).map((p) => `{${p}}`).join(' ')}. Write {'{{'} and {'}}'} for braces.
+          </p>
+          {problem && <p role="alert" className="error-text small">{problem} (not saved)</p>}
+          {custom ? (
+            <div className="prompt-diff" role="group" aria-label="Differences from the default">
+              <strong className="small">Differs from the default:</strong>
+              {diff?.removed.map((l, i) => <div key={`r${i}`} className="diff-del"><span aria-hidden="true">− </span>{l || ' '}</div>)}
+              {diff?.added.map((l, i) => <div key={`a${i}`} className="diff-add"><span aria-hidden="true">+ </span>{l || ' '}</div>)}
+            </div>
+          ) : <p className="muted small">This is the default prompt.</p>}
+        </>
+      )}
+      {tool && custom && !readOnly && (
+        <div className="row end">
+          <button onClick={() => { setDraft(null); writePrompt(conn.doc, (fn) => conn.transact(fn), tool.name, null) }}>Reset to default</button>
+        </div>
+      )}
+    </section>
   )
 }

@@ -1,6 +1,6 @@
 import { useState } from 'react'
 import { useArbor } from '../hooks/useArbor'
-import { useTools } from '../hooks/useTools'
+import { useLabels } from '../hooks/useLabels'
 import { cancelJob, isActiveJob, type Job } from '../api/jobs'
 import { ApiError } from '../api/client'
 
@@ -13,6 +13,13 @@ function where(j: Job): string {
   return j.position === 0 ? 'next in line' : `${j.position} ahead in line`
 }
 
+/** "Started by Ada · cancelled by Ben", or "" when the server knows neither. */
+function who(j: Job): string {
+  const parts = [j.requested_by && `started by ${j.requested_by}`, j.cancelled_by && `cancelled by ${j.cancelled_by}`]
+    .filter(Boolean).join(' · ')
+  return parts ? parts[0].toUpperCase() + parts.slice(1) : ''
+}
+
 /** The room's jobs: what is waiting, running, finished or failed, with cancel buttons. */
 export function QueuePanel({ jobs, error, loaded, refresh, onShow, onClose }: {
   jobs: Job[]
@@ -22,15 +29,15 @@ export function QueuePanel({ jobs, error, loaded, refresh, onShow, onClose }: {
   onShow: (blockId: string) => void
   onClose: () => void
 }) {
-  const { room, token, readOnly, notify } = useArbor()
-  const { tools } = useTools()
+  const { room, token, readOnly, notify, identity } = useArbor()
+  const { tool: toolLabel } = useLabels()
   const [cancelling, setCancelling] = useState<Set<string>>(new Set())
-  const label = (name: string) => tools.find((t) => t.name === name)?.label ?? name
+  const label = (name: string) => toolLabel(name)
 
   async function cancel(j: Job) {
     setCancelling((s) => new Set(s).add(j.job_id))
     try {
-      await cancelJob(room, token, j.job_id)
+      await cancelJob(room, token, j.job_id, identity.name)
     } catch (e) {
       if (!(e instanceof ApiError && e.status === 409)) {
         notify(e instanceof ApiError ? `Cancel failed: ${e.friendly}` : 'Cancel failed.', 'error')
@@ -62,6 +69,7 @@ export function QueuePanel({ jobs, error, loaded, refresh, onShow, onClose }: {
               <span className={`job-status status-${j.status}`}>{STATUS_LABEL[j.status] ?? j.status}</span>
               {where(j) && <span className="muted small job-position">{where(j)}</span>}
             </div>
+            {who(j) && <p className="muted small job-who">{who(j)}</p>}
             {j.error && <p className="status-error job-error">{j.error}</p>}
             <div className="row">
               {j.outputs.length > 0 && (

@@ -86,7 +86,8 @@ export function ToolsMenu({ selectOnly }: { selectOnly: (ids: ReadonlySet<string
     <div className="menu-wrap" ref={box}>
       <button aria-haspopup="menu" aria-expanded={open} onClick={() => { setOpen(!open); setChosen(null) }}>Tools ▾</button>
       {open && !chosen && (
-        <ul className="menu" role="menu" aria-label="Tools">
+        <div className="menu tools-menu">
+        <ul className="menu-items" role="menu" aria-label="Tools">
           {tools.map((t) => {
             const why = whyNot(t, facts)
             const need = t.inputs ? `${t.inputs.min}${t.inputs.max !== t.inputs.min ? `–${t.inputs.max}` : ''} ${(t.inputs.kinds ?? []).join('/') || 'block'}` : ''
@@ -106,8 +107,10 @@ export function ToolsMenu({ selectOnly }: { selectOnly: (ids: ReadonlySet<string
               </li>
             )
           })}
-          <li role="none" className="muted small estimate" aria-live="polite">{hovered ? <Estimate tool={hovered} inputs={inputs} params={estimateParams} /> : 'Point at a tool to see what it costs'}</li>
         </ul>
+        {/* Beside the menu, not in it: a menu holds only its items. */}
+        <p className="muted small estimate" aria-live="polite">{hovered ? <Estimate tool={hovered} inputs={inputs} params={estimateParams} /> : 'Point at a tool to see what it costs'}</p>
+        </div>
       )}
       {open && chosen && (
         <form className="menu param-form" onSubmit={(e: FormEvent) => { e.preventDefault(); run(chosen, params) }}>

@@ -1,4 +1,11 @@
-import { useCallback, useEffect, useState } from 'react'
+// The canvas's top bar: where you are (title, connection and saved state), what you can add
+// and undo, who is here, and sharing. Secondary panels live in the side rail (SideRail.tsx);
+// on a phone the bar keeps the title, the tools and one menu (CanvasMenu.tsx).
+//
+// Layout (topbar.css): the title and status never shrink under anything; below 1360 px the
+// add and fit buttons show icons (their words stay their names), and the followers' names
+// become a count.
+import { useEffect, useState } from 'react'
 import { useReactFlow } from '@xyflow/react'
 import { navigate } from '../App'
 import { useArbor } from '../hooks/useArbor'
@@ -16,12 +23,13 @@ import { ToolsMenu } from './ToolsMenu'
 import { Logo } from './Logo'
 import { MeMenu } from './MeMenu'
 import { fitAll } from './fitAll'
-import { PromptEditor } from './PromptEditor'
-import { UsagePanel } from './UsagePanel'
-import { KeysDialog } from './KeysDialog'
+import { CanvasMenu } from './CanvasMenu'
+import { Icon } from './icons'
+import type { PanelId } from './SideRail'
+import './topbar.css'
 
 export function TopBar({ people, following, onFollow, watching, onWatch, addBlock, selectOnly, onTokenChange,
-  queueOpen, onQueue, activeJobs, spotlight, onSpotlight, historyOpen, onHistory }: {
+  panel, onPanel, activeJobs, spotlight, onSpotlight }: {
   people: Person[]
   following: string | null
   onFollow: (id: string | null) => void
@@ -30,22 +38,19 @@ export function TopBar({ people, following, onFollow, watching, onWatch, addBloc
   addBlock: (kind: BlockKind) => string | null
   selectOnly: (ids: ReadonlySet<string>) => void
   onTokenChange: (t: string) => void
-  queueOpen: boolean
-  onQueue: () => void
+  panel: PanelId | null
+  onPanel: (id: PanelId | null) => void
   activeJobs: number
   spotlight: boolean
   onSpotlight: () => void
-  historyOpen: boolean
-  onHistory: () => void
 }) {
-  const { conn, room, readOnly } = useArbor()
+  const { conn, room, readOnly, identity } = useArbor()
   const title = useCanvasTitle()
   const { canUndo, canRedo, undo, redo } = useUndoState()
   const flow = useReactFlow<ArborNode, ArborEdge>()
   const [draft, setDraft] = useState<string | null>(null)
   const [sharing, setSharing] = useState(false)
-  const [panel, setPanel] = useState<'prompts' | 'usage' | 'keys' | null>(null)
-  const closePanel = useCallback(() => setPanel(null), [])
+  const followers = people.filter((p) => p.following === identity.id)
 
   useEffect(() => {
     document.title = `${title} · Arbor`
@@ -63,9 +68,10 @@ export function TopBar({ people, following, onFollow, watching, onWatch, addBloc
         <a href="/" className="home-link" aria-label="Arbor home: your canvases"
           onClick={(e) => { e.preventDefault(); navigate('/') }}><Logo /></a>
         {readOnly ? (
-          <h1 className="title">{title}</h1>
+          <h1 className="title" title={title}>{title}</h1>
         ) : (
           <input className="title-input" aria-label="Canvas title" value={draft ?? title} maxLength={200}
+            title={draft ?? title}
             onChange={(e) => setDraft(e.target.value)} onBlur={commitTitle}
             onKeyDown={(e) => { if (e.key === 'Enter') (e.target as HTMLInputElement).blur(); if (e.key === 'Escape') setDraft(null) }} />
         )}
@@ -75,39 +81,45 @@ export function TopBar({ people, following, onFollow, watching, onWatch, addBloc
       <div className="topbar-mid" role="toolbar" aria-label="Canvas tools">
         {!readOnly && (
           <>
-            <button onClick={() => addBlock('text')} title="New text block (T)">+ Text</button>
-            <button onClick={() => addBlock('image')} title="New image block (I)">+ Image</button>
+            <button className="tb-add" onClick={() => addBlock('text')} title="New text block (T)">
+              <Icon name="text" /><span className="tb-label">+ Text</span>
+            </button>
+            <button className="tb-add" onClick={() => addBlock('image')} title="New image block (I)">
+              <Icon name="image" /><span className="tb-label">+ Image</span>
+            </button>
             <span className="sep" aria-hidden="true" />
-            <button onClick={undo} disabled={!canUndo} aria-label="Undo" title="Undo (Ctrl/Cmd+Z)">↶</button>
-            <button onClick={redo} disabled={!canRedo} aria-label="Redo" title="Redo (Ctrl/Cmd+Shift+Z)">↷</button>
+            <button className="tb-icon-only" onClick={undo} disabled={!canUndo} title="Undo (Ctrl/Cmd+Z)">
+              <Icon name="undo" /><span className="sr-only">Undo</span>
+            </button>
+            <button className="tb-icon-only" onClick={redo} disabled={!canRedo} title="Redo (Ctrl/Cmd+Shift+Z)">
+              <Icon name="redo" /><span className="sr-only">Redo</span>
+            </button>
             <span className="sep" aria-hidden="true" />
-            <ToolsMenu selectOnly={selectOnly} />
           </>
         )}
-        <button onClick={() => fitAll(flow, 300)} title="Fit everything in view">Fit view</button>
-        <button onClick={onQueue} aria-expanded={queueOpen}
-          title="Jobs of this canvas: waiting, running, finished">
-          Queue{activeJobs > 0 && <span className="count" aria-label={`${activeJobs} active`}> {activeJobs}</span>}
+        {!readOnly && <ToolsMenu selectOnly={selectOnly} />}
+        <button className="tb-fit" onClick={() => fitAll(flow, 300)} title="Fit everything in view">
+          <Icon name="fit" /><span className="tb-label">Fit view</span>
         </button>
-        <button onClick={onHistory} aria-expanded={historyOpen}
-          title="Earlier versions of this canvas: preview and restore">History</button>
-        <button onClick={() => setPanel('prompts')} title="This canvas's tool prompts">Prompts</button>
-        <button onClick={() => setPanel('usage')} title="What this canvas has spent">Spend</button>
-        {!readOnly && <button onClick={() => setPanel('keys')} title="Bring this canvas's own API keys">Keys</button>}
       </div>
       <div className="topbar-right">
         <Avatars people={people} following={following} onFollow={onFollow} watching={watching} onWatch={onWatch} />
+        {followers.length > 0 && (
+          <span className="follow-count small" title={`${followers.map((f) => f.user.name).join(', ')} ${followers.length === 1 ? 'is' : 'are'} following you`}>
+            <Icon name="eye" /> {followers.length}<span className="sr-only"> following you</span>
+          </span>
+        )}
         {spotlight && (
-          <button className="small on" onClick={onSpotlight} aria-pressed="true"
-            title="Everyone was asked to follow you. Click to stop.">Spotlight on</button>
+          <button className="small on tb-spotlight" onClick={onSpotlight} aria-pressed="true"
+            title="Everyone was asked to follow you. Click to stop."><Icon name="spot" size={16} /><span className="tb-label">Spotlight on</span></button>
         )}
         <MeMenu spotlight={spotlight} onSpotlight={onSpotlight} />
-        <button className="primary" onClick={() => setSharing(true)}>Share</button>
+        <button className="primary tb-share" onClick={() => setSharing(true)}>Share</button>
+        <CanvasMenu readOnly={readOnly} addBlock={addBlock} undo={undo} redo={redo} canUndo={canUndo}
+          canRedo={canRedo} fit={() => fitAll(flow, 300)} panel={panel} onPanel={onPanel}
+          activeJobs={activeJobs} onShare={() => setSharing(true)} />
       </div>
       {sharing && <ShareDialog onClose={() => setSharing(false)} onTokenChange={onTokenChange} />}
-      {panel === 'prompts' && <PromptEditor onClose={closePanel} />}
-      {panel === 'usage' && <UsagePanel onClose={closePanel} />}
-      {panel === 'keys' && <KeysDialog onClose={closePanel} />}
     </header>
   )
 }

@@ -2,8 +2,10 @@
 // budgets. Refreshes every few seconds while open.
 import { useEffect, useState } from 'react'
 import { useArbor } from '../hooks/useArbor'
+import { useLabels } from '../hooks/useLabels'
 import { formatUsd, getUsage, type Spend, type SpendGroup, type Usage } from '../api/models'
 import { ApiError } from '../api/client'
+import { peopleLabels } from '../lib/labels'
 
 const POLL_MS = 3000
 
@@ -15,16 +17,20 @@ function amount(s: Spend): string {
   return parts.join(' · ')
 }
 
-function Table({ title, rows, by }: { title: string; rows: SpendGroup[]; by: 'person' | 'tool' | 'model' }) {
+const HEAD = { person: 'Person', tool: 'Tool', model: 'Model' }
+
+function Table({ title, rows, by, word }: {
+  title: string; rows: SpendGroup[]; by: 'person' | 'tool' | 'model'; word: (id: string) => string
+}) {
   if (!rows.length) return null
   return (
     <table className="usage-table">
       <caption>{title}</caption>
-      <thead><tr><th scope="col">{by}</th><th scope="col">Today</th><th scope="col">Total</th></tr></thead>
+      <thead><tr><th scope="col">{HEAD[by]}</th><th scope="col">Today</th><th scope="col">Total</th></tr></thead>
       <tbody>
         {rows.map((r) => (
           <tr key={r[by] ?? ''}>
-            <th scope="row">{r[by] || (by === 'person' ? 'someone' : '—')}</th>
+            <th scope="row">{r[by] ? word(r[by]!) : (by === 'person' ? 'Someone' : '—')}</th>
             <td>{amount(r.today)}</td>
             <td>{amount(r.total)} ({r.total.jobs} run{r.total.jobs === 1 ? '' : 's'})</td>
           </tr>
@@ -38,6 +44,9 @@ export function UsagePanel({ onClose }: { onClose: () => void }) {
   const { room, token } = useArbor()
   const [usage, setUsage] = useState<Usage | null>(null)
   const [error, setError] = useState<string | null>(null)
+  const labels = useLabels()
+  // "Arbor" (the server's own name) reads "Tool runs"; a person's name stays theirs.
+  const person = (name: string) => { const w = peopleLabels([name])[0] ?? 'Someone'; return w[0].toUpperCase() + w.slice(1) }
 
   useEffect(() => {
     let ac = new AbortController()
@@ -50,36 +59,34 @@ export function UsagePanel({ onClose }: { onClose: () => void }) {
     }
     load()
     const t = window.setInterval(load, POLL_MS)
-    const onKey = (e: KeyboardEvent) => { if (e.key === 'Escape') onClose() }
-    window.addEventListener('keydown', onKey)
-    return () => { ac.abort(); window.clearInterval(t); window.removeEventListener('keydown', onKey) }
-  }, [room, token, onClose])
+    return () => { ac.abort(); window.clearInterval(t) }
+  }, [room, token])
 
   const budgets = usage ? Object.entries(usage.budget) : []
   return (
-    <div className="modal-backdrop" onMouseDown={(e) => { if (e.target === e.currentTarget) onClose() }}>
-      <div className="modal wide usage-panel" role="dialog" aria-modal="true" aria-labelledby="usage-h">
+    <section className="side-panel usage-panel" aria-labelledby="usage-h">
+      <div className="panel-head">
         <h2 id="usage-h">Spend of this canvas</h2>
-        {error && <p role="alert" className="error">{error}</p>}
-        {!usage ? <p className="muted" role="status">Loading…</p> : (
-          <>
-            <p className="usage-summary">
-              Today: <strong data-testid="spend-today">{amount(usage.today)}</strong>
-              {' · '}In total: <strong data-testid="spend-total">{amount(usage.total)}</strong>
-              {' '}<span className="muted small">({usage.total.jobs} run{usage.total.jobs === 1 ? '' : 's'}; costs are estimates from the price table)</span>
-            </p>
-            {budgets.length > 0 && (
-              <p className="muted small">Today's budget: {budgets.map(([k, b]) => k === 'usd'
-                ? `${formatUsd(b!.used)} of ${formatUsd(b!.limit)}`
-                : `${b!.used.toLocaleString()} of ${b!.limit.toLocaleString()} ${k}`).join(' · ')} (resets 00:00 UTC)</p>
-            )}
-            <Table title="By person" rows={usage.by_person} by="person" />
-            <Table title="By tool" rows={usage.by_tool} by="tool" />
-            <Table title="By model" rows={usage.by_model} by="model" />
-          </>
-        )}
-        <div className="row end"><button autoFocus onClick={onClose}>Close</button></div>
+        <button className="ghost small" onClick={onClose} aria-label="Close the spend panel">×</button>
       </div>
-    </div>
+      {error && <p role="alert" className="error-text small">{error}</p>}
+      {!usage ? <p className="muted" role="status">Loading…</p> : (
+        <>
+          <p className="usage-summary">
+            Today: <strong data-testid="spend-today">{amount(usage.today)}</strong>
+            {' · '}In total: <strong data-testid="spend-total">{amount(usage.total)}</strong>
+            {' '}<span className="muted small">({usage.total.jobs} run{usage.total.jobs === 1 ? '' : 's'}; costs are estimates from the price table)</span>
+          </p>
+          {budgets.length > 0 && (
+            <p className="muted small">Today’s budget: {budgets.map(([k, b]) => k === 'usd'
+              ? `${formatUsd(b!.used)} of ${formatUsd(b!.limit)}`
+              : `${b!.used.toLocaleString()} of ${b!.limit.toLocaleString()} ${k}`).join(' · ')} (resets 00:00 UTC)</p>
+          )}
+          <Table title="By person" rows={usage.by_person} by="person" word={person} />
+          <Table title="By tool" rows={usage.by_tool} by="tool" word={labels.tool} />
+          <Table title="By model" rows={usage.by_model} by="model" word={labels.model} />
+        </>
+      )}
+    </section>
   )
 }

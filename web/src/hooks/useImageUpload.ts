@@ -16,15 +16,17 @@ export function useImageUpload(): (blockId: string, file: File) => Promise<void>
       notify(`That image is too large (at most ${MAX_UPLOAD_BYTES / 1024 / 1024} MB).`, 'error')
       return
     }
-    notify(`Uploading ${file.name || 'image'}…`)
+    // One toast for the upload: "Uploading…" until it ends, then what happened.
+    const key = `upload:${blockId}`
+    notify(`Uploading ${file.name || 'image'}…`, 'info', undefined, { key, pending: true })
     try {
       await uploadImage(room, token, blockId, file)
-      notify('Image uploaded.')
+      notify('Image uploaded.', 'info', undefined, { key })
     } catch (e) {
       const why = e instanceof ApiError
         ? (e.status === 404 || e.status === 405 ? 'this server does not accept uploads yet' : e.friendly)
         : 'unknown error'
-      notify(`The image could not be uploaded: ${why}.`, 'error')
+      notify(`The image could not be uploaded: ${why}.`, 'error', undefined, { key })
       setBlockFields(conn, blockId, { status: 'error', error: `Upload failed: ${why}` })
     }
   }, [conn, room, token, notify])

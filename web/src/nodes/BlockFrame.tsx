@@ -19,14 +19,14 @@ export function BlockFrame({ id, data, selected, title, children }: {
         <NodeResizer isVisible={selected} minWidth={120} minHeight={80}
           onResizeEnd={(_, p) => resizeBlock(conn, id, { x: p.x, y: p.y, w: p.width, h: p.height })} />
       )}
-      <Handle type="target" position={Position.Left} isConnectable={!readOnly} aria-label="Input" />
+      <Handle type="target" position={Position.Left} isConnectable={!readOnly} title={readOnly ? undefined : 'Input: drop a connection here'} />
       <div className="block-head">
         <span className="block-kind">{title}</span>
         <StatusBadge id={id} data={data} />
       </div>
       <div className="block-body">{children}</div>
       <div className="block-foot"><ModelPicker id={id} data={data} /></div>
-      <Handle type="source" position={Position.Right} isConnectable={!readOnly} aria-label="Output: drag to a new block" />
+      <Handle type="source" position={Position.Right} isConnectable={!readOnly} title={readOnly ? undefined : 'Output: drag to a new block'} />
     </div>
   )
 }

@@ -60,7 +60,7 @@ function ImageBlockNodeImpl({ id, data, selected }: NodeProps<ImageNode>) {
         <TextEditor ytext={ytext} placeholder="Describe the image…" onExit={() => setEditing(false)} />
       ) : (
         <div className="caption" tabIndex={readOnly ? undefined : 0} role={readOnly ? undefined : 'button'}
-          aria-label={readOnly ? undefined : 'Edit prompt'}
+          title={readOnly ? undefined : 'Double-click or press Enter to edit the prompt'}
           onDoubleClick={() => !readOnly && setEditing(true)}
           onKeyDown={(e) => { if (e.key === 'Enter' && !readOnly) { e.preventDefault(); setEditing(true) } }}>
           {text || <span className="muted">{readOnly ? '' : 'Double-click to add a prompt'}</span>}

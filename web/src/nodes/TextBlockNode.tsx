@@ -29,7 +29,7 @@ function TextBlockNodeImpl({ id, data, selected }: NodeProps<TextNode>) {
       ) : (
         <div className="text-view" tabIndex={readOnly ? undefined : 0}
           role={readOnly ? undefined : 'button'}
-          aria-label={readOnly ? undefined : 'Edit text'}
+          title={readOnly ? undefined : 'Double-click or press Enter to edit'}
           onDoubleClick={() => !readOnly && setEditing(true)}
           onKeyDown={(e) => { if (e.key === 'Enter' && !readOnly) { e.preventDefault(); setEditing(true) } }}>
           {text ? <Markdown text={text} /> : <p className="muted">{busy ? 'Waiting for text…' : readOnly ? 'Empty' : 'Double-click to write'}</p>}

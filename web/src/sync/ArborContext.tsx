@@ -3,7 +3,7 @@ import { createContext } from 'react'
 import type { Connection } from './connection'
 import type { Role } from '../api/rooms'
 import type { Identity } from '../lib/identity'
-import type { ToastAction } from '../canvas/Toasts'
+import type { Notify } from '../canvas/Toasts'
 
 export interface ArborContextValue {
   conn: Connection
@@ -13,7 +13,7 @@ export interface ArborContextValue {
   readOnly: boolean
   identity: Identity
   setIdentity: (i: Identity) => void
-  notify: (message: string, kind?: 'error' | 'info', action?: ToastAction) => void
+  notify: Notify
 }
 
 export const ArborContext = createContext<ArborContextValue | null>(null)

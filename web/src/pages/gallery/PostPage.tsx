@@ -106,7 +106,8 @@ export function PostPage({ id }: { id: string }) {
       {post.description && <p className="post-description">{post.description}</p>}
       <div className="row post-actions">
         <button onClick={toggleLike} disabled={busy} aria-pressed={post.liked_by_me}
-          className={post.liked_by_me ? 'liked' : ''} aria-label={post.liked_by_me ? 'Unlike' : 'Like'}>
+          className={post.liked_by_me ? 'liked' : ''}
+          aria-label={`${post.liked_by_me ? 'Unlike' : 'Like'} · ${post.like_count}`}>
           ♥ <span className="like-count">{post.like_count}</span>
         </button>
         <button className="primary" onClick={remix} disabled={busy}>Remix</button>
