@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
+import { useCallback, useEffect, useMemo, useState } from 'react'
 import { ReactFlowProvider } from '@xyflow/react'
 import '@xyflow/react/dist/style.css'
 import { navigate } from '../App'
@@ -10,9 +10,14 @@ import { getRecent, rememberCanvas } from '../lib/recent'
 import { tokenFromHash, wsBase } from '../lib/links'
 import { loadOrCreateIdentity, saveIdentity, type Identity } from '../lib/identity'
 import { CanvasView } from '../canvas/CanvasView'
-import { Toasts, type Toast, type ToastAction } from '../canvas/Toasts'
+import { Toasts, useToasts } from '../canvas/Toasts'
+import { UnsentEdits } from '../canvas/UnsentEdits'
+import { mustAsk } from '../sync/cacheCheck'
+import { browserStorage } from '../sync/stash'
 
-type Access = { state: 'loading' } | { state: 'ok'; role: Role } | { state: 'error'; message: string }
+// `hold`: this browser keeps edits of the canvas from before its links were rotated; they
+// wait until the person decides (UnsentEdits).
+type Access = { state: 'loading' } | { state: 'ok'; role: Role; hold: boolean } | { state: 'error'; message: string }
 
 function initialToken(room: string): string | null {
   const t = tokenFromHash(window.location.hash)
@@ -30,14 +35,7 @@ export function CanvasPage({ room }: { room: string }) {
   const [access, setAccess] = useState<Access>({ state: 'loading' })
   const [identity, setIdentityState] = useState<Identity>(loadOrCreateIdentity)
   const [conn, setConn] = useState<Connection | null>(null)
-  const [toasts, setToasts] = useState<Toast[]>([])
-  const toastId = useRef(0)
-
-  const notify = useCallback((message: string, kind: 'error' | 'info' = 'info', action?: ToastAction) => {
-    const id = ++toastId.current
-    setToasts((t) => [...t.slice(-3), { id, message, kind, action }])
-    window.setTimeout(() => setToasts((t) => t.filter((x) => x.id !== id)), action ? 15000 : kind === 'error' ? 8000 : 4000)
-  }, [])
+  const { toasts, notify, dismiss } = useToasts()
 
   const setIdentity = useCallback((i: Identity) => {
     saveIdentity(i)
@@ -60,8 +58,9 @@ export function CanvasPage({ room }: { room: string }) {
     const ac = new AbortController()
     getRoom(room, token, ac.signal).then(
       (info) => {
-        setAccess({ state: 'ok', role: info.role })
         const prev = getRecent(room)
+        const hold = info.role === 'edit' && mustAsk(browserStorage(), room, token, prev?.editToken)
+        setAccess({ state: 'ok', role: info.role, hold })
         rememberCanvas({
           room, token, role: info.role, lastOpened: Date.now(),
           ...(info.role === 'edit' ? { editToken: token } : { viewToken: token }),
@@ -74,7 +73,8 @@ export function CanvasPage({ room }: { room: string }) {
           // Offline: open from this browser's cache with the role we knew.
           const prev = getRecent(room)
           if (prev) {
-            setAccess({ state: 'ok', role: prev.role })
+            const hold = prev.role === 'edit' && mustAsk(browserStorage(), room, token, prev.editToken)
+            setAccess({ state: 'ok', role: prev.role, hold })
             return
           }
         }
@@ -92,9 +92,10 @@ export function CanvasPage({ room }: { room: string }) {
   // The live connection, once the role is known.
   const connected = access.state === 'ok'
   const role = access.state === 'ok' ? access.role : null
+  const hold = access.state === 'ok' && access.hold
   useEffect(() => {
     if (!connected || !token) return
-    const c = new Connection(room, token, wsBase(window.location), { readOnly: role !== 'edit' })
+    const c = new Connection(room, token, wsBase(window.location), { readOnly: role !== 'edit', holdCache: hold })
     setConn(c)
     // For the browser tests and the console: the live document of this canvas.
     const w = window as unknown as { arbor?: Connection }
@@ -143,7 +144,8 @@ export function CanvasPage({ room }: { room: string }) {
       <ReactFlowProvider>
         <CanvasView onTokenChange={changeToken} />
       </ReactFlowProvider>
-      <Toasts toasts={toasts} onDismiss={(id) => setToasts((t) => t.filter((x) => x.id !== id))} />
+      <Toasts toasts={toasts} onDismiss={dismiss} />
+      {conn?.holdingCache && <UnsentEdits />}
     </ArborContext.Provider>
   )
 }

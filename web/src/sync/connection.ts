@@ -7,6 +7,7 @@ import { BLOCKS, EDGES, META, PROTOCOL_VERSION } from './schema'
 import { reconnectDelay, reconnectsWithJitter } from './reconnect'
 import { decodeBase64, readServerPresence } from './saved'
 import { browserStorage, restoreStashes, writeStash } from './stash'
+import { cacheName, setCacheToken } from './cacheCheck'
 
 export type ConnStatus = 'connecting' | 'connected' | 'reconnecting' | 'offline' | 'stopped'
 
@@ -48,7 +49,11 @@ export class Connection {
   /** Origin of every change this person makes; the undo manager tracks only it. */
   readonly localOrigin = { name: 'local' }
   readonly provider: WebsocketProvider
-  readonly idb: IndexeddbPersistence | null
+  /** This browser's cache of the canvas; null until attached (see `holdingCache`). */
+  idb: IndexeddbPersistence | null = null
+  /** The cache waits for the person to decide about edits kept from before the links were
+   * rotated (sync/cacheCheck.ts; `attachCache` ends the wait). */
+  readonly holdingCache: boolean
   readonly undoManager: Y.UndoManager
   readonly blocks: Y.Map<Y.Map<unknown>>
   readonly edges: Y.Map<Y.Map<unknown>>
@@ -71,7 +76,7 @@ export class Connection {
    * link's cache for its next visit, instead of being offered to the server (which would
    * refuse them, and close the view). */
   constructor(readonly room: string, public token: string, wsBase: string,
-    private readonly opts: { readOnly?: boolean } = {}) {
+    private readonly opts: { readOnly?: boolean; holdCache?: boolean } = {}) {
     this.blocks = this.doc.getMap(BLOCKS)
     this.edges = this.doc.getMap(EDGES)
     this.meta = this.doc.getMap(META)
@@ -79,17 +84,8 @@ export class Connection {
       trackedOrigins: new Set([this.localOrigin]),
       captureTimeout: 400,
     })
-    // What a tab closed in a hurry kept (stash.ts): first, so IndexedDB stores it too.
-    const storage = opts.readOnly ? null : browserStorage()
-    if (storage) restoreStashes(storage, room, this.doc, STASH_ORIGIN)
-    let idb: IndexeddbPersistence | null = null
-    try {
-      const cache = opts.readOnly ? `arbor:view:${room}` : `arbor:${room}`
-      if (typeof indexedDB !== 'undefined') idb = new IndexeddbPersistence(cache, this.doc)
-    } catch {
-      idb = null
-    }
-    this.idb = idb
+    this.holdingCache = !opts.readOnly && opts.holdCache === true
+    if (!this.holdingCache) this.attachCache()
     this.provider = new WebsocketProvider(`${wsBase}/sync`, room, this.doc, {
       params: { token, protocol: String(PROTOCOL_VERSION), saved: '1' },
       disableBc: true,
@@ -121,6 +117,25 @@ export class Connection {
     window.addEventListener('offline', this.onNetwork)
     window.addEventListener('pagehide', this.stash)
     document.addEventListener('visibilitychange', this.onVisibility)
+  }
+
+  /** Use this browser's cache: first what closed tabs stashed (stash.ts), so IndexedDB
+   * stores it too, then IndexedDB, whose content merges into the document (and so reaches
+   * the server). Remembers the edit token the cache now goes with. */
+  attachCache(): void {
+    if (this.idb) return
+    const storage = this.opts.readOnly ? null : browserStorage()
+    if (storage) {
+      restoreStashes(storage, this.room, this.doc, STASH_ORIGIN)
+      setCacheToken(storage, this.room, this.token)
+    }
+    try {
+      const cache = this.opts.readOnly ? `arbor:view:${this.room}` : cacheName(this.room)
+      if (typeof indexedDB !== 'undefined') this.idb = new IndexeddbPersistence(cache, this.doc)
+    } catch {
+      this.idb = null
+    }
+    if (this.listeners.size) this.set({})
   }
 
   private onAwareness = () => {
@@ -212,6 +227,8 @@ export class Connection {
   /** Use a new link token (after rotating the links): reconnect with it. */
   updateToken(token: string): void {
     this.token = token
+    // This person made the new links: what the cache holds is theirs to keep.
+    if (this.idb && !this.opts.readOnly) setCacheToken(browserStorage(), this.room, token)
     this.provider.params = { ...this.provider.params, token }
     this.provider.disconnect()
     this.cancelRetry()

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { MAX_STASH_BYTES, restoreStashes, writeStash, type StashStorage } from './stash'
+import { MAX_STASH_BYTES, readStashes, removeStashes, restoreStashes, writeStash, type StashStorage } from './stash'
 
 class MapStorage implements StashStorage {
   readonly items = new Map<string, string>()
@@ -89,5 +89,24 @@ describe('stash', () => {
     small.getMap('m').set('k', 'v')
     storage.quota = 4
     expect(writeStash(storage, 'r1', 't', small, null)).toBe('failed')
+  })
+})
+
+describe('reading stashes without using them', () => {
+  it('reads every stash of a room and leaves them, until they are removed', () => {
+    const storage = new MapStorage()
+    const doc = new Y.Doc()
+    doc.getText('t').insert(0, 'kept')
+    writeStash(storage, 'r1', 'tabA', doc, null)
+    writeStash(storage, 'r2', 'tabA', doc, null)
+    storage.setItem('arbor:unsaved:r1:tabB', '%%% not base64')
+    const read = readStashes(storage, 'r1')
+    expect(read).toHaveLength(1)
+    const copy = new Y.Doc()
+    Y.applyUpdate(copy, read[0])
+    expect(text(copy)).toBe('kept')
+    expect(storage.items.size).toBe(3)
+    removeStashes(storage, 'r1')
+    expect([...storage.items.keys()]).toEqual(['arbor:unsaved:r2:tabA'])
   })
 })

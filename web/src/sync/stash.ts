@@ -56,6 +56,26 @@ function roomKeys(storage: StashStorage, room: string): string[] {
   return keys
 }
 
+/** Every stash of `room`, decoded (damaged ones left out); nothing is removed. */
+export function readStashes(storage: StashStorage, room: string): Uint8Array[] {
+  const out: Uint8Array[] = []
+  for (const key of roomKeys(storage, room)) {
+    const value = storage.getItem(key)
+    if (value == null) continue
+    try {
+      out.push(fromBase64(value))
+    } catch {
+      // not base64: a damaged stash
+    }
+  }
+  return out
+}
+
+/** Remove every stash of `room` (what they held was discarded). */
+export function removeStashes(storage: StashStorage, room: string): void {
+  for (const key of roomKeys(storage, room)) storage.removeItem(key)
+}
+
 /** Apply every stash of `room` to `doc` (with `origin`) and remove them; how many applied. */
 export function restoreStashes(storage: StashStorage, room: string, doc: Y.Doc,
   origin: unknown): number {
