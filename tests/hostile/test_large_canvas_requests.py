@@ -84,6 +84,8 @@ async def canvas(srv: RunningServer, http: httpx.AsyncClient, rows: int,
         await build(client, rows, cols)
 
         def arrived() -> bool:
+            if client.closed is not None:  # say why at once, not after the wait
+                raise RuntimeError(f"the server closed the building client: {client.closed}")
             held = srv.services.rooms.rooms[room["room"]]
             return len(held.doc.get("blocks", type=Map)) == rows * cols
 
@@ -254,11 +256,12 @@ async def test_the_preview_cache_keeps_no_more_than_its_bytes(settings):
         assert await metric(http, "arbor_checkpoint_previews_rendered_total") == rendered + 3
 
 
-async def test_a_flood_of_previews_from_one_address_is_refused_429(settings):
+async def test_a_flood_of_previews_from_one_address_is_refused_429(settings, key_prefix):
     """Attack: one address asks for previews as fast as it can (each one, uncached, is
     seconds of decoding on a full canvas). Past its bucket it gets 429 with Retry-After,
     and nothing more is rendered."""
-    s = settings.replace(rate_previews_per_min_ip=1.0, rate_previews_burst_ip=3)
+    s = settings.replace(redis_prefix=key_prefix,  # this test's own buckets
+                         rate_previews_per_min_ip=1.0, rate_previews_burst_ip=3)
     async with run_server(s) as srv, httpx.AsyncClient(base_url=srv.base_url,
                                                       timeout=60) as http:
         room, checkpoint = await checkpointed(srv, http, 2, 2)
@@ -324,11 +327,12 @@ async def test_a_second_restore_while_one_runs_is_refused_409(settings):
         assert [c["reason"] for c in listed[:2]] == ["before_restore", "unload"]
 
 
-async def test_restores_of_one_room_past_its_bucket_are_refused_429(settings):
+async def test_restores_of_one_room_past_its_bucket_are_refused_429(settings, key_prefix):
     """Attack: an edit link restores one checkpoint after another, each a rewrite of the
     whole canvas for everyone in it. Past the room's bucket they are refused (429) and
     change nothing; each one accepted reached the room's peers as one update."""
-    s = settings.replace(rate_restores_per_min_room=1.0, rate_restores_burst_room=2)
+    s = settings.replace(redis_prefix=key_prefix,
+                         rate_restores_per_min_room=1.0, rate_restores_burst_room=2)
     async with run_server(s) as srv, httpx.AsyncClient(base_url=srv.base_url,
                                                       timeout=60) as http:
         room, checkpoint = await checkpointed(srv, http, 3, 3)
@@ -376,12 +380,14 @@ async def test_restores_of_one_room_past_its_bucket_are_refused_429(settings):
             await watcher.close()
 
 
-async def test_api_calls_that_load_canvases_not_in_memory_are_bounded_per_address(settings):
+async def test_api_calls_that_load_canvases_not_in_memory_are_bounded_per_address(
+        settings, key_prefix):
     """Attack: estimates (a view link is enough) on many canvases nobody has open, each of
     which made the server load and decode a whole stored document on the event loop.
     Past the address's bucket they are refused (429) before anything is loaded; a canvas
     already in memory costs nothing from the bucket."""
-    s = settings.replace(rate_room_loads_per_min_ip=1.0, rate_room_loads_burst_ip=3)
+    s = settings.replace(redis_prefix=key_prefix,
+                         rate_room_loads_per_min_ip=1.0, rate_room_loads_burst_ip=3)
     async with run_server(s) as srv, httpx.AsyncClient(base_url=srv.base_url,
                                                       timeout=60) as http:
         rooms = [(await http.post("/api/rooms", json={})).json() for _ in range(5)]
