@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import logging
 import math
-import os
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 
 from sync import budgets
 from sync.blobs import BlobStore, open_blob_store
@@ -50,6 +48,7 @@ from . import metrics
 from .api import gallery, health, history, identity, jobs, models, rooms
 from .api.images import get_image
 from .api.uploads import blob_problem, complete_upload, create_upload, receive_upload
+from .assets import HashedAssets
 from .headers import PagePolicy, SecurityHeaders, blob_origins, origin
 from .pages import card_routes, page_routes
 from .problems import problem
@@ -253,18 +252,6 @@ async def http_error(request: Request, exc: Exception) -> Response:
                    headers=dict(exc.headers) if exc.headers else None)
 
 
-class HashedAssets(StaticFiles):
-    """The web build's ``assets/``: every name there carries a hash of the file's content
-    (Vite's ``[name]-[hash]``), so a browser keeps each for a year without asking again,
-    and a new build is new names (``index.html``, never cached, points at them)."""
-
-    def file_response(self, full_path: Any, stat_result: os.stat_result, scope: Any,
-                      status_code: int = 200) -> Response:
-        response = super().file_response(full_path, stat_result, scope, status_code)
-        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-        return response
-
-
 def _web_routes(dist: Path) -> list[Any]:
     index = dist / "index.html"
     if not index.is_file():
@@ -317,10 +304,12 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> Starlette
         Route("/api/rooms/{room}/keys/{provider}", models.delete_key, methods=["DELETE"]),
         Route("/api/identity", identity.claim_identity, methods=["POST"]),
         Route("/api/identity", identity.get_identity, methods=["GET"]),
+        Route("/api/identity", identity.update_identity, methods=["PATCH"]),
         Route("/api/identity/recover", identity.recover_identity, methods=["POST"]),
         Route("/api/rooms/{room}/lineage/{block}", gallery.room_lineage, methods=["GET"]),
         Route("/api/rooms/{room}/publish", gallery.publish, methods=["POST"]),
         Route("/api/posts", gallery.list_posts, methods=["GET"]),
+        Route("/api/posts/newer", gallery.newer_posts, methods=["GET"]),
         Route("/api/posts/{post}", gallery.get_post, methods=["GET"]),
         Route("/api/posts/{post}", gallery.delete_post, methods=["DELETE"]),
         Route("/api/posts/{post}/images/{size}", gallery.post_image, methods=["GET"]),

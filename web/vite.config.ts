@@ -1,9 +1,10 @@
 import { defineConfig } from 'vitest/config'
 import react from '@vitejs/plugin-react'
+import { precompress } from './precompress.mjs'
 
 // The Python server serves dist/index.html for the app's pages and dist/assets/* as files.
 export default defineConfig({
-  plugins: [react()],
+  plugins: [react(), precompress()], // precompress: .br/.gz twins of each asset
   base: '/',
   build: { outDir: 'dist', assetsDir: 'assets', emptyOutDir: true, chunkSizeWarningLimit: 1500 },
   server: {
