@@ -51,10 +51,18 @@ MAX_DISPLAY_NAME: Final = 50
 MAX_TITLE: Final = 120
 MAX_DESCRIPTION: Final = 2000
 MAX_REASON: Final = 500
-TOP_WINDOW: Final = 7 * 86400.0  # "top this week"
+MAX_BIO: Final = 280
+NEWER_CAP: Final = 99  # the "new posts" notice counts this far ("99+")
+# "Top" ranks the posts of a period by likes; the period's length (None: all time).
+PERIODS: Final[dict[str, dt.timedelta | None]] = {
+    "day": dt.timedelta(days=1), "week": dt.timedelta(days=7), "all": None}
+# The sort a cursor was handed out for: a top cursor names its period, so one page's
+# cursor never continues another period's listing ("top" is the week, as before periods).
+TOP_SORTS: Final = {"day": "top_day", "week": "top", "all": "top_all"}
 MIN_REPORT_ADDRESSES: Final = 2  # reports from one address never hide a post
 
 Sort = Literal["new", "top"]
+Period = Literal["day", "week", "all"]
 
 
 class HandleError(ArborError):
@@ -79,6 +87,7 @@ class Person:
     handle: str
     display_name: str
     created_at: dt.datetime
+    bio: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -134,17 +143,25 @@ class NewPost:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Cursor:
-    """The sort key of the last row of a page: (likes,) created_at, id."""
+    """The sort key of the last row of a page: (likes,) created_at, id; and for "top" of
+    a day or a week, where that period started when the first page was read.
+
+    The period's start travels with the cursor so that every page of one listing ranks
+    the same posts: were it computed again at each page, a post that aged out of the
+    window meanwhile would shift the rest, and (keyset on likes) nothing would notice."""
 
     sort: str
     created_at: dt.datetime
     id: str
     likes: int | None = None
+    window_start: dt.datetime | None = None
 
     def encode(self) -> str:
         raw = [self.sort, self.created_at.isoformat(), self.id]
         if self.likes is not None:
             raw.append(str(self.likes))
+        if self.window_start is not None:
+            raw.append(self.window_start.isoformat())
         return base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
 
     @classmethod
@@ -158,21 +175,39 @@ class Cursor:
             if not (isinstance(raw, list) and raw and raw[0] == sort
                     and all(isinstance(x, str) for x in raw)):
                 raise CursorError
-            likes = int(raw[3]) if sort == "top" else None
+            top = sort.startswith("top")
+            # new: 3 fields; top of all time: 4; top of a day: 5 (the period's start);
+            # top of a week: 5, or 4 if handed out before periods had a start.
+            lengths = {"new": (3,), "top_all": (4,), "top_day": (5,), "top": (4, 5)}
+            if len(raw) not in lengths.get(sort, ()):
+                raise CursorError
+            likes = int(raw[3]) if top else None
             if likes is not None and not 0 <= likes <= INT32_MAX:
                 raise CursorError
-            if (sort == "top") != (len(raw) == 4) or len(raw) not in (3, 4):
-                raise CursorError
-            created = dt.datetime.fromisoformat(raw[1])
-            if created.tzinfo is None:
-                raise CursorError
-            return cls(sort, created, raw[2], likes)
+            created = _aware(raw[1])
+            window = _aware(raw[4]) if len(raw) == 5 else None
+            return cls(sort, created, raw[2], likes, window)
         except (ValueError, binascii.Error, IndexError, UnicodeDecodeError, InputError):
             raise CursorError from None
 
     @classmethod
-    def after(cls, post: Post, sort: str) -> Cursor:
-        return cls(sort, post.created_at, post.id, post.like_count if sort == "top" else None)
+    def after(cls, post: Post, sort: str, window_start: dt.datetime | None = None) -> Cursor:
+        return cls(sort, post.created_at, post.id,
+                   post.like_count if sort.startswith("top") else None, window_start)
+
+
+def _aware(text: str) -> dt.datetime:
+    when = dt.datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        raise CursorError
+    return when
+
+
+def top_sort(period: str) -> str:
+    """The cursor sort of "top" over ``period`` (day, week or all); ValueError otherwise."""
+    if period not in TOP_SORTS:
+        raise ValueError("period must be day, week or all")
+    return TOP_SORTS[period]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -206,7 +241,8 @@ def check_handle(raw: object) -> str:
 
 
 def _person(row: Any) -> Person:
-    return Person(row["id"], row["handle"], row["display_name"], row["created_at"])
+    return Person(row["id"], row["handle"], row["display_name"], row["created_at"],
+                  row["bio"])
 
 
 def _post(row: Any) -> Post:
@@ -265,6 +301,13 @@ class GalleryStore:
             row = await c.fetchrow(queries["person_by_handle"], handle)
         return None if row is None else _person(row)
 
+    async def update_profile(self, person_id: str, *, display_name: str | None,
+                             bio: str | None) -> Person:
+        """Change what is given (None: keep it); the person as stored after."""
+        async with self._conn() as c:
+            row = await c.fetchrow(queries["update_profile"], person_id, display_name, bio)
+        return _person(row)
+
     async def follow_counts(self, person_id: str, viewer_id: str | None) -> FollowCounts:
         async with self._conn() as c:
             row = await c.fetchrow(queries["person_follow_counts"], person_id, viewer_id)
@@ -295,14 +338,27 @@ class GalleryStore:
         return None if row is None else _post(row)
 
     async def list_posts(self, sort: Sort, *, limit: int, viewer_id: str | None,
-                         cursor: Cursor | None = None) -> Page:
+                         cursor: Cursor | None = None, period: Period = "week") -> Page:
+        """Newest first, or (``top``) by likes among the posts of ``period``; a top
+        cursor keeps the period's start of its first page (see :class:`Cursor`)."""
         if sort == "top":
+            span = PERIODS[period]
+            start = cursor.window_start if cursor and cursor.window_start else (
+                None if span is None else dt.datetime.now(dt.UTC) - span)
             args: Sequence[Any] = (cursor.likes, cursor.created_at, cursor.id) if cursor \
                 else (None, None, None)
-            return await self._page("list_posts_top", sort, limit, viewer_id, *args,
-                                    TOP_WINDOW)
+            return await self._page("list_posts_top", TOP_SORTS[period], limit, viewer_id,
+                                    *args, start, window_start=start)
         return await self._page("list_posts_new", sort, limit, viewer_id,
                                 *_keyset(cursor))
+
+    async def count_newer(self, post_id: str) -> int | None:
+        """How many listed posts came after ``post_id`` (at most :data:`NEWER_CAP` + 1,
+        so a count above the cap reads "more"); None if there is no such post."""
+        async with self._conn() as c:
+            value: int | None = await c.fetchval(queries["count_newer_posts"], post_id,
+                                                 NEWER_CAP + 1)
+        return value
 
     async def list_by_author(self, author_id: str, *, limit: int, viewer_id: str | None,
                              cursor: Cursor | None = None) -> Page:
@@ -315,12 +371,12 @@ class GalleryStore:
                                 *_keyset(cursor))
 
     async def _page(self, query: str, sort: str, limit: int, viewer_id: str | None,
-                    *args: Any) -> Page:
+                    *args: Any, window_start: dt.datetime | None = None) -> Page:
         async with self._conn() as c:
             rows = await c.fetch(queries[query], limit + 1, viewer_id, *args)
         posts = [_post(r) for r in rows[:limit]]
         more = len(rows) > limit and posts
-        return Page(posts, Cursor.after(posts[-1], sort) if more else None)
+        return Page(posts, Cursor.after(posts[-1], sort, window_start) if more else None)
 
     async def unpublish(self, post_id: str, author_id: str) -> bool:
         async with self._conn() as c:
@@ -408,6 +464,7 @@ def _keyset(cursor: Cursor | None) -> tuple[dt.datetime | None, str | None]:
 
 
 __all__ = [
+    "MAX_BIO",
     "MAX_DESCRIPTION",
     "MAX_DISPLAY_NAME",
     "MAX_REASON",
@@ -426,4 +483,5 @@ __all__ = [
     "hash_secret",
     "new_post_id",
     "new_secret",
+    "top_sort",
 ]

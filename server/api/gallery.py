@@ -43,12 +43,14 @@ from sync.gallery import (
     MAX_DESCRIPTION,
     MAX_REASON,
     MAX_TITLE,
+    NEWER_CAP,
     Cursor,
     NewPost,
     Page,
     Person,
     Post,
     new_post_id,
+    top_sort,
 )
 from sync.images import OUTPUT_MIME, THUMB_SIZES
 from sync.lineage import Step, add_lineage, lineage_of
@@ -317,16 +319,39 @@ def _full_post_json(post: Post, viewer: Person | None, parent: Post | None,
 
 @endpoint
 async def list_posts(request: Request) -> Response:
-    """``GET /api/posts?sort=new|top&cursor=&limit=``."""
+    """``GET /api/posts?sort=new|top&period=day|week|all&cursor=&limit=``: ``period``
+    (top only; default week) is how far back "top" looks; a cursor continues only the
+    sort and period it came from."""
     sort = request.query_params.get("sort", "new")
     if sort not in ("new", "top"):
         raise ValueError("sort must be new or top")
-    size, cursor = _page_args(request, sort)
+    period = request.query_params.get("period", "week")
+    cursor_sort = top_sort(period) if sort == "top" else "new"
+    if sort == "new" and "period" in request.query_params:
+        raise ValueError("period applies to sort=top only")
+    size, cursor = _page_args(request, cursor_sort)
     viewer = await current_person(request)
     page = await gallery_of(request).list_posts(
         "top" if sort == "top" else "new", limit=size, cursor=cursor,
-        viewer_id=viewer.id if viewer else None)
+        viewer_id=viewer.id if viewer else None,
+        period="day" if period == "day" else "all" if period == "all" else "week")
     return JSONResponse(page_json(page, viewer, image_base(request)),
+                        headers={"Cache-Control": "no-store"})
+
+
+@endpoint
+async def newer_posts(request: Request) -> Response:
+    """``GET /api/posts/newer?than={post}`` -> {count, more}: how many posts were
+    published after that one (the newest a feed shows), for its "3 new posts" notice.
+    Counts at most ``NEWER_CAP``; ``more`` says there are more than that. Cheap enough to
+    poll (one index range scan of at most ``NEWER_CAP`` + 1 rows)."""
+    than = request.query_params.get("than", "")
+    if not POST_ID.match(than):
+        raise ValueError("than must be the id of a post")
+    newer = await gallery_of(request).count_newer(than)
+    if newer is None:
+        raise Refusal(404, "no such post", "post_not_found")
+    return JSONResponse({"count": min(newer, NEWER_CAP), "more": newer > NEWER_CAP},
                         headers={"Cache-Control": "no-store"})
 
 
@@ -507,6 +532,7 @@ async def get_person(request: Request) -> Response:
                                         viewer_id=viewer.id if viewer else None)
     return JSONResponse({
         **_author(person),
+        "bio": person.bio,
         "created_at": person.created_at.isoformat(),
         "followers": counts.followers,
         "following": counts.following,

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sync.gallery import (
+    MAX_BIO,
     MAX_DISPLAY_NAME,
     CursorError,
     GalleryStore,
@@ -195,7 +196,7 @@ def _base(request: Request) -> str:
 
 
 def _identity_json(request: Request, person: Person, secret: str) -> dict[str, Any]:
-    return {"handle": person.handle, "display_name": person.display_name,
+    return {"handle": person.handle, "display_name": person.display_name, "bio": person.bio,
             "recovery_url": f"{_base(request)}/recover#secret={secret}"}
 
 
@@ -238,6 +239,46 @@ async def claim_identity(request: Request) -> Response:
 async def get_identity(request: Request) -> Response:
     """``GET /api/identity`` -> {handle, display_name, recovery_url} or 401."""
     person = await require_person(request)
+    return JSONResponse(_identity_json(request, person, request.cookies[COOKIE]),
+                        headers={"Cache-Control": "no-store"})
+
+
+PROFILE_FIELDS = frozenset({"display_name", "bio"})
+
+
+def _bio(raw: object) -> str:
+    """A bio as stored: trimmed, at most ``MAX_BIO`` characters, line breaks kept and no
+    other control or format character (they hide text or reorder what the page shows)."""
+    if not isinstance(raw, str):
+        raise ValueError("bio must be a string")
+    bio = "\n".join(" ".join(line.split()) for line in raw.strip().splitlines())
+    if len(bio) > MAX_BIO:
+        raise ValueError(f"bio must be at most {MAX_BIO} characters")
+    if any(ch != "\n" and unicodedata.category(ch).startswith("C") for ch in bio):
+        raise ValueError("bio must not contain control characters")
+    return bio
+
+
+@endpoint
+async def update_identity(request: Request) -> Response:
+    """``PATCH /api/identity`` {display_name?, bio?} -> the identity as ``GET`` shows it.
+
+    Only the cookie's own person is changed: there is no handle or id to name in the
+    body, and a body naming anything but these two fields is refused whole (so a client
+    that believes it can edit someone else hears no, rather than a silent success)."""
+    check_csrf(request)
+    person = await require_person(request)
+    body = await json_body(request)
+    unknown = sorted(set(body) - PROFILE_FIELDS)
+    if unknown:
+        raise ValueError(f"only display_name and bio can be changed, not {', '.join(unknown)}")
+    if not body:
+        raise ValueError("give display_name or bio")
+    name = _display_name(body["display_name"], person.handle) if "display_name" in body \
+        else None
+    bio = _bio(body["bio"]) if "bio" in body else None
+    await limit(request, action_buckets(request, "profile edits", person), "profile edits")
+    person = await gallery_of(request).update_profile(person.id, display_name=name, bio=bio)
     return JSONResponse(_identity_json(request, person, request.cookies[COOKIE]),
                         headers={"Cache-Control": "no-store"})
 

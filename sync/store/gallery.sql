@@ -18,6 +18,11 @@ WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 ho
 -- person_by_handle --
 SELECT * FROM people WHERE lower(handle) = lower($1);
 
+-- update_profile --
+UPDATE people SET display_name = coalesce($2, display_name), bio = coalesce($3, bio)
+WHERE id = $1
+RETURNING *;
+
 -- person_follow_counts --
 SELECT (SELECT count(*) FROM follows WHERE followee_id = $1) AS followers,
        (SELECT count(*) FROM follows WHERE follower_id = $1) AS following,
@@ -60,7 +65,7 @@ SELECT p.*, a.handle AS author_handle, a.display_name AS author_display_name,
            AS liked_by_me
 FROM posts p JOIN people a ON a.id = p.author_id
 WHERE NOT p.hidden AND NOT p.deleted
-  AND p.created_at > now() - make_interval(secs => $6::double precision)
+  AND ($6::timestamptz IS NULL OR p.created_at > $6::timestamptz)
   AND ($3::integer IS NULL
        OR (p.like_count, p.created_at, p.id) < ($3::integer, $4::timestamptz, $5::text))
 ORDER BY p.like_count DESC, p.created_at DESC, p.id DESC
@@ -86,6 +91,17 @@ WHERE NOT p.hidden AND NOT p.deleted
   AND ($3::timestamptz IS NULL OR (p.created_at, p.id) < ($3::timestamptz, $4::text))
 ORDER BY p.created_at DESC, p.id DESC
 LIMIT $1;
+
+-- count_newer_posts --
+-- How many listed posts came after post $1 (in the order of list_posts_new), counting no
+-- further than $2: what the feed's "new posts" notice polls. NULL when $1 is no post.
+SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM posts WHERE id = $1) THEN NULL ELSE (
+    SELECT count(*) FROM (
+        SELECT 1 FROM posts p
+        WHERE NOT p.hidden AND NOT p.deleted
+          AND (p.created_at, p.id) > (SELECT created_at, id FROM posts WHERE id = $1)
+        LIMIT $2) newer)
+END AS newer;
 
 -- unpublish_post --
 UPDATE posts SET deleted = true
