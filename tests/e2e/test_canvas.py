@@ -80,7 +80,10 @@ async def test_following_tracks_the_other_persons_pan(app, browser):
     await b.get_by_role("button", name="Ada", exact=True).click()
     await b.get_by_role("menuitem", name="Follow Ada").click()
     await expect(b.get_by_role("status").filter(has_text="Following Ada")).to_be_visible()
-    await expect(a.get_by_text("Ben is following you")).to_be_visible()
+    # The top bar counts followers (an eye and 1), naming them in its tooltip and words.
+    followers = a.locator(".topbar .follow-count")
+    await expect(followers).to_be_visible()
+    await expect(followers).to_contain_text("Ben is following you")
 
     async def tracks() -> bool:
         va, vb = await viewport(a), await viewport(b)

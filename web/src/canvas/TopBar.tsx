@@ -28,6 +28,13 @@ import { Icon } from './icons'
 import type { PanelId } from './SideRail'
 import './topbar.css'
 
+/** "Ben is following you", "Ben and Cy are following you". */
+function followText(people: Person[]): string {
+  const names = people.map((p) => p.user.name)
+  const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}` : names[0]
+  return `${list} ${names.length === 1 ? 'is' : 'are'} following you`
+}
+
 export function TopBar({ people, following, onFollow, watching, onWatch, addBlock, selectOnly, onTokenChange,
   panel, onPanel, activeJobs, spotlight, onSpotlight }: {
   people: Person[]
@@ -105,8 +112,9 @@ export function TopBar({ people, following, onFollow, watching, onWatch, addBloc
       <div className="topbar-right">
         <Avatars people={people} following={following} onFollow={onFollow} watching={watching} onWatch={onWatch} />
         {followers.length > 0 && (
-          <span className="follow-count small" title={`${followers.map((f) => f.user.name).join(', ')} ${followers.length === 1 ? 'is' : 'are'} following you`}>
-            <Icon name="eye" /> {followers.length}<span className="sr-only"> following you</span>
+          <span className="follow-count small" role="status" title={followText(followers)}>
+            <Icon name="eye" /><span aria-hidden="true">{followers.length}</span>
+            <span className="sr-only">{followText(followers)}</span>
           </span>
         )}
         {spotlight && (
