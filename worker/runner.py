@@ -38,7 +38,7 @@ from sync.settings import Settings
 from sync.tools import ToolError
 
 from .providers.base import ProviderError
-from .tools import BlockGoneError, FenceBrokenError, ToolRun, execute
+from .tools import BlockGoneError, FenceBrokenError, ToolRun, execute, finished_image
 
 if TYPE_CHECKING:
     from sync.blobs import BlobStore
@@ -308,10 +308,14 @@ class Worker:
                 await watcher
 
     async def _mark_blocks(self, job: JobRecord, status: str, error: str) -> None:
+        """Mark the job's output blocks, except the images it already finished: those stay
+        done through a retry (which keeps them) or the job's failure."""
         def edit(doc: Any) -> None:
             blocks = doc.get(schema.BLOCKS, type=Map)
             for block_id in job.outputs:
                 block = blocks.get(block_id)
+                if finished_image(block, job.id):
+                    continue
                 if isinstance(block, Map) and block.get("jobId") == job.id:
                     block["status"] = status
                     block["error"] = error

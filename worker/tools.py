@@ -4,7 +4,8 @@ the result into its output blocks as one more peer of the room.
 Streamed text is appended to the output block's Y.Text at most every 50 ms (about 20
 updates a second per block); each write first checks the attempt's fence, so an attempt
 that lost its job writes nothing more. A retry starts the block over instead of
-appending to what an earlier attempt wrote.
+appending to what an earlier attempt wrote; an image an earlier attempt finished is kept
+(see ``finished_image``), so a retry of variations remakes only the images that failed.
 """
 
 from __future__ import annotations
@@ -321,36 +322,100 @@ async def _stream_into(writer: BlockWriter, stream: AsyncIterator[str]) -> None:
             waiting.cancel()  # the stream is closed next, which ends its producer
 
 
+IMAGE_CONCURRENCY = 4  # images of one job made at the same time (variations makes four)
+
+
+def finished_image(block: object, job_id: str) -> bool:
+    """Whether ``block`` already holds this job's finished image: an earlier attempt of the
+    job made and stored it, so a retry keeps it (and marks around it) instead of paying
+    for it again. A block a "run again" names is marked ``queued`` by the server first, so
+    its old image is made anew."""
+    if not isinstance(block, Map) or block.get("jobId") != job_id:
+        return False
+    image = block.get("image")
+    return (block.get("status") == "done" and isinstance(image, dict | Map)
+            and bool(image.get("key")))
+
+
+def _worst(errors: list[ProviderError]) -> ProviderError:
+    """The failure that decides the job: a lasting one (no retry helps) before a transient
+    one; among transient ones, the one asking for the longest wait (the provider's rate
+    limit is honoured for all of them)."""
+    lasting = [e for e in errors if not e.transient]
+    if lasting:
+        return lasting[0]
+    return max(errors, key=lambda e: e.retry_after or 0.0)
+
+
 async def _image(run: ToolRun, room: Room, spec: ToolSpec, prompt: str,
                  images: list[ImageInput], provider: Any, model: str) -> Outcome:
+    """Make the job's images at the same time (at most ``IMAGE_CONCURRENCY``), each written
+    into its block as soon as it is stored. Blocks an earlier attempt finished are kept: a
+    retry remakes only the images that failed or never finished. One image failing lets
+    the others finish before the job fails (and is retried); a broken fence or a deleted
+    block stops them all at once."""
     job = run.job
     size = str(job.params.get("size", "1024x1024"))
     seed = int(job.params.get("seed", 0)) or random.randrange(1, 2**31 - 1)
-    usage: dict[str, Any] = {}
-    writers = [BlockWriter(room, b, job.id, run.fence) for b in job.outputs]
-    for w in writers:
-        await w.set(status="queued" if w is not writers[0] else "running", progress=0.0,
-                    error="", model=model)
-    for n, writer in enumerate(writers):
-        await writer.start(status="running", progress=0.1, error="", model=model)
-        await writer.flush()
-        text = writer._block().get("text")
-        if isinstance(text, Text):
-            text += prompt  # an image block's text is the prompt that made it
-        result = await provider.generate_image(ImageRequest(
-            model=model, prompt=prompt, size=size, seed=seed + n, references=images))
-        await writer.set(progress=0.6)
-        try:
-            processed = await asyncio.to_thread(
-                process_image, result.data, max_bytes=run.settings.max_upload_bytes * 4,
-                max_pixels=run.settings.max_image_pixels)
-        except ImageRejectedError as exc:
-            raise ProviderError("bad_request", f"The model sent an unusable image: "
-                                f"{exc.detail}", transient=True) from exc
-        image = await store_renditions(run.blobs, job.room_id, processed)
-        await writer.set(image=block_image(image), status="done", progress=1.0)
-        _add(usage, _usage(result.usage))
+    blocks = _blocks(room.doc)
+    kept = [b for b in job.outputs if finished_image(blocks.get(b), job.id)]
+    todo = [(n, BlockWriter(room, b, job.id, run.fence))
+            for n, b in enumerate(job.outputs) if b not in kept]
+    for _, w in todo:
+        await w.set(status="running", progress=0.0, error="", model=model)
+    gate = asyncio.Semaphore(IMAGE_CONCURRENCY)
+
+    async def one(n: int, writer: BlockWriter) -> dict[str, Any] | ProviderError:
+        async with gate:
+            try:
+                return await _one_image(run, writer, prompt, images, provider, model, size,
+                                        seed + n)
+            except ProviderError as exc:
+                return exc
+
+    tasks = [asyncio.ensure_future(one(n, w)) for n, w in todo]
+    try:
+        if tasks:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in tasks:  # a fence, block or other error ends the attempt, first one wins
+            failure = task.exception() if task.done() else None
+            if failure is not None:
+                raise failure
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    results = [t.result() for t in tasks]
+    errors = [r for r in results if isinstance(r, ProviderError)]
+    if errors:
+        raise _worst(errors)
+    usage: dict[str, Any] = {"images": len(kept)} if kept else {}
+    for r in results:
+        assert not isinstance(r, ProviderError)
+        _add(usage, r)
     return Outcome(usage, model)
+
+
+async def _one_image(run: ToolRun, writer: BlockWriter, prompt: str, images: list[ImageInput],
+                     provider: Any, model: str, size: str, seed: int) -> dict[str, Any]:
+    await writer.start(status="running", progress=0.1, error="", model=model)
+    await writer.flush()
+    text = writer._block().get("text")
+    if isinstance(text, Text):
+        text += prompt  # an image block's text is the prompt that made it
+    result = await provider.generate_image(ImageRequest(
+        model=model, prompt=prompt, size=size, seed=seed, references=images))
+    await writer.set(progress=0.6)
+    try:
+        processed = await asyncio.to_thread(
+            process_image, result.data, max_bytes=run.settings.max_upload_bytes * 4,
+            max_pixels=run.settings.max_image_pixels)
+    except ImageRejectedError as exc:
+        raise ProviderError("bad_request", f"The model sent an unusable image: "
+                            f"{exc.detail}", transient=True) from exc
+    image = await store_renditions(run.blobs, run.job.room_id, processed)
+    await writer.set(image=block_image(image), status="done", progress=1.0)
+    return _usage(result.usage)
 
 
 async def _split(run: ToolRun, room: Room, inputs: list[_Input]) -> Outcome:

@@ -10,7 +10,9 @@ Gemini (base URL ``{url}``, any API version):
     POST /{version}/models/{model}:generateContent                 one inline_data PNG part
 
 Every request is recorded (``requests``). ``switches`` changes how it answers, per test:
-an error status (with Retry-After), a slow stream, a stream cut after N chunks, a refusal.
+an error status (with Retry-After), a slow stream, a stream cut after N chunks, a refusal,
+a slow image. Image requests being answered at once are counted (``images_in_flight``, and
+the most seen at one moment, ``max_images_in_flight``), so a test can see them overlap.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import hashlib
 import io
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import uvicorn
@@ -50,6 +52,7 @@ class Switches:
     refuse: bool = False  # answer with the provider's refusal
     reply: str = DEFAULT_REPLY
     words_per_chunk: int = 2
+    image_delay: float = 0.0  # seconds an image answer takes (errors and refusals included)
 
 
 @dataclasses.dataclass
@@ -82,6 +85,8 @@ class FakeModelServer:
     def __init__(self) -> None:
         self.switches = Switches()
         self.requests: list[Recorded] = []
+        self.images_in_flight = 0
+        self.max_images_in_flight = 0
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
         self.port = 0
@@ -241,9 +246,25 @@ class FakeModelServer:
         events.append(b"data: [DONE]\n\n")
         await self._stream(send, receive, events, rec)
 
+    @contextlib.asynccontextmanager
+    async def _image_answer(self) -> AsyncIterator[None]:
+        """Count the image request while it is answered, taking ``image_delay`` first."""
+        self.images_in_flight += 1
+        self.max_images_in_flight = max(self.max_images_in_flight, self.images_in_flight)
+        try:
+            if self.switches.image_delay:
+                await asyncio.sleep(self.switches.image_delay)
+            yield
+        finally:
+            self.images_in_flight -= 1
+
     async def _images(self, request: Request) -> Response:
         body = await request.body()
         rec = self._record(request.scope, body)
+        async with self._image_answer():
+            return self._image_response(rec, body)
+
+    def _image_response(self, rec: Recorded, body: bytes) -> Response:
         status = self._failure()
         if status is not None:
             return self._openai_error(status)
@@ -290,7 +311,9 @@ class FakeModelServer:
         prompt = " ".join(p.get("text", "") for c in req.get("contents", [])
                           for p in c.get("parts", []))
         if method == "generateContent":
-            await self._gemini_image(model, prompt, req)(scope, receive, send)
+            async with self._image_answer():
+                answer = self._gemini_image(model, prompt, req)
+            await answer(scope, receive, send)
         elif method == "streamGenerateContent":
             await self._gemini_stream(scope, receive, send, rec, prompt)
         else:
