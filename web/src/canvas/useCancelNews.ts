@@ -44,7 +44,9 @@ export function useCancelNews(): void {
         const j = await getJob(room, token, jobId, ac.signal)
         if (j.status !== 'cancelled' || (j.cancelled_by && j.cancelled_by === identity.name)) return
         const what = `your ${label.current(j.tool)} run`
-        notify(j.cancelled_by ? `${j.cancelled_by} cancelled ${what}.` : `Someone cancelled ${what}.`, 'info',
+        // No name: the server stopped it (one of its blocks was deleted) or an older app
+        // cancelled it; say what happened without blaming anyone.
+        notify(j.cancelled_by ? `${j.cancelled_by} cancelled ${what}.` : `${what[0].toUpperCase()}${what.slice(1)} was stopped.`, 'info',
           { label: 'Run again', run: () => rerun(j) })
       } catch {
         // The job is gone or the server is unreachable: nothing worth saying.
