@@ -5,14 +5,17 @@
 import type { ReactNode } from 'react'
 import type { Job } from '../api/jobs'
 import type { Person } from '../sync/presence'
-import { QueuePanel } from './QueuePanel'
-import { HistoryPanel } from './HistoryPanel'
+import { lazyPanel } from '../lib/lazyPanel'
 import { PromptEditor } from './PromptEditor'
-import { UsagePanel } from './UsagePanel'
-import { KeysDialog } from './KeysDialog'
 import { BranchPanel } from './BranchPanel'
 import { Icon } from './icons'
 import './rail.css'
+
+// Loaded when first opened (chunks of their own): not part of the canvas's first load.
+const QueuePanel = lazyPanel(() => import('./QueuePanel').then((m) => m.QueuePanel))
+const HistoryPanel = lazyPanel(() => import('./HistoryPanel').then((m) => m.HistoryPanel))
+const UsagePanel = lazyPanel(() => import('./UsagePanel').then((m) => m.UsagePanel))
+const KeysDialog = lazyPanel(() => import('./KeysDialog').then((m) => m.KeysDialog))
 
 export type PanelId = 'queue' | 'history' | 'prompts' | 'spend' | 'keys' | 'branch'
 
