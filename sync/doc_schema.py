@@ -47,7 +47,8 @@ META_FIELDS: Final = ("title", "createdAt", "schemaVersion", "prompts")
 PROMPTS_CLIENT_ID: Final = 1
 
 # Awareness: the fields a person's client publishes, and the one the server publishes.
-AWARENESS_FIELDS: Final = ("user", "cursor", "viewport", "selection", "following", "spotlight")
+AWARENESS_FIELDS: Final = ("user", "cursor", "viewport", "selection", "following", "spotlight",
+                            "restored")
 SERVER_AWARENESS_FIELD: Final = "arbor"
 
 

@@ -27,7 +27,7 @@ export const META_FIELDS = ['title', 'createdAt', 'schemaVersion', 'prompts'] as
 // The Yjs client that creates meta.prompts (see prompts.ts).
 export const PROMPTS_CLIENT_ID = 1
 
-export const AWARENESS_FIELDS = ['user', 'cursor', 'viewport', 'selection', 'following', 'spotlight'] as const
+export const AWARENESS_FIELDS = ['user', 'cursor', 'viewport', 'selection', 'following', 'spotlight', 'restored'] as const
 export const SERVER_AWARENESS_FIELD = 'arbor'
 
 export type BlockKind = (typeof BLOCK_KINDS)[number]
