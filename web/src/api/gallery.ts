@@ -6,6 +6,7 @@ import type { RoomLinks } from './rooms'
 export interface Identity {
   handle: string
   display_name: string
+  bio: string
   recovery_url: string
 }
 
@@ -75,6 +76,7 @@ export interface PostPage {
 export interface Profile extends PostPage {
   handle: string
   display_name: string
+  bio: string
   created_at: string
   followers: number
   following: number
@@ -83,6 +85,8 @@ export interface Profile extends PostPage {
 }
 
 export type Sort = 'new' | 'top'
+/** How far back "top" looks: today, this week, all time. */
+export type Period = 'day' | 'week' | 'all'
 
 interface CallOptions {
   method?: string
@@ -122,8 +126,16 @@ export const claimHandle = (handle: string, displayName?: string) =>
 export const recoverIdentity = (secret: string) =>
   call<Identity>('/api/identity/recover', { method: 'POST', body: { secret } })
 
-export const listPosts = (sort: Sort, cursor?: string | null, limit = 24, signal?: AbortSignal) =>
-  call<PostPage>(`/api/posts${query({ sort, cursor, limit })}`, { signal })
+export const listPosts = (sort: Sort, cursor?: string | null, limit = 24, signal?: AbortSignal, period?: Period) =>
+  call<PostPage>(`/api/posts${query({ sort, period: sort === 'top' ? period : null, cursor, limit })}`, { signal })
+
+/** How many posts were published after `than` (the newest the feed shows); `more`: over 99. */
+export const newerPosts = (than: string, signal?: AbortSignal) =>
+  call<{ count: number; more: boolean }>(`/api/posts/newer${query({ than })}`, { signal })
+
+/** Change this person's display name and/or bio (only their own). */
+export const updateProfile = (changes: { display_name?: string; bio?: string }) =>
+  call<Identity>('/api/identity', { method: 'PATCH', body: changes })
 
 export const followingFeed = (cursor?: string | null, limit = 24, signal?: AbortSignal) =>
   call<PostPage>(`/api/feed/following${query({ cursor, limit })}`, { signal })
@@ -170,4 +182,6 @@ export function secretFromHash(hash: string): string | null {
 
 export const TITLE_MAX = 120
 export const DESCRIPTION_MAX = 2000
+export const BIO_MAX = 280
+export const DISPLAY_NAME_MAX = 50
 export const HANDLE_PATTERN = /^[a-z0-9_]{3,30}$/

@@ -1,41 +1,53 @@
 import { useCallback, useState } from 'react'
-import { followingFeed, listPosts } from '../../api/gallery'
+import { followingFeed, listPosts, type Period } from '../../api/gallery'
+import { ClaimHandleDialog } from './ClaimHandleDialog'
+import { GalleryTabs, type Tab } from './GalleryTabs'
 import { IdentityBar } from './IdentityBar'
+import { NewPostsNotice } from './NewPostsNotice'
 import { PostGrid } from './PostGrid'
 import { usePostPages, type PageLoader } from './usePostPages'
 import { useDocumentTitle } from './useDocumentTitle'
 import { useIdentity } from './useIdentity'
+import { useNewPosts } from './useNewPosts'
 import './gallery.css'
-
-type Tab = 'new' | 'top' | 'following'
-const TABS: { id: Tab; label: string }[] = [
-  { id: 'new', label: 'New' },
-  { id: 'top', label: 'Top this week' },
-  { id: 'following', label: 'Following' },
-]
 
 export function GalleryPage() {
   const [identity, setIdentity] = useIdentity()
   const [tab, setTab] = useState<Tab>('new')
+  const [period, setPeriod] = useState<Period>('week')
+  const [refresh, setRefresh] = useState(0)
+  const [claimFor, setClaimFor] = useState<null | (() => void)>(null)
   const load: PageLoader = useCallback((cursor, signal) =>
-    tab === 'following' ? followingFeed(cursor, 24, signal) : listPosts(tab, cursor, 24, signal), [tab])
-  const pages = usePostPages(load, `${tab}:${identity?.handle ?? ''}`)
+    tab === 'following' ? followingFeed(cursor, 24, signal) : listPosts(tab, cursor, 24, signal, period), [tab, period])
+  // Who is looking matters to Following only: a handle claimed here (to like a card) has
+  // liked nothing yet, so New and Top stay as they are, with the like just given.
+  const who = tab === 'following' ? identity?.handle ?? '' : ''
+  const pages = usePostPages(load, `${tab}:${period}:${who}:${refresh}`)
+  const found = useNewPosts(pages.posts[0]?.id ?? null, tab === 'new')
   const needsHandle = tab === 'following' && identity === null
   useDocumentTitle('Gallery · Arbor')
+
+  const showNew = () => {
+    setRefresh((n) => n + 1)
+    window.scrollTo({ top: 0 })
+  }
+
   return (
     <main className="page gallery">
       <IdentityBar identity={identity} setIdentity={setIdentity} />
       <h1>Gallery</h1>
-      <div className="tabs" role="tablist">
-        {TABS.map((t) => (
-          <button key={t.id} role="tab" aria-selected={tab === t.id} className={tab === t.id ? 'active' : ''}
-            onClick={() => setTab(t.id)}>{t.label}</button>
-        ))}
-      </div>
+      <GalleryTabs tab={tab} setTab={setTab} period={period} setPeriod={setPeriod} />
+      {tab === 'new' && <NewPostsNotice found={found} onShow={showNew} />}
       {needsHandle ? (
         <p className="muted">Pick a handle to follow people and see their posts here.</p>
       ) : identity === undefined && tab === 'following' ? null : (
-        <PostGrid {...pages} empty={tab === 'following' ? 'Nobody you follow has posted yet.' : 'Nothing published yet.'} />
+        <PostGrid {...pages} empty={tab === 'following' ? 'Nobody you follow has posted yet.' : 'Nothing published yet.'}
+          canLike={!!identity} onNeedIdentity={(retry) => setClaimFor(() => retry)} />
+      )}
+      {claimFor && (
+        <ClaimHandleDialog reason="Pick a handle to like posts. No password: this browser keeps it."
+          onClose={() => setClaimFor(null)}
+          onDone={(i) => { setIdentity(i); const next = claimFor; setClaimFor(null); next() }} />
       )}
     </main>
   )

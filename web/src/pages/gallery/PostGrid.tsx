@@ -1,6 +1,7 @@
 import { useEffect, useRef } from 'react'
 import type { PostSummary } from '../../api/gallery'
 import { GalleryLink } from './GalleryLink'
+import { LikeButton } from './LikeButton'
 import { coverSizes, srcSet } from './imageSources'
 
 // A card's square is one column of the grid (gallery.css: columns of at least 220 px in a
@@ -8,7 +9,12 @@ import { coverSizes, srcSet } from './imageSources'
 const CARD_SLOT = '260px'
 const PHONE = '(max-width: 495px)'
 
-function PostCard({ post }: { post: PostSummary }) {
+interface LikeProps {
+  canLike?: boolean
+  onNeedIdentity?: (retry: () => void) => void
+}
+
+function PostCard({ post, canLike, onNeedIdentity }: { post: PostSummary } & LikeProps) {
   const { width, height } = post.image
   const sizes = `${PHONE} ${coverSizes(post.image, 'calc(100vw - 40px)')}, ${coverSizes(post.image, CARD_SLOT)}`
   return (
@@ -19,10 +25,11 @@ function PostCard({ post }: { post: PostSummary }) {
       </GalleryLink>
       <div className="post-card-meta">
         <span className="post-card-title">{post.title}</span>
-        <span className="muted">
-          <GalleryLink to={`/u/${encodeURIComponent(post.author.handle)}`}>@{post.author.handle}</GalleryLink>
-          {' · '}
-          <span aria-label={`${post.like_count} likes`}>♥ {post.like_count}</span>
+        <span className="post-card-line">
+          <GalleryLink to={`/u/${encodeURIComponent(post.author.handle)}`} className="post-card-author">
+            {post.author.display_name || post.author.handle}
+          </GalleryLink>
+          <LikeButton post={post} canLike={!!canLike} onNeedIdentity={onNeedIdentity} />
         </span>
       </div>
     </li>
@@ -30,7 +37,7 @@ function PostCard({ post }: { post: PostSummary }) {
 }
 
 /** A grid of post thumbnails that asks for more when its end scrolls into view. */
-export function PostGrid({ posts, more, done, loading, error, empty }: {
+export function PostGrid({ posts, more, done, loading, error, empty, canLike, onNeedIdentity }: LikeProps & {
   posts: PostSummary[]
   more: () => void
   done: boolean
@@ -51,7 +58,7 @@ export function PostGrid({ posts, more, done, loading, error, empty }: {
   return (
     <>
       <ul className="post-grid" aria-label="Posts">
-        {posts.map((p) => <PostCard key={p.id} post={p} />)}
+        {posts.map((p) => <PostCard key={p.id} post={p} canLike={canLike} onNeedIdentity={onNeedIdentity} />)}
       </ul>
       {error && <p role="alert" className="error">{error}</p>}
       {done && !error && posts.length === 0 && <p className="muted">{empty}</p>}

@@ -4,6 +4,7 @@ import { ApiError } from '../../api/client'
 import { rememberCanvas } from '../../lib/recent'
 import { navigate } from '../../App'
 import { ClaimHandleDialog } from './ClaimHandleDialog'
+import { FollowButton } from './FollowButton'
 import { GalleryLink } from './GalleryLink'
 import { IdentityBar } from './IdentityBar'
 import { LineageStory } from './LineageStory'
@@ -95,12 +96,14 @@ export function PostPage({ id }: { id: string }) {
         </a>
       </figure>
       <h1 className="post-title">{post.title}</h1>
-      <p className="muted">
-        by <GalleryLink to={`/u/${encodeURIComponent(post.author.handle)}`}>{post.author.display_name} (@{post.author.handle})</GalleryLink>
+      <p className="muted post-byline">
+        <span>by <GalleryLink to={`/u/${encodeURIComponent(post.author.handle)}`}>{post.author.display_name} (@{post.author.handle})</GalleryLink>
         {' · '}{new Date(post.created_at).toLocaleDateString()}
         {post.remixed_from && (
           <> · remixed from <GalleryLink to={`/p/${encodeURIComponent(post.remixed_from.id)}`}>{post.remixed_from.title}</GalleryLink></>
-        )}
+        )}</span>
+        {!post.is_author && <FollowButton handle={post.author.handle} identity={identity}
+          onNeedIdentity={(retry) => setClaimFor(() => retry)} />}
       </p>
       {post.hidden && <p className="error">This post is hidden from the gallery while reports are reviewed.</p>}
       {post.description && <p className="post-description">{post.description}</p>}
@@ -125,7 +128,7 @@ export function PostPage({ id }: { id: string }) {
         </section>
       )}
       {claimFor && (
-        <ClaimHandleDialog reason="Pick a handle to like or report posts." onClose={() => setClaimFor(null)}
+        <ClaimHandleDialog reason="Pick a handle to like, follow or report." onClose={() => setClaimFor(null)}
           onDone={(i) => { setIdentity(i); const next = claimFor; setClaimFor(null); next() }} />
       )}
     </main>

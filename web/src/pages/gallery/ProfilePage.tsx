@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState } from 'react'
 import { getProfile, setFollow, type Profile } from '../../api/gallery'
 import { ApiError } from '../../api/client'
 import { ClaimHandleDialog } from './ClaimHandleDialog'
+import { ProfileEditDialog } from './ProfileEditDialog'
 import { IdentityBar } from './IdentityBar'
 import { PostGrid } from './PostGrid'
 import { usePostPages, type PageLoader } from './usePostPages'
@@ -15,6 +16,7 @@ export function ProfilePage({ handle }: { handle: string }) {
   const [error, setError] = useState<string | null>(null)
   const [claiming, setClaiming] = useState(false)
   const [busy, setBusy] = useState(false)
+  const [editing, setEditing] = useState(false)
   useDocumentTitle(profile ? `${profile.display_name} (@${profile.handle}) · Arbor` : null)
 
   useEffect(() => {
@@ -49,6 +51,8 @@ export function ProfilePage({ handle }: { handle: string }) {
         <div className="profile-head">
           <h1>{profile.display_name}</h1>
           <p className="muted">@{profile.handle} · <span className="followers">{profile.followers} followers</span> · {profile.following} following</p>
+          {profile.bio && <p className="profile-bio">{profile.bio}</p>}
+          {profile.is_me && <button onClick={() => setEditing(true)}>Edit profile</button>}
           {!profile.is_me && (
             <button onClick={() => toggleFollow(profile)} disabled={busy} aria-pressed={profile.followed_by_me}>
               {profile.followed_by_me ? 'Following' : 'Follow'}
@@ -57,6 +61,14 @@ export function ProfilePage({ handle }: { handle: string }) {
         </div>
       )}
       {!error && <PostGrid {...pages} empty="No posts yet." />}
+      {editing && profile && (
+        <ProfileEditDialog name={profile.display_name} bio={profile.bio} onClose={() => setEditing(false)}
+          onDone={(i) => {
+            setProfile({ ...profile, display_name: i.display_name, bio: i.bio })
+            setIdentity(i)
+            setEditing(false)
+          }} />
+      )}
       {claiming && (
         <ClaimHandleDialog reason="Pick a handle to follow people." onClose={() => setClaiming(false)}
           onDone={(i) => { setIdentity(i); setClaiming(false) }} />

@@ -35,7 +35,9 @@ export function usePostPages(load: PageLoader, key: string) {
       setCursor(page.next_cursor)
       if (!page.next_cursor) setDone(true)
     } catch (e) {
-      if (!c.signal.aborted) setError(e instanceof ApiError ? e.friendly : 'Could not load posts.')
+      // Aborted: the listing changed (another tab, a reload); the new one loads afresh.
+      if (c.signal.aborted) return
+      setError(e instanceof ApiError ? e.friendly : 'Could not load posts.')
       setDone(true)
     } finally {
       busy.current = false
