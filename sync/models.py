@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from .errors import ArborError, ConfigError
-from .tools import ToolSpec, get_tool
+from .tools import TEXT_MAX_TOKENS, ToolSpec, get_tool
 
 ModelKind = Literal["text", "image", "vision"]
 KINDS: Final[tuple[ModelKind, ...]] = ("text", "image", "vision")
@@ -294,8 +294,8 @@ def estimate_units(spec: ToolSpec, info: ModelInfo, prompt_chars: int, image_inp
     if required_kind(spec) == "image":
         return {"input_tokens": input_tokens, "output_tokens": 0,
                 "images": max(1, spec.outputs)}
-    max_tokens = params.get("max_tokens", 800)
-    out = int(max_tokens) if isinstance(max_tokens, int | float) else 800
+    max_tokens = params.get("max_tokens", TEXT_MAX_TOKENS)
+    out = int(max_tokens) if isinstance(max_tokens, int | float) else TEXT_MAX_TOKENS
     return {"input_tokens": input_tokens, "output_tokens": out, "images": 0}
 
 

@@ -44,7 +44,14 @@ ToolErrorKind = Literal["unknown_tool", "bad_template", "unknown_placeholder", "
 BASE_PLACEHOLDERS: Final = frozenset({"text", "input", "inputs", "context", "count"})
 
 # The keys ``image_to_json`` asks for, in order.
-IMAGE_JSON_KEYS: Final = ("subject", "style", "lighting", "composition", "palette")
+IMAGE_JSON_KEYS: Final = ("summary", "medium", "style", "subjects", "text", "relations",
+                          "setting", "lighting", "palette", "composition", "camera")
+
+# A text tool's answer may be this long (in tokens) unless the run asks for less: long
+# enough that a full description or an exhaustive image-to-JSON is never cut short. The
+# budget estimate of a text run reserves the run's ``max_tokens`` (``sync/models.py``).
+TEXT_MAX_TOKENS: Final = 4096
+TEXT_MAX_TOKENS_LIMIT: Final = 8192
 
 
 class ToolError(ArborError):
@@ -188,7 +195,8 @@ def _text_params(temperature: float) -> tuple[ParamSpec, ...]:
     return (
         _MODEL,
         ParamSpec("temperature", "float", temperature, "higher is more surprising", 0.0, 2.0),
-        ParamSpec("max_tokens", "int", 800, "longest answer, in tokens", 16, 4096),
+        ParamSpec("max_tokens", "int", TEXT_MAX_TOKENS, "longest answer, in tokens", 16,
+                  TEXT_MAX_TOKENS_LIMIT),
     )
 
 
@@ -203,19 +211,53 @@ _PROMPT_ONLY = "Answer with the prompt only, no preamble, no quotes."
 _SYSTEM = ("You help people grow ideas for images on a shared canvas. Be concrete and "
            "visual.")
 
+_IMAGE_TO_JSON: Final = """\
+Record this image as one exhaustive JSON object: an inventory of everything visible, not a \
+summary. If a detail is in the pixels, it belongs in the JSON. Answer with the JSON only: \
+no markdown fence, nothing before or after it. Use null for a field that does not apply \
+instead of leaving it out, and add as many list entries as the image needs.
+
+The object has these keys:
+- "summary": one objective paragraph about the whole scene.
+- "medium": photo, illustration, painting, 3D render, screenshot, diagram, collage...
+- "style": {{"name", "influences" (a list), "mood"}}.
+- "subjects": a list with one entry for every person, animal and object, however small \
+(a crowd is one entry naming the individuals who stand out), each {{"label", "category", \
+"position" (where in the frame: left/centre/right, top/middle/bottom, foreground/\
+background), "size_in_frame", "attributes" {{"colour", "material", "texture", \
+"condition"}}, "pose_or_action", "expression", "clothing", "details" (a list of small \
+things: marks, folds, reflections, wear), "text_on_it"}}.
+- "text": a list of every piece of visible writing, each {{"content" (exactly as written), \
+"where", "lettering", "legible"}}; an empty list when there is none.
+- "relations": a list of sentences on how the subjects relate in space and meaning \
+(holding, in front of, casting a shadow on, looking at, echoing).
+- "setting": {{"place", "time_of_day", "season", "weather_or_atmosphere"}}.
+- "lighting": {{"sources", "direction", "quality" (hard, soft, diffused), \
+"colour_temperature", "shadows"}}.
+- "palette": {{"dominant" (a list of #rrggbb estimates), "accents" (colour names), \
+"contrast", "saturation"}}.
+- "composition": {{"framing" (close-up, medium, wide), "focal_point", "balance", \
+"leading_lines", "depth_layers"}}.
+- "camera": {{"angle" (eye level, high, low, overhead), "lens" (wide, normal, telephoto, \
+macro), "depth_of_field", "focus", "motion_blur"}}.
+{text}"""
+
 _ALL: Final[tuple[ToolSpec, ...]] = (
     ToolSpec(
         "run", "Run", "Send the block's text to a model, with connected blocks as context, "
         "and stream the answer.", "text", frozenset({"text", "image"}), 0, MAX_INPUTS, 1,
         _text_params(0.8), "{text}{context}", _SYSTEM),
     ToolSpec(
-        "expand", "Expand", "Turn a prompt into a richer, more detailed one.", "text",
-        frozenset({"text"}), 1, 1, 1,
+        "expand", "Expand", "Turn a prompt into a richer, more detailed one in the same "
+        "style and tone.", "text", frozenset({"text"}), 1, 1, 1,
         (*_text_params(0.8),
          ParamSpec("words", "int", 120, "about how long the new prompt is", 20, 400)),
-        "Expand this image prompt into a richer, more detailed one of about {words} words: "
-        "subject, setting, lighting, composition, mood, style. " + _PROMPT_ONLY
-        + "\n\n{input}\n{text}", _SYSTEM, min_text_inputs=1),
+        "Expand this image prompt into a richer, more detailed one of about {words} words. "
+        "Keep what it means and what it is after, and keep its voice: a playful prompt stays "
+        "playful, a dry or technical one stays precise, a poetic one stays poetic. Add depth "
+        "where it helps (the subject and what it does, the setting, the light, the "
+        "composition, the mood, the style, telling small details) without changing the "
+        "idea. " + _PROMPT_ONLY + "\n\n{input}\n{text}", _SYSTEM, min_text_inputs=1),
     ToolSpec(
         "twist", "Twist", "An unexpected variation of a prompt.", "text", frozenset({"text"}),
         1, 1, 1, _text_params(1.1),
@@ -223,13 +265,21 @@ _ALL: Final[tuple[ToolSpec, ...]] = (
         "thing (setting, scale, era, point of view or subject). " + _PROMPT_ONLY
         + "\n\n{input}\n{text}", _SYSTEM, min_text_inputs=1),
     ToolSpec(
-        "reimagine", "Reimagine", "The same subject in a new style or medium.", "text",
-        frozenset({"text"}), 1, 1, 1,
+        "reimagine", "Reimagine", "The same idea moved to another era, world or medium.",
+        "text", frozenset({"text"}), 1, 1, 1,
         (*_text_params(0.9),
-         ParamSpec("style", "str", "any", "the new style or medium; 'any' lets the model "
-                   "choose", 1, 200)),
-        "Reimagine this image prompt: keep the same subject, change the style and medium to "
-        "{style} (if that says 'any', choose a surprising one). " + _PROMPT_ONLY
+         ParamSpec("style", "str", "any", "the era, world or medium to move it to; 'any' "
+                   "lets the model choose", 1, 200)),
+        "Reimagine this image prompt in another reality: {style}. If that says 'any', pick "
+        "one far from the original yourself: a past (the stone age, ancient Egypt or Rome, "
+        "a medieval court, the Renaissance, an industrial city, the Wild West, 1920s noir, "
+        "the Cold War), an invented world (steampunk, dieselpunk, cyberpunk, a far-future "
+        "space opera, after the fall of civilisation, a simulation, a dream or a myth), or "
+        "another medium (woodcut, stained glass, claymation, mosaic, ukiyo-e, a pixel-art "
+        "game). Keep the core of the idea: its subjects, what happens, the feeling and what "
+        "is at stake. Change everything around it so the clothes, tools, buildings, "
+        "materials and light belong to the new reality, as if the same idea happened in a "
+        "parallel universe: clearly related, fresh, and whole on its own. " + _PROMPT_ONLY
         + "\n\n{input}\n{text}", _SYSTEM, min_text_inputs=1),
     ToolSpec(
         "combine", "Combine", "Merge several inputs into one prompt.", "text",
@@ -241,17 +291,20 @@ _ALL: Final[tuple[ToolSpec, ...]] = (
         "paragraph. No model.", "text", frozenset({"text"}), 1, 1, 0, (), None,
         min_text_inputs=1, uses_model=False),
     ToolSpec(
-        "describe", "Describe", "Write a prompt that would recreate an image.", "text",
-        frozenset({"image"}), 1, 1, 1, _text_params(0.4),
-        "Describe this image as a prompt that could recreate it: subject, setting, style, "
-        "lighting, composition, colours. " + _PROMPT_ONLY + "\n{text}", _SYSTEM),
+        "describe", "Describe", "A full description of an image, any text in it included, "
+        "that could recreate it.", "text", frozenset({"image"}), 1, 1, 1, _text_params(0.4),
+        "Describe this image in full, in vivid and specific prose, so that someone who "
+        "cannot see it could picture it and an image model could recreate it. Cover the "
+        "main subjects and where each one is in the frame, what they are doing, their "
+        "colours, materials and textures; the setting; the light, the atmosphere and the "
+        "mood; the style and medium; the small details that make it this image; and every "
+        "piece of visible text, sign or symbol, quoted exactly as written. Answer with the "
+        "description only, no preamble.\n{text}", _SYSTEM),
     ToolSpec(
-        "image_to_json", "Image to JSON", "Describe an image as JSON: subject, style, "
-        "lighting, composition, palette.", "text", frozenset({"image"}), 1, 1, 1,
-        _text_params(0.2),
-        "Describe this image as one JSON object with the keys \"subject\", \"style\", "
-        "\"lighting\", \"composition\" (strings) and \"palette\" (a list of colour names or "
-        "hex codes). Answer with the JSON only.\n{text}", _SYSTEM),
+        "image_to_json", "Image to JSON", "Everything in an image as one JSON object: "
+        "subjects with their attributes and positions, visible text, relations, style, "
+        "palette, lighting, composition, camera.", "text", frozenset({"image"}), 1, 1, 1,
+        _text_params(0.2), _IMAGE_TO_JSON, _SYSTEM),
     ToolSpec(
         "generate_image", "Generate image", "Make an image from a prompt, optionally guided "
         "by reference images.", "image", frozenset({"text", "image"}), 1, MAX_INPUTS, 1,
@@ -449,6 +502,8 @@ __all__ = [
     "BASE_PLACEHOLDERS",
     "IMAGE_JSON_KEYS",
     "MAX_INPUTS",
+    "TEXT_MAX_TOKENS",
+    "TEXT_MAX_TOKENS_LIMIT",
     "TOOLS",
     "ParamSpec",
     "ToolError",

@@ -25,7 +25,15 @@ from sync.blobs import BlobError, BlobErrorKind, ForeignImageError, Scope, owned
 from sync.canvas_index import index_for, rect_of
 from sync.images import ImageRejectedError, process_image
 from sync.renditions import block_image, store_renditions
-from sync.tools import ToolError, ToolInput, ToolSpec, get_tool, render, split_text
+from sync.tools import (
+    TEXT_MAX_TOKENS,
+    ToolError,
+    ToolInput,
+    ToolSpec,
+    get_tool,
+    render,
+    split_text,
+)
 
 from .providers.base import ImageInput, ImageRequest, ProviderError, TextRequest, Usage
 
@@ -285,7 +293,7 @@ async def _text(run: ToolRun, room: Room, spec: ToolSpec, prompt: str,
     writer = BlockWriter(room, job.outputs[0], job.id, run.fence)
     await writer.start(status="running", progress=0.0, error="", model=model)
     request = TextRequest(model=model, prompt=prompt, system=spec.system, images=images,
-                          max_tokens=int(job.params.get("max_tokens", 800)),
+                          max_tokens=int(job.params.get("max_tokens", TEXT_MAX_TOKENS)),
                           temperature=float(job.params.get("temperature", 0.8)))
     stream = provider.stream_text(request)
     try:

@@ -17,6 +17,7 @@ from pycrdt import Map
 
 from sync.models import DEFAULT_PRICES, PriceTable
 from sync.settings import Secret
+from sync.tools import TEXT_MAX_TOKENS
 from tests.conftest import run_server, run_worker
 from tests.fakes.conftest_fixtures import model_server_fixture  # noqa: F401
 from tests.fakes.model_server import DEFAULT_REPLY, FakeModelServer
@@ -194,7 +195,7 @@ async def test_openai_streamed_usage_is_recorded_and_costed(base, model_server):
                 + len(DEFAULT_REPLY.split()) * price.output_per_mtok) / 1e6
     assert job["cost_usd"] == pytest.approx(expected)
     assert job["requested_by"] == "Ada"
-    assert job["estimate"]["output_tokens"] == 800  # max_tokens: the upper end
+    assert job["estimate"]["output_tokens"] == TEXT_MAX_TOKENS  # max_tokens: the upper end
 
 
 @pytest.mark.parametrize("tool,model,kind", [

@@ -19,6 +19,7 @@ from typing import Final, Literal, Protocol
 
 from sync.models import ModelInfo as ModelInfo  # re-exported: providers describe models
 from sync.models import ModelKind as ModelKind
+from sync.tools import TEXT_MAX_TOKENS
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class TextRequest:
     prompt: str
     system: str = ""
     images: list[ImageInput] = dataclasses.field(default_factory=list)
-    max_tokens: int = 800
+    max_tokens: int = TEXT_MAX_TOKENS
     temperature: float = 0.8
 
 

@@ -1,7 +1,7 @@
 """A provider that needs no network: deterministic, labelled stand-ins for model output.
 
 Used when no API key is configured, in development and in tests. Every text starts with
-``[offline]`` (JSON answers carry it in ``subject``) and every image says OFFLINE on it, so
+``[offline]`` (JSON answers carry it in ``summary``) and every image says OFFLINE on it, so
 nobody mistakes them for a model's work. The same request always gives the same output;
 images differ by seed.
 """
@@ -70,14 +70,7 @@ def offline_text(req: TextRequest) -> str:
     low = instruction.lower()
     subject_line = " ".join(subject.split()) or "an empty canvas"
     if "json" in low and req.images:
-        return json.dumps({
-            "subject": f"{LABEL}{_pick(_ADJECTIVES, h, 0)} shapes ({len(req.images)} image(s) "
-                       f"of {sum(len(i.data) for i in req.images)} bytes)",
-            "style": _pick(_STYLES, h, 1),
-            "lighting": _pick(_LIGHT, h, 2),
-            "composition": "centred subject, rule of thirds horizon",
-            "palette": [_pick(_COLOURS, h, i) for i in range(3, 6)],
-        })
+        return json.dumps(_offline_json(req, h))
     if req.images and ("describe" in low or not instruction):
         return (f"{LABEL}A {_pick(_STYLES, h, 1)} of {_pick(_ADJECTIVES, h, 0)} shapes "
                 f"{_pick(_SETTINGS, h, 2)}, lit by {_pick(_LIGHT, h, 3)}, in "
@@ -97,6 +90,36 @@ def offline_text(req: TextRequest) -> str:
         return f"{LABEL}" + " meets ".join(parts or [subject_line]) + "."
     return (f"{LABEL}This is a stand-in answer; no model is configured. You asked: "
             f"{' '.join(req.prompt.split())}")
+
+
+def _offline_json(req: TextRequest, h: bytes) -> dict[str, object]:
+    """The shape ``image_to_json`` asks for (``IMAGE_JSON_KEYS``), filled with stand-ins."""
+    shapes = f"{_pick(_ADJECTIVES, h, 0)} shapes"
+    return {
+        "summary": f"{LABEL}{shapes} ({len(req.images)} image(s) of "
+                   f"{sum(len(i.data) for i in req.images)} bytes)",
+        "medium": _pick(_STYLES, h, 1),
+        "style": {"name": _pick(_STYLES, h, 1), "influences": [], "mood": "calm"},
+        "subjects": [{"label": shapes, "category": "shape", "position": "centre, middle",
+                      "size_in_frame": "large", "attributes": {
+                          "colour": _pick(_COLOURS, h, 3), "material": None, "texture": None,
+                          "condition": None},
+                      "pose_or_action": None, "expression": None, "clothing": None,
+                      "details": [], "text_on_it": None}],
+        "text": [{"content": "OFFLINE", "where": "centre", "lettering": "sans-serif",
+                  "legible": True}],
+        "relations": [],
+        "setting": {"place": _pick(_SETTINGS, h, 2), "time_of_day": None, "season": None,
+                    "weather_or_atmosphere": None},
+        "lighting": {"sources": _pick(_LIGHT, h, 2), "direction": None, "quality": "soft",
+                     "colour_temperature": None, "shadows": None},
+        "palette": {"dominant": [], "accents": [_pick(_COLOURS, h, i) for i in range(3, 6)],
+                    "contrast": "medium", "saturation": "medium"},
+        "composition": {"framing": "medium", "focal_point": shapes, "balance": "centred",
+                        "leading_lines": None, "depth_layers": None},
+        "camera": {"angle": "eye level", "lens": "normal", "depth_of_field": "deep",
+                   "focus": "sharp", "motion_blur": None},
+    }
 
 
 def _chunks(text: str, words: int = 3) -> list[str]:
