@@ -14,7 +14,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page
 
 from tests.e2e.conftest import expect, shot
-from tests.e2e.test_a11y import check_page
+from tests.e2e.test_a11y import AXE, axe_violations, check_page
 from tests.e2e.test_gallery_e2e import claim
 from tests.integration.test_gallery import Gallery
 from tests.integration.test_gallery_place import backdate, like_with
@@ -26,6 +26,8 @@ async def gallery_page(browser: Browser, base: str, path: str = "/gallery",
                        width: int = 1280, height: int = 800,
                        clock: bool = False) -> tuple[BrowserContext, Page, list[str]]:
     ctx = await browser.new_context(viewport={"width": width, "height": height})
+    if AXE.is_file():
+        await ctx.add_init_script(path=str(AXE))  # axe-core, for the accessibility checks
     page = await ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -65,6 +67,8 @@ async def test_the_header_browses_new_top_of_a_period_and_following(app, browser
     await periods.get_by_role("button", name="All time").click()
     await expect(card(page, f"Old fox {tag}")).to_have_count(1)
     await check_page(page, "gallery top", {})
+    if AXE.is_file():
+        assert await axe_violations(page) == []
     for width, height in ((1440, 900), (1024, 768), (390, 844)):
         await page.set_viewport_size({"width": width, "height": height})
         await shot(page, f"gallery-place-top-{width}")
@@ -158,6 +162,8 @@ async def test_profile_edit_and_follow_from_a_post_page(app, browser):
     await expect(dialog.get_by_role("button", name="Save")).to_be_disabled()
     await dialog.get_by_label("Bio").fill("I follow foxes.\nMostly in snow.")
     await check_page(page, "profile edit", {})
+    if AXE.is_file():
+        assert await axe_violations(page) == []
     await dialog.get_by_role("button", name="Save").click()
     await expect(dialog).to_have_count(0)
     await expect(page.get_by_role("heading", level=1)).to_have_text("Ben Fox")
