@@ -128,6 +128,35 @@ async def test_cancelling_variations_in_flight_writes_no_image(settings, model_s
         assert len(image_requests(fake, marker)) == 4
 
 
+async def test_a_superseded_attempt_writes_none_of_its_four_images(settings, model_server):
+    """The sweeper hands the job on (its fence moves to the next attempt) while the four
+    requests are in flight: when the model's answers come back, the stale attempt writes
+    no image, no status and no progress into any of the four blocks."""
+    fake: FakeModelServer = model_server
+    fake.switches.image_delay = 1.0
+    s = gemini_settings(settings, fake)
+    async with run_server(s) as srv, run_worker(s) as arq_worker, canvas(srv) as c:
+        worker = arq_worker.ctx["arbor"]
+        marker = secrets.token_hex(6)
+        job_id, outs = await start_variations(c, marker)
+        await eventually(lambda: fake.images_in_flight == 4, timeout=15)
+        await eventually(lambda: all(c.block(b)["status"] == "running" for b in outs),
+                         timeout=5)
+        before = {b: dict(c.block(b)) for b in outs}
+        current = await worker.jobs.get(job_id)
+        assert current is not None and current.attempt == 1
+        # what the sweeper does to a job whose worker looks gone; no queue carries the
+        # next attempt, so only the stale one could write
+        assert await worker.jobs.reset_stale(current) is not None
+        await worker.signals.set_fence(job_id, current.attempt + 1)
+        await eventually(lambda: job_id not in worker.running, timeout=10,
+                         message="the stale attempt to stop")
+        await eventually(lambda: fake.images_in_flight == 0, timeout=10)
+        assert {b: dict(c.block(b)) for b in outs} == before
+        assert not any(c.block(b).get("image") for b in outs)
+        assert (await c.job(job_id))["status"] == "queued"
+
+
 async def test_the_fake_counts_image_requests_in_flight(model_server):
     """The switch the tests above rely on: overlapping image requests are counted."""
     fake: FakeModelServer = model_server
