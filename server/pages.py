@@ -192,8 +192,10 @@ def profile_meta(person: Person, latest: list[Post], followers: int) -> Meta:
     name = person.display_name or person.handle
     digest = profile_card_digest(person.id, person.handle, name, [p.image_key for p in latest])
     people = "1 follower" if followers == 1 else f"{followers} followers"
-    return Meta(f"{name} (@{person.handle}) · Arbor",
-                f"Images {name} grew on Arbor, with the prompts that led to them. {people}.",
+    about = f"Images {name} grew on Arbor, with the prompts that led to them. {people}."
+    if person.bio:  # their own words first (a bio is at most 280 characters)
+        about = f"{' '.join(person.bio.split())} · {about}"
+    return Meta(f"{name} (@{person.handle}) · Arbor", about,
                 f"/u/{person.handle}", f"/cards/u/{person.handle}/{digest}.jpg",
                 image_alt=f"The latest images of {name}", kind="profile",
                 extra=(("profile:username", person.handle),),

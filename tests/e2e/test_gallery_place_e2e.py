@@ -60,7 +60,7 @@ async def test_the_header_browses_new_top_of_a_period_and_following(app, browser
     await expect(periods.get_by_role("button", name="This week")).to_have_attribute(
         "aria-pressed", "true")
     await expect(card(page, f"Old fox {tag}")).to_have_count(1)
-    await expect(card(page, f"Old fox {tag}").locator(".like-count")).to_have_text("1")  # one address
+    await expect(card(page, f"Old fox {tag}").locator(".like-count")).to_have_text("1")
     await periods.get_by_role("button", name="Today").click()
     await expect(card(page, f"Fresh fox {tag}")).to_have_count(1)
     await expect(card(page, f"Old fox {tag}")).to_have_count(0)
@@ -112,7 +112,8 @@ async def test_a_like_from_a_card_asks_for_a_handle_and_rolls_back_when_refused(
         post = await g.post(await g.person(), title=f"Liked fox {tag}")
     ctx, page, errors = await gallery_page(browser, app.base_url)
     like = card(page, f"Liked fox {tag}").get_by_role("button", name="Like")
-    await expect(like).to_have_attribute("title", "Pick a handle to like posts (no password needed)")
+    await expect(like).to_have_attribute("title",
+                                         "Pick a handle to like posts (no password needed)")
     await like.click()
     await claim(page, "fan_" + secrets.token_hex(3))
     liked = card(page, f"Liked fox {tag}").get_by_role("button", name="Unlike")

@@ -7,9 +7,20 @@ changes nothing: the profile reads the same afterwards.
 
 from __future__ import annotations
 
-import httpx
+from collections.abc import AsyncIterator
 
-from tests.integration.test_gallery import Gallery, gallery, handle  # noqa: F401 (fixture)
+import httpx
+import pytest
+
+from sync.settings import Settings
+from tests.integration.test_gallery import Gallery, gallery_with, handle
+
+
+@pytest.fixture
+async def gallery(settings: Settings) -> AsyncIterator[Gallery]:
+    """The server behind a trusted proxy: each browser has an address of its own."""
+    async with gallery_with(settings) as running:
+        yield running
 
 
 async def profile(g: Gallery, name: str) -> dict[str, str]:

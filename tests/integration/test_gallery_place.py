@@ -9,11 +9,34 @@ listings are checked for the posts a test made, in their order, not for exact pa
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.integration.test_gallery import Gallery, gallery, handle  # noqa: F401 (fixture)
+from sync.settings import Settings
+from tests.conftest import run_server
+from tests.integration.test_gallery import PROXY, Gallery, gallery_with, handle
+from tests.integration.test_link_previews import PUBLIC, Site, build, crawl, parse
+
+
+@pytest.fixture
+async def gallery(settings: Settings) -> AsyncIterator[Gallery]:
+    """The server behind a trusted proxy: each browser has an address of its own."""
+    async with gallery_with(settings) as running:
+        yield running
+
+
+@pytest.fixture
+async def site(settings: Settings, tmp_path: Path) -> AsyncIterator[Gallery]:
+    """The server with a web build and a public URL, as link previews are read."""
+    s = settings.replace(trusted_proxies=PROXY, public_url=PUBLIC)
+    async with run_server(s, web_dist=build(tmp_path)) as srv, \
+            contextlib.AsyncExitStack() as stack:
+        yield Site(srv, stack)
 
 
 async def backdate(g: Gallery, post_id: str, days: float) -> None:
@@ -75,7 +98,7 @@ async def test_top_ranks_the_posts_of_a_day_a_week_or_all_time(gallery: Gallery)
 
 
 async def test_top_pages_of_each_period_neither_repeat_nor_skip(gallery: Gallery) -> None:
-    me, posts = await periods_gallery(gallery)
+    me, _ = await periods_gallery(gallery)
     for period in ("day", "week", "all"):
         one_by_one = await walk(me, sort="top", period=period)
         whole = (await me.get("/api/posts", params={"sort": "top", "period": period,
@@ -96,7 +119,8 @@ async def test_a_top_cursor_continues_only_its_own_period(gallery: Gallery) -> N
         for other in {"day", "week", "all"} - {period}:
             r = await me.get("/api/posts", params={"sort": "top", "period": other,
                                                    "cursor": cursor})
-            assert r.status_code == 400 and r.json()["type"].endswith("#bad_cursor"), (period, other)
+            assert r.status_code == 400, (period, other)
+            assert r.json()["type"].endswith("#bad_cursor"), (period, other)
         r = await me.get("/api/posts", params={"sort": "new", "cursor": cursor})
         assert r.status_code == 400
 
@@ -153,7 +177,8 @@ async def test_profile_edit_shows_the_new_name_and_bio(gallery: Gallery) -> None
     assert r.json()["bio"] == "I grow foxes.\nAnd snow."
     assert r.json()["handle"] == name
     profile = (await other.get(f"/api/people/{name}")).json()
-    assert (profile["display_name"], profile["bio"]) == ("Alice Liddell", "I grow foxes.\nAnd snow.")
+    assert (profile["display_name"], profile["bio"]) == \
+        ("Alice Liddell", "I grow foxes.\nAnd snow.")
     got = (await me.get("/api/identity")).json()
     assert got["bio"] == "I grow foxes.\nAnd snow."
     # One field at a time: the other stays.
@@ -183,3 +208,15 @@ async def test_profile_edit_without_csrf_header_is_refused(gallery: Gallery) -> 
     r = await me.patch("/api/identity", json={"bio": "hello"}, headers={"X-Arbor-CSRF": ""})
     assert r.status_code == 403
     assert (await me.get(f"/api/people/{name}")).json()["bio"] == ""
+
+
+async def test_a_profile_link_previews_with_the_bio(site: Gallery) -> None:
+    name = handle()
+    me = await site.person(name)
+    before = parse((await crawl(site, f"/u/{name}")).text).one("og:description")
+    r = await me.patch("/api/identity", json={"bio": "Foxes <b>&</b>\nsnow."})
+    assert r.status_code == 200, r.text
+    page = await crawl(site, f"/u/{name}")
+    about = parse(page.text).one("og:description")
+    assert about == f"Foxes <b>&</b> snow. · {before}"
+    assert "<b>" not in page.text
