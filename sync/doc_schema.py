@@ -67,6 +67,18 @@ def kind_of(block: Map[Any]) -> str:
     return kind if isinstance(kind, str) else "text"
 
 
+def finished_image(block: Any, job_id: str) -> bool:
+    """Whether ``block`` holds a finished image of job ``job_id``: an attempt of the job made
+    and stored it. A retry of the job keeps it, and marking the job's blocks (queued again,
+    failed, cancelled) leaves it done. A block a "run again" names is marked ``queued``
+    when that job is made, so its old image is made anew."""
+    if not isinstance(block, Map) or block.get("jobId") != job_id:
+        return False
+    image = block.get("image")
+    return (block.get("status") == "done" and isinstance(image, dict | Map)
+            and bool(image.get("key")))
+
+
 def prompts_map_update() -> bytes:
     """The update that creates an empty ``meta.prompts``, the same bytes from every creator."""
     doc: Doc[Any] = Doc(client_id=PROMPTS_CLIENT_ID)

@@ -38,7 +38,7 @@ from sync.settings import Settings
 from sync.tools import ToolError
 
 from .providers.base import ProviderError
-from .tools import BlockGoneError, FenceBrokenError, ToolRun, execute, finished_image
+from .tools import BlockGoneError, FenceBrokenError, ToolRun, execute
 
 if TYPE_CHECKING:
     from sync.blobs import BlobStore
@@ -314,7 +314,7 @@ class Worker:
             blocks = doc.get(schema.BLOCKS, type=Map)
             for block_id in job.outputs:
                 block = blocks.get(block_id)
-                if finished_image(block, job.id):
+                if schema.finished_image(block, job.id):
                     continue
                 if isinstance(block, Map) and block.get("jobId") == job.id:
                     block["status"] = status

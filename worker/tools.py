@@ -5,7 +5,7 @@ Streamed text is appended to the output block's Y.Text at most every 50 ms (abou
 updates a second per block); each write first checks the attempt's fence, so an attempt
 that lost its job writes nothing more. A retry starts the block over instead of
 appending to what an earlier attempt wrote; an image an earlier attempt finished is kept
-(see ``finished_image``), so a retry of variations remakes only the images that failed.
+(see ``doc_schema.finished_image``), so a retry of variations remakes only the images that failed.
 """
 
 from __future__ import annotations
@@ -333,18 +333,6 @@ async def _stream_into(writer: BlockWriter, stream: AsyncIterator[str]) -> None:
 IMAGE_CONCURRENCY = 4  # images of one job made at the same time (variations makes four)
 
 
-def finished_image(block: object, job_id: str) -> bool:
-    """Whether ``block`` already holds this job's finished image: an earlier attempt of the
-    job made and stored it, so a retry keeps it (and marks around it) instead of paying
-    for it again. A block a "run again" names is marked ``queued`` by the server first, so
-    its old image is made anew."""
-    if not isinstance(block, Map) or block.get("jobId") != job_id:
-        return False
-    image = block.get("image")
-    return (block.get("status") == "done" and isinstance(image, dict | Map)
-            and bool(image.get("key")))
-
-
 def _worst(errors: list[ProviderError]) -> ProviderError:
     """The failure that decides the job: a lasting one (no retry helps) before a transient
     one; among transient ones, the one asking for the longest wait (the provider's rate
@@ -366,7 +354,7 @@ async def _image(run: ToolRun, room: Room, spec: ToolSpec, prompt: str,
     size = str(job.params.get("size", "1024x1024"))
     seed = int(job.params.get("seed", 0)) or random.randrange(1, 2**31 - 1)
     blocks = _blocks(room.doc)
-    kept = [b for b in job.outputs if finished_image(blocks.get(b), job.id)]
+    kept = [b for b in job.outputs if schema.finished_image(blocks.get(b), job.id)]
     todo = [(n, BlockWriter(room, b, job.id, run.fence))
             for n, b in enumerate(job.outputs) if b not in kept]
     for _, w in todo:

@@ -374,9 +374,12 @@ def display_name(value: Any, field: str) -> str | None:
 
 
 def mark_blocks(doc: Doc[Any], block_ids: list[str], job_id: str, status: str) -> None:
+    """Mark the job's blocks, except the images it already finished (they stay done)."""
     blocks = doc.get(schema.BLOCKS, type=Map)
     for block_id in block_ids:
         block = blocks.get(block_id)
+        if schema.finished_image(block, job_id):
+            continue
         if isinstance(block, Map) and block.get("jobId") == job_id:
             block["status"] = status
 

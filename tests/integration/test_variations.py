@@ -102,6 +102,30 @@ async def test_a_retry_remakes_only_the_variation_that_failed(settings, model_se
         assert job["usage"]["images"] == 4  # the three kept count, as does the one remade
 
 
+async def test_cancelling_while_a_failed_variation_waits_keeps_the_three_made(settings,
+                                                                             model_server):
+    """Cancel while the one failed image waits for its retry: the three images already
+    made stay done (they were made and paid for); only the waiting one is cancelled."""
+    fake: FakeModelServer = model_server
+    fake.switches.status, fake.switches.times, fake.switches.retry_after = 429, 1, "30"
+    fake.switches.image_delay = 0.3
+    s = gemini_settings(settings, fake)
+    async with run_server(s) as srv, run_worker(s), canvas(srv) as c:
+        marker = secrets.token_hex(6)
+        job_id, outs = await start_variations(c, marker)
+        made: dict[str, str] = await eventually(lambda: keys(c, outs, 3), timeout=15)
+        (failed,) = set(outs) - set(made)
+        await eventually(lambda: c.block(failed)["status"] == "queued", timeout=10)
+        r = await c.http.post(f"/api/rooms/{c.id}/jobs/{job_id}/cancel",
+                              headers={"Authorization": f"Bearer {c.room['edit_token']}"},
+                              json={})
+        assert r.status_code == 200, r.text
+        await eventually(lambda: c.block(failed)["status"] == "cancelled", timeout=5)
+        assert keys(c, outs, 3) == made
+        job = await c.job(job_id)
+        assert job["status"] == "cancelled" and len(image_requests(fake, marker)) == 4
+
+
 async def test_cancelling_variations_in_flight_writes_no_image(settings, model_server):
     """A cancel while the four requests are in flight: the attempt's fence breaks, the four
     are stopped together, and no image is written when the model's answers come back."""
