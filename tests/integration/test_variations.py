@@ -102,6 +102,27 @@ async def test_a_retry_remakes_only_the_variation_that_failed(settings, model_se
         assert job["usage"]["images"] == 4  # the three kept count, as does the one remade
 
 
+async def test_a_lasting_failure_of_one_variation_keeps_the_three_made(settings,
+                                                                      model_server):
+    """One image refused for good (a 400 no retry helps): the job ends in error, with the
+    reason in that image's block, and the three images made are kept, done."""
+    fake: FakeModelServer = model_server
+    fake.switches.status, fake.switches.times = 400, 1
+    fake.switches.image_delay = 0.3
+    s = gemini_settings(settings, fake)
+    async with run_server(s) as srv, run_worker(s), canvas(srv) as c:
+        marker = secrets.token_hex(6)
+        job_id, outs = await start_variations(c, marker)
+        job = await c.wait_job(job_id, timeout=30)
+        assert job["status"] == "error" and job["attempt"] == 1, job
+        made = await eventually(lambda: keys(c, outs, 3), timeout=5)
+        (failed,) = set(outs) - set(made)
+        await eventually(lambda: c.block(failed)["status"] == "error", timeout=5)
+        assert c.block(failed)["error"] and not c.block(failed).get("image")
+        assert job["usage"]["images"] == 3
+        assert len(image_requests(fake, marker)) == 4
+
+
 async def test_cancelling_while_a_failed_variation_waits_keeps_the_three_made(settings,
                                                                              model_server):
     """Cancel while the one failed image waits for its retry: the three images already
