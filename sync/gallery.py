@@ -118,6 +118,8 @@ class Post:
     deleted: bool
     created_at: dt.datetime
     liked_by_me: bool
+    credit_names: tuple[str, ...] = ()  # see sync/credits.py
+    credit_others: int = 0
 
     @property
     def listed(self) -> bool:
@@ -139,6 +141,8 @@ class NewPost:
     height: int
     mime: str
     parent_post_id: str | None
+    credit_names: tuple[str, ...] = ()
+    credit_others: int = 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -255,7 +259,8 @@ def _post(row: Any) -> Post:
                 [Step.from_json(s) for s in steps], row["image_key"], row["image_width"],
                 row["image_height"], row["image_mime"], row["parent_post_id"],
                 row["like_count"], row["report_count"], row["hidden"], row["deleted"],
-                row["created_at"], bool(row["liked_by_me"]))
+                row["created_at"], bool(row["liked_by_me"]),
+                tuple(row["credit_names"] or ()), int(row["credit_others"] or 0))
 
 
 class GalleryStore:
@@ -330,7 +335,7 @@ class GalleryStore:
             await c.execute(queries["insert_post"], post.id, post.author_id, post.room_id,
                             post.block_id, post.title, post.description, post.include_prompts,
                             lineage, post.image_key, post.width, post.height, post.mime,
-                            post.parent_post_id)
+                            post.parent_post_id, list(post.credit_names), post.credit_others)
 
     async def get_post(self, post_id: str, viewer_id: str | None = None) -> Post | None:
         async with self._conn() as c:

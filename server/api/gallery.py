@@ -39,6 +39,7 @@ from sync.blobs import (
 )
 from sync.blobs.errors import FOREIGN_IMAGE_DETAIL
 from sync.canvas_index import index_for
+from sync.credits import credits_of, presence_names
 from sync.gallery import (
     MAX_DESCRIPTION,
     MAX_REASON,
@@ -138,6 +139,7 @@ def post_json(post: Post, viewer: Person | None, images: str = IMAGES_PATH) -> d
                   "mime": post.mime, **_post_image_urls(post, images)},
         "remixed_from_id": post.parent_post_id,
         "is_author": viewer is not None and viewer.id == post.author.id,
+        "credits": {"names": list(post.credit_names), "others": post.credit_others},
     }
 
 
@@ -263,6 +265,9 @@ async def publish(request: Request) -> Response:
     async with services.rooms.session(room_id) as room:
         index = await index_for(room)
         steps = lineage_of(room.doc, block_id, incoming=index.incoming)
+        # Who grew it, by the names their presence shows now (sync/credits.py).
+        credits = credits_of(room.doc, steps,
+                             presence_names(room.awareness.states().values()))
     target = steps[-1]
     if target.kind != "image" or target.image is None:
         raise Refusal(400, "only an image block with a finished image can be published",
@@ -285,7 +290,8 @@ async def publish(request: Request) -> Response:
             id=post_id, author_id=person.id, room_id=room_id, block_id=block_id, title=title,
             description=description, include_prompts=include, lineage=steps,
             image_key=image["key"], width=int(image["width"]), height=int(image["height"]),
-            mime=str(image["mime"]), parent_post_id=await gallery.remix_source(room_id)))
+            mime=str(image["mime"]), parent_post_id=await gallery.remix_source(room_id),
+            credit_names=credits.names, credit_others=credits.others))
     except BaseException:
         await asyncio.shield(_forget_blobs(services, prefix))
         raise

@@ -16,11 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
+from pycrdt import Map
 
 from sync.settings import Settings
 from tests.conftest import run_server
 from tests.integration.test_gallery import PROXY, Gallery, gallery_with, handle
 from tests.integration.test_link_previews import PUBLIC, Site, build, crawl, parse
+from tests.yclient import YClient, eventually
 
 
 @pytest.fixture
@@ -220,3 +222,49 @@ async def test_a_profile_link_previews_with_the_bio(site: Gallery) -> None:
     about = parse(page.text).one("og:description")
     assert about == f"Foxes <b>&</b> snow. · {before}"
     assert "<b>" not in page.text
+
+
+async def grown_by(g: Gallery, http: httpx.AsyncClient, authors: dict[str, str],
+                   present: dict[str, Any]) -> dict[str, Any]:
+    """A canvas whose blocks (by role: prompt, expanded, image) were made by ``authors``
+    (user ids), published while the people of ``present`` (user id -> presence name)
+    are connected; the post."""
+    room, ids = await g.canvas(http)
+    url = f"{g.server.ws_url}/sync/{room['room']}?token={room['edit_token']}"
+    clients = [await YClient.connect(url) for _ in present]
+    try:
+        blocks = clients[0].doc.get("blocks", type=Map)
+        with clients[0].doc.transaction():
+            for role, author in authors.items():
+                blocks[ids[role]]["author"] = author
+        for client, (user, name) in zip(clients, present.items(), strict=True):
+            await client.set_awareness({"user": {"id": user, "name": name}})
+
+        async def everyone_seen() -> bool:
+            async with g.server.services.rooms.session(room["room"]) as live:
+                states = list(live.awareness.states().values())
+                authored = all(live.doc.get("blocks", type=Map)[ids[r]].get("author") == a
+                               for r, a in authors.items())
+            return authored and len(states) >= len(present)
+
+        await eventually(everyone_seen, message="the authors and their presence")
+        r = await g.publish(http, room, ids["image"])
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def test_a_post_credits_the_authors_of_its_lineage_by_their_names(
+        gallery: Gallery) -> None:
+    me = await gallery.person()
+    post = await grown_by(gallery, me, {"prompt": "user-bob", "expanded": "user-gone",
+                                        "image": "user-alice"},
+                          {"user-alice": "Alice", "user-bob": "Bob"})
+    # The image's author first, then the rest root first; one not connected is counted.
+    assert post["credits"] == {"names": ["Alice", "Bob"], "others": 1}
+    reader = await gallery.browser()
+    assert (await reader.get(f"/api/posts/{post['id']}")).json()["credits"] == post["credits"]
+    listed = (await reader.get("/api/posts", params={"limit": 100})).json()["posts"]
+    assert next(p for p in listed if p["id"] == post["id"])["credits"] == post["credits"]
