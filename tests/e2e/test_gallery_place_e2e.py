@@ -17,7 +17,7 @@ from tests.e2e.conftest import expect, shot
 from tests.e2e.test_a11y import AXE, axe_violations, check_page
 from tests.e2e.test_gallery_e2e import claim
 from tests.integration.test_gallery import Gallery
-from tests.integration.test_gallery_place import backdate, like_with
+from tests.integration.test_gallery_place import backdate, grown_by, like_with
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -179,3 +179,16 @@ async def test_profile_edit_and_follow_from_a_post_page(app, browser):
     assert not errors and not other_errors, (errors, other_errors)
     await ctx.close()
     await other_ctx.close()
+
+
+async def test_a_post_page_credits_who_grew_it(app, browser):
+    async with contextlib.AsyncExitStack() as stack:
+        g = Gallery(app, stack)
+        post = await grown_by(g, await g.person(), {"prompt": "user-bob", "expanded": "user-gone",
+                                                    "image": "user-alice"},
+                              {"user-alice": "Alice", "user-bob": "Bob"})
+    ctx, page, errors = await gallery_page(browser, app.base_url, f"/p/{post['id']}")
+    await expect(page.locator(".post-credits")).to_have_text("Grown by Alice with Bob and 1 other")
+    await shot(page, "gallery-place-credits")
+    assert not errors, errors
+    await ctx.close()

@@ -60,6 +60,8 @@ export interface PostSummary {
   image: PostImage
   remixed_from_id: string | null
   is_author: boolean
+  /** Who grew it: names at publishing time (the image's author first), others counted. */
+  credits?: { names: string[]; others: number }
 }
 
 export interface Post extends PostSummary {

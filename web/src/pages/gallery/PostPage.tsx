@@ -10,6 +10,7 @@ import { IdentityBar } from './IdentityBar'
 import { LineageStory } from './LineageStory'
 import { ShareButton } from './ShareButton'
 import { aspectRatio, srcSet } from './imageSources'
+import { creditLine } from './creditLine'
 import { useDocumentTitle } from './useDocumentTitle'
 import { useIdentity } from './useIdentity'
 import './gallery.css'
@@ -105,6 +106,7 @@ export function PostPage({ id }: { id: string }) {
         {!post.is_author && <FollowButton handle={post.author.handle} identity={identity}
           onNeedIdentity={(retry) => setClaimFor(() => retry)} />}
       </p>
+      {creditLine(post.credits) && <p className="post-credits">{creditLine(post.credits)}</p>}
       {post.hidden && <p className="error">This post is hidden from the gallery while reports are reviewed.</p>}
       {post.description && <p className="post-description">{post.description}</p>}
       <div className="row post-actions">
