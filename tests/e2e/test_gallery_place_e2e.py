@@ -64,6 +64,13 @@ async def test_the_header_browses_new_top_of_a_period_and_following(app, browser
     await periods.get_by_role("button", name="Today").click()
     await expect(card(page, f"Fresh fox {tag}")).to_have_count(1)
     await expect(card(page, f"Old fox {tag}")).to_have_count(0)
+    # The view is in the address: a reload (or a shared link) shows the same listing.
+    assert page.url.endswith("/gallery?sort=top&period=day"), page.url
+    await page.reload()
+    await expect(periods.get_by_role("button", name="Today")).to_have_attribute(
+        "aria-pressed", "true")
+    await expect(card(page, f"Fresh fox {tag}")).to_have_count(1)
+    await expect(card(page, f"Old fox {tag}")).to_have_count(0)
     await periods.get_by_role("button", name="All time").click()
     await expect(card(page, f"Old fox {tag}")).to_have_count(1)
     await check_page(page, "gallery top", {})

@@ -1,7 +1,8 @@
-import { useCallback, useState } from 'react'
+import { useCallback, useEffect, useState } from 'react'
 import { followingFeed, listPosts, type Period } from '../../api/gallery'
 import { ClaimHandleDialog } from './ClaimHandleDialog'
 import { GalleryTabs, type Tab } from './GalleryTabs'
+import { searchOf, viewFromSearch } from './galleryView'
 import { IdentityBar } from './IdentityBar'
 import { NewPostsNotice } from './NewPostsNotice'
 import { PostGrid } from './PostGrid'
@@ -13,8 +14,8 @@ import './gallery.css'
 
 export function GalleryPage() {
   const [identity, setIdentity] = useIdentity()
-  const [tab, setTab] = useState<Tab>('new')
-  const [period, setPeriod] = useState<Period>('week')
+  const [tab, setTab] = useState<Tab>(() => viewFromSearch(window.location.search).tab)
+  const [period, setPeriod] = useState<Period>(() => viewFromSearch(window.location.search).period)
   const [refresh, setRefresh] = useState(0)
   const [claimFor, setClaimFor] = useState<null | (() => void)>(null)
   const load: PageLoader = useCallback((cursor, signal) =>
@@ -26,6 +27,10 @@ export function GalleryPage() {
   const found = useNewPosts(pages.posts[0]?.id ?? null, tab === 'new')
   const needsHandle = tab === 'following' && identity === null
   useDocumentTitle('Gallery · Arbor')
+  useEffect(() => {
+    const search = searchOf({ tab, period })
+    if (search !== window.location.search) window.history.replaceState(null, '', `/gallery${search}`)
+  }, [tab, period])
 
   const showNew = () => {
     setRefresh((n) => n + 1)
