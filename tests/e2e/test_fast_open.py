@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import connected, expect, new_room, open_canvas
+from tests.yclient import YClient
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -38,6 +39,10 @@ async def test_the_canvas_page_loads_at_most_350_kb_of_compressed_script(app, br
             else None)
         await page.reload()  # the listener is on from the first request
         await connected(page)
+        # The text editor (CodeMirror) comes once the page is idle: count it too.
+        await page.wait_for_function(
+            "() => performance.getEntriesByType('resource')"
+            ".some(e => /\\/TextEditor-[\\w-]+\\.js$/.test(e.name))")
         loaded = await scripts(page)
         assert loaded, "the page fetched no script?"
         wire = sum(s["wire"] for s in loaded)
@@ -70,3 +75,29 @@ async def test_the_history_panel_arrives_only_when_opened(app, browser):
         assert not page.errors, page.errors
     finally:
         await ctx.close()
+
+
+async def test_a_view_link_does_not_fetch_the_text_editor(app, browser):
+    """A view link cannot edit: it shows the blocks' text without ever fetching the
+    editor's chunk (an edit link fetches it when idle, asserted above)."""
+    room = await new_room(app, "view only")
+    writer = await YClient.connect(f"{app.ws_url}/sync/{room.room}?token={room.edit_token}")
+    try:
+        writer.add_text_block("b1", "a lantern over water")
+        ctx, page = await open_canvas(browser, room.url(app.base_url, room.view_token), "Ada")
+        try:
+            await connected(page)
+            await expect(page.locator(".text-view")).to_contain_text("a lantern over water")
+            # Past the moment an edit link would fetch it (when idle, at most 2 s after).
+            await page.evaluate("""() => new Promise((done) => requestIdleCallback(
+                () => requestIdleCallback(done, { timeout: 2500 }), { timeout: 2500 }))""")
+            loaded = await scripts(page)
+            paths = [s["path"] for s in loaded]
+            assert not any("/TextEditor-" in p for p in paths), paths
+            # The editor is ~500 KB of the app's ~1.1 MB: without it, well under 800 KB.
+            assert sum(s["plain"] for s in loaded) < 800_000, loaded
+            assert not page.errors, page.errors
+        finally:
+            await ctx.close()
+    finally:
+        await writer.close()

@@ -1,6 +1,6 @@
 // Pages load in chunks of their own, on first use: the home page does not wait for the
 // canvas editor (React Flow, CodeMirror, Yjs), nor a canvas for the gallery.
-import { Component, lazy, Suspense, type ComponentType, type ReactNode } from 'react'
+import { Component, useEffect, useState, type ComponentType, type ReactNode } from 'react'
 
 const RELOADED = 'arbor:reloaded-for'
 
@@ -25,31 +25,56 @@ function remember(value: string | null): boolean {
 
 /** A page component from `load`. If its chunk cannot be fetched (a deploy replaced it while
  * this tab was open), the page reloads once to get the current app; a second failure on
- * the same address is shown, with a button to try again. */
+ * the same address is shown, with a button to try again.
+ *
+ * Not React.lazy + Suspense: React holds back content that resolves a Suspense fallback
+ * until 300 ms after the fallback appeared, so every page opened through one waited that
+ * long before it could even start its own requests. A state update shows it at once. */
 export function lazyPage<P extends object>(
   load: () => Promise<ComponentType<P>>,
 ): ComponentType<P> {
-  const Lazy = lazy(async () => {
-    try {
-      const page = await load()
-      remember(null)
-      return { default: page }
-    } catch (err) {
-      const before = remembered()
-      if (before !== undefined && before !== window.location.href
-          && remember(window.location.href)) {
-        window.location.reload()
-        return await new Promise<never>(() => {}) // the reload replaces this page
+  let page: ComponentType<P> | null = null
+  let pending: Promise<ComponentType<P>> | null = null
+  const fetchPage = (): Promise<ComponentType<P>> => {
+    pending ??= (async () => {
+      try {
+        const loaded = await load()
+        remember(null)
+        page = loaded
+        return loaded
+      } catch (err) {
+        const before = remembered()
+        if (before !== undefined && before !== window.location.href
+            && remember(window.location.href)) {
+          window.location.reload()
+          return await new Promise<never>(() => {}) // the reload replaces this page
+        }
+        pending = null // a later visit may try again
+        throw err
       }
-      throw err
-    }
-  })
-  return function Page(props: P) {
+    })()
+    return pending
+  }
+
+  function Loader(props: P) {
+    const [Page, setPage] = useState<ComponentType<P> | null>(() => page)
+    const [failure, setFailure] = useState<{ error: unknown } | null>(null)
+    useEffect(() => {
+      if (Page) return
+      let live = true
+      fetchPage().then((p) => { if (live) setPage(() => p) },
+        (error: unknown) => { if (live) setFailure({ error }) })
+      return () => { live = false }
+    }, [Page])
+    if (failure) throw failure.error // shown by PageLoadBoundary
+    if (!Page) return <main className="page narrow" aria-busy="true"><p>Loading…</p></main>
+    return <Page {...props} />
+  }
+
+  return function LazyPage(props: P) {
     return (
       <PageLoadBoundary>
-        <Suspense fallback={<main className="page narrow" aria-busy="true"><p>Loading…</p></main>}>
-          <Lazy {...props} />
-        </Suspense>
+        <Loader {...props} />
       </PageLoadBoundary>
     )
   }

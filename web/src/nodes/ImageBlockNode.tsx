@@ -6,7 +6,7 @@ import { useBlockText } from '../hooks/useBlockText'
 import { imageUrl } from '../api/uploads'
 import { useImageUpload } from '../hooks/useImageUpload'
 import { BlockFrame } from './BlockFrame'
-import { TextEditor } from './TextEditor'
+import { TextEditor } from './LazyTextEditor'
 import { PublishAction } from '../pages/gallery/PublishAction'
 import { pickImage } from '../canvas/pickImage'
 

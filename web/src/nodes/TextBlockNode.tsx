@@ -5,7 +5,7 @@ import { useArbor } from '../hooks/useArbor'
 import { useBlockText } from '../hooks/useBlockText'
 import { BlockFrame } from './BlockFrame'
 import { Markdown } from './Markdown'
-import { TextEditor } from './TextEditor'
+import { TextEditor } from './LazyTextEditor'
 import { onEditRequest, takeEditRequest } from '../sync/editRequests'
 import { GrowingText } from './GrowingText'
 

@@ -10,6 +10,7 @@ import { getRecent, rememberCanvas } from '../lib/recent'
 import { tokenFromHash, wsBase } from '../lib/links'
 import { loadOrCreateIdentity, saveIdentity, type Identity } from '../lib/identity'
 import { CanvasView } from '../canvas/CanvasView'
+import { preloadTextEditor } from '../nodes/LazyTextEditor'
 import { Toasts, useToasts } from '../canvas/Toasts'
 import { UnsentEdits } from '../canvas/UnsentEdits'
 import { mustAsk } from '../sync/cacheCheck'
@@ -97,6 +98,7 @@ export function CanvasPage({ room }: { room: string }) {
     if (!connected || !token) return
     const c = new Connection(room, token, wsBase(window.location), { readOnly: role !== 'edit', holdCache: hold })
     setConn(c)
+    if (role === 'edit') preloadTextEditor() // its own chunk: LazyTextEditor.tsx
     // For the browser tests and the console: the live document of this canvas.
     const w = window as unknown as { arbor?: Connection }
     w.arbor = c
