@@ -1,15 +1,15 @@
 """Benchmark: how fast a view link to a large canvas shows its first blocks.
 
     .venv/bin/python bench/view_open.py [--blocks 500] [--runs 7] [--dist web/dist]
-                                        [--no-frames]
+                                        [--dist /tmp/another-build] [--no-frames]
 
 A real ``arbor serve`` (a subprocess on 127.0.0.1, serving the web build ``--dist``) and a
 canvas of ``--blocks`` text blocks with edges, written over the websocket by a Python Yjs
 client. Headless Chromium opens the canvas's view link ``--runs`` times, each in a new
 browser context (a first visit: no cache, nothing in IndexedDB), and notes:
 
-- time to first block: from navigation start to the first frame after a block is in the
-  page (``performance.now()`` in the page, whose zero is the navigation's start);
+- time to first block: from navigation start to the first frame after a block is shown in
+  the page (``performance.now()`` in the page, whose zero is the navigation's start);
 - script bytes on the wire: the encoded (compressed, if the server compressed it) bodies of
   every ``.js`` the page fetched by then, and which Content-Encoding they came in.
 
@@ -47,16 +47,19 @@ from tests.yclient import YClient  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 
-# Runs before the app's own scripts: the time of the first frame drawn with a block in it.
+# Runs before the app's own scripts: the time of the first frame drawn with a block showing
+# (React Flow keeps a block hidden until it has measured it).
 FIRST_BLOCK = """(() => {
     window.__firstBlock = null
+    const SHOWN = '.react-flow__node:not([style*="visibility: hidden"])'
     const seen = () => {
-        if (window.__firstBlock !== null || !document.querySelector('.react-flow__node')) return
+        if (window.__firstBlock !== null || !document.querySelector(SHOWN)) return
         observer.disconnect()
         requestAnimationFrame(() => { window.__firstBlock = performance.now() })
     }
     const observer = new MutationObserver(seen)
-    observer.observe(document, { childList: true, subtree: true })
+    observer.observe(document, { childList: true, subtree: true, attributes: true,
+                                 attributeFilter: ['style'] })
 })()"""
 
 # A person who has used Arbor before (a saved name), as the e2e tests' open_canvas.
@@ -207,7 +210,7 @@ async def frame_figures(browser: Browser, base: str) -> None:
                                      timeout=60_000)
         await page.locator(".react-flow__node").first.wait_for(timeout=60_000)
         p50, p95, n = await large.frame_stats(page, [(-200, -100), (200, 100)])
-        print(f"1000 blocks, panning the whole canvas: frame p50 {p50:.1f} ms, "
+        print(f"  1000 blocks, panning the whole canvas: frame p50 {p50:.1f} ms, "
               f"p95 {p95:.1f} ms over {n} frames")
     finally:
         await ctx.close()
@@ -217,39 +220,50 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--blocks", type=int, default=500)
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--dist", type=Path, default=ROOT / "web" / "dist",
-                        help="the web build to serve (default: web/dist)")
+    parser.add_argument("--dist", type=Path, action="append",
+                        help="a web build to serve (default: web/dist); give it twice to "
+                             "compare two builds, their visits taking turns")
     parser.add_argument("--no-frames", action="store_true",
                         help="skip the 1,000-block frame times")
     args = parser.parse_args()
-    dist = args.dist.resolve()
+    dists = [d.resolve() for d in args.dist or [ROOT / "web" / "dist"]]
     with tempfile.TemporaryDirectory(prefix="arbor-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        async with services(tmp) as (db, redis), \
-                arbor_serve(server_env(db, redis, tmp), dist, tmp) as base, \
+        async with services(tmp) as (db, redis), contextlib.AsyncExitStack() as stack, \
                 async_playwright() as pw:
+            env = server_env(db, redis, tmp)
+            bases = []
+            for i, dist in enumerate(dists):  # one server per build, on the same services
+                (tmp / f"logs{i}").mkdir()
+                bases.append(await stack.enter_async_context(
+                    arbor_serve(env, dist, tmp / f"logs{i}")))
             browser = await pw.chromium.launch(executable_path=CHROMIUM)
             try:
-                room = await new_canvas(base, args.blocks, 25)
-                url = f"{base}/r/{room['room']}#token={room['view_token']}"
-                await open_once(browser, url)  # warms the server (room in memory), not timed
-                times: list[float] = []
-                wire = plain = 0
-                encodings: set[str] = set()
-                for _ in range(args.runs):
-                    first, wire, plain, seen = await open_once(browser, url)
-                    times.append(first)
-                    encodings |= seen
-                times.sort()
-                p90 = times[min(len(times) - 1, round(0.9 * (len(times) - 1)))]
-                print(f"build {dist}")
-                print(f"view link, {args.blocks} blocks, {args.runs} first visits: first block "
-                      f"median {statistics.median(times):.0f} ms, p90 {p90:.0f} ms "
-                      f"(all: {', '.join(f'{t:.0f}' for t in times)})")
-                print(f"script by then: {wire / 1000:.0f} KB on the wire "
-                      f"({plain / 1000:.0f} KB plain), encodings {sorted(encodings)}")
+                room = await new_canvas(bases[0], args.blocks, 25)
+                urls = [f"{b}/r/{room['room']}#token={room['view_token']}" for b in bases]
+                for url in urls:
+                    await open_once(browser, url)  # warms each server, not timed
+                times: list[list[float]] = [[] for _ in dists]
+                wire, plain = [0] * len(dists), [0] * len(dists)
+                encodings: list[set[str]] = [set() for _ in dists]
+                for _ in range(args.runs):  # builds take turns: the machine's load hits all
+                    for i, url in enumerate(urls):
+                        first, wire[i], plain[i], seen = await open_once(browser, url)
+                        times[i].append(first)
+                        encodings[i] |= seen
+                for i, dist in enumerate(dists):
+                    ts = sorted(times[i])
+                    p90 = ts[min(len(ts) - 1, round(0.9 * (len(ts) - 1)))]
+                    print(f"build {dist}")
+                    print(f"  view link, {args.blocks} blocks, {args.runs} first visits: first "
+                          f"block median {statistics.median(ts):.0f} ms, p90 {p90:.0f} ms "
+                          f"(all: {', '.join(f'{t:.0f}' for t in ts)})")
+                    print(f"  script by then: {wire[i] / 1000:.0f} KB on the wire "
+                          f"({plain[i] / 1000:.0f} KB plain), encodings {sorted(encodings[i])}")
                 if not args.no_frames:
-                    await frame_figures(browser, base)
+                    for base, dist in zip(bases, dists, strict=True):
+                        print(f"build {dist}")
+                        await frame_figures(browser, base)
             finally:
                 await browser.close()
 
