@@ -357,12 +357,13 @@ class GalleryStore:
         return await self._page("list_posts_new", sort, limit, viewer_id,
                                 *_keyset(cursor))
 
-    async def count_newer(self, post_id: str) -> int | None:
+    async def count_newer(self, post_id: str, follower_id: str | None = None) -> int | None:
         """How many listed posts came after ``post_id`` (at most :data:`NEWER_CAP` + 1,
-        so a count above the cap reads "more"); None if there is no such post."""
+        so a count above the cap reads "more"), of the people ``follower_id`` follows if
+        given; None if there is no such post."""
         async with self._conn() as c:
             value: int | None = await c.fetchval(queries["count_newer_posts"], post_id,
-                                                 NEWER_CAP + 1)
+                                                 NEWER_CAP + 1, follower_id)
         return value
 
     async def list_by_author(self, author_id: str, *, limit: int, viewer_id: str | None,

@@ -347,14 +347,19 @@ async def list_posts(request: Request) -> Response:
 
 @endpoint
 async def newer_posts(request: Request) -> Response:
-    """``GET /api/posts/newer?than={post}`` -> {count, more}: how many posts were
-    published after that one (the newest a feed shows), for its "3 new posts" notice.
+    """``GET /api/posts/newer?than={post}[&feed=following]`` -> {count, more}: how many
+    posts were published after that one (the newest a feed shows), for its "3 new posts"
+    notice; ``feed=following`` (needs an identity) counts only posts of people you follow.
     Counts at most ``NEWER_CAP``; ``more`` says there are more than that. Cheap enough to
     poll (one index range scan of at most ``NEWER_CAP`` + 1 rows)."""
     than = request.query_params.get("than", "")
     if not POST_ID.match(than):
         raise ValueError("than must be the id of a post")
-    newer = await gallery_of(request).count_newer(than)
+    feed = request.query_params.get("feed", "all")
+    if feed not in ("all", "following"):
+        raise ValueError("feed must be all or following")
+    follower = (await require_person(request)).id if feed == "following" else None
+    newer = await gallery_of(request).count_newer(than, follower)
     if newer is None:
         raise Refusal(404, "no such post", "post_not_found")
     return JSONResponse({"count": min(newer, NEWER_CAP), "more": newer > NEWER_CAP},

@@ -95,12 +95,15 @@ LIMIT $1;
 
 -- count_newer_posts --
 -- How many listed posts came after post $1 (in the order of list_posts_new), counting no
--- further than $2: what the feed's "new posts" notice polls. NULL when $1 is no post.
+-- further than $2: what the feed's "new posts" notice polls. With $3 (a person), only
+-- posts of the people they follow (the Following feed). NULL when $1 is no post.
 SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM posts WHERE id = $1) THEN NULL ELSE (
     SELECT count(*) FROM (
         SELECT 1 FROM posts p
         WHERE NOT p.hidden AND NOT p.deleted
           AND (p.created_at, p.id) > (SELECT created_at, id FROM posts WHERE id = $1)
+          AND ($3::text IS NULL OR p.author_id IN (
+                SELECT f.followee_id FROM follows f WHERE f.follower_id = $3))
         LIMIT $2) newer)
 END AS newer;
 

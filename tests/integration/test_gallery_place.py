@@ -158,6 +158,26 @@ async def test_newer_counts_the_posts_published_after_the_newest_seen(
     assert r.json() == {"count": 0, "more": False}
 
 
+async def test_newer_in_the_following_feed_counts_only_people_followed(
+        gallery: Gallery) -> None:
+    followed_name = handle()
+    followed, stranger, reader = (await gallery.person(followed_name), await gallery.person(),
+                                  await gallery.person())
+    assert (await reader.post(f"/api/people/{followed_name}/follow")).status_code == 200
+    first = (await gallery.post(followed))["id"]
+    await gallery.post(stranger, seed=1)
+    await gallery.post(followed, seed=2)
+    r = await reader.get("/api/posts/newer", params={"than": first, "feed": "following"})
+    assert r.status_code == 200 and r.json() == {"count": 1, "more": False}
+    everyone = await reader.get("/api/posts/newer", params={"than": first})
+    assert everyone.json()["count"] >= 2
+    anon = await gallery.browser()
+    r = await anon.get("/api/posts/newer", params={"than": first, "feed": "following"})
+    assert r.status_code == 401
+    r = await reader.get("/api/posts/newer", params={"than": first, "feed": "friends"})
+    assert r.status_code == 400
+
+
 async def test_newer_than_no_post_is_refused(gallery: Gallery) -> None:
     anon = await gallery.browser()
     r = await anon.get("/api/posts/newer", params={"than": "doesnotexist1"})

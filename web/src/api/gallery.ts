@@ -131,9 +131,10 @@ export const recoverIdentity = (secret: string) =>
 export const listPosts = (sort: Sort, cursor?: string | null, limit = 24, signal?: AbortSignal, period?: Period) =>
   call<PostPage>(`/api/posts${query({ sort, period: sort === 'top' ? period : null, cursor, limit })}`, { signal })
 
-/** How many posts were published after `than` (the newest the feed shows); `more`: over 99. */
-export const newerPosts = (than: string, signal?: AbortSignal) =>
-  call<{ count: number; more: boolean }>(`/api/posts/newer${query({ than })}`, { signal })
+/** How many posts were published after `than` (the newest the feed shows), in all the
+ *  gallery or (`following`) by people this person follows; `more`: over 99. */
+export const newerPosts = (than: string, signal?: AbortSignal, following = false) =>
+  call<{ count: number; more: boolean }>(`/api/posts/newer${query({ than, feed: following ? 'following' : null })}`, { signal })
 
 /** Change this person's display name and/or bio (only their own). */
 export const updateProfile = (changes: { display_name?: string; bio?: string }) =>

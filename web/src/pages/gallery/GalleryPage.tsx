@@ -24,7 +24,8 @@ export function GalleryPage() {
   // liked nothing yet, so New and Top stay as they are, with the like just given.
   const who = tab === 'following' ? identity?.handle ?? '' : ''
   const pages = usePostPages(load, `${tab}:${period}:${who}:${refresh}`)
-  const found = useNewPosts(pages.posts[0]?.id ?? null, tab === 'new')
+  const found = useNewPosts(pages.posts[0]?.id ?? null, tab !== 'top' && !!(tab === 'new' || identity),
+    tab === 'following')
   const needsHandle = tab === 'following' && identity === null
   useDocumentTitle('Gallery · Arbor')
   useEffect(() => {
@@ -42,7 +43,7 @@ export function GalleryPage() {
       <IdentityBar identity={identity} setIdentity={setIdentity} />
       <h1>Gallery</h1>
       <GalleryTabs tab={tab} setTab={setTab} period={period} setPeriod={setPeriod} />
-      {tab === 'new' && <NewPostsNotice found={found} onShow={showNew} />}
+      {tab !== 'top' && <NewPostsNotice found={found} onShow={showNew} />}
       {needsHandle ? (
         <p className="muted">Pick a handle to follow people and see their posts here.</p>
       ) : identity === undefined && tab === 'following' ? null : (

@@ -6,7 +6,7 @@ export const POLL_MS = 30_000
 /** How many posts were published after `newest` (the first post the feed shows), asked
  *  every 30 s while the page is visible, and at once when it becomes visible again. A
  *  hidden tab asks nothing. `null` until a first answer, or without a newest post. */
-export function useNewPosts(newest: string | null, enabled: boolean) {
+export function useNewPosts(newest: string | null, enabled: boolean, following = false) {
   const [found, setFound] = useState<{ count: number; more: boolean } | null>(null)
   useEffect(() => {
     setFound(null)
@@ -17,7 +17,7 @@ export function useNewPosts(newest: string | null, enabled: boolean) {
       ctrl?.abort()
       const c = new AbortController()
       ctrl = c
-      newerPosts(newest, c.signal).then((r) => { if (!c.signal.aborted) setFound(r) }, () => {})
+      newerPosts(newest, c.signal, following).then((r) => { if (!c.signal.aborted) setFound(r) }, () => {})
     }
     const timer = window.setInterval(ask, POLL_MS)
     document.addEventListener('visibilitychange', ask)
@@ -28,6 +28,6 @@ export function useNewPosts(newest: string | null, enabled: boolean) {
       window.removeEventListener('focus', ask)
       ctrl?.abort()
     }
-  }, [newest, enabled])
+  }, [newest, enabled, following])
   return found
 }
