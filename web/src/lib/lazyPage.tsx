@@ -57,7 +57,11 @@ export function lazyPage<P extends object>(
   }
 
   function Loader(props: P) {
-    const [Page, setPage] = useState<ComponentType<P> | null>(() => page)
+    // Asked for during the first render, not after it is painted: no frame lost.
+    const [Page, setPage] = useState<ComponentType<P> | null>(() => {
+      if (!page) fetchPage().catch(() => {}) // the effect below shows a failure
+      return page
+    })
     const [failure, setFailure] = useState<{ error: unknown } | null>(null)
     useEffect(() => {
       if (Page) return
