@@ -1,7 +1,8 @@
 """Benchmark: how fast a view link to a large canvas shows its first blocks.
 
     .venv/bin/python bench/view_open.py [--blocks 500] [--runs 7] [--dist web/dist]
-                                        [--dist /tmp/another-build] [--no-frames]
+                                        [--dist /tmp/another-build] [--mbps 20 --rtt 40]
+                                        [--no-frames]
 
 A real ``arbor serve`` (a subprocess on 127.0.0.1, serving the web build ``--dist``) and a
 canvas of ``--blocks`` text blocks with edges, written over the websocket by a Python Yjs
@@ -166,12 +167,20 @@ async def new_canvas(base: str, count: int, cols: int) -> dict[str, str]:
     return room
 
 
-async def open_once(browser: Browser, url: str) -> tuple[float, int, int, set[str]]:
-    """(ms to first block, script bytes on the wire, plain script bytes, encodings)."""
+async def open_once(browser: Browser, url: str, mbps: float = 0, rtt: float = 0
+                    ) -> tuple[float, int, int, set[str]]:
+    """(ms to first block, script bytes on the wire, plain script bytes, encodings).
+    ``mbps``/``rtt``: a network of that speed and round trip (Chromium's emulation)."""
     ctx = await browser.new_context(viewport={"width": 1440, "height": 900})
     try:
         await ctx.add_init_script(IDENTITY)
         page = await ctx.new_page()
+        if mbps:
+            cdp = await ctx.new_cdp_session(page)
+            await cdp.send("Network.enable")
+            await cdp.send("Network.emulateNetworkConditions", {
+                "offline": False, "latency": rtt, "downloadThroughput": mbps * 125_000,
+                "uploadThroughput": mbps * 125_000})
         await page.add_init_script(FIRST_BLOCK)
         encodings: set[str] = set()
 
@@ -223,6 +232,10 @@ async def main() -> None:
     parser.add_argument("--dist", type=Path, action="append",
                         help="a web build to serve (default: web/dist); give it twice to "
                              "compare two builds, their visits taking turns")
+    parser.add_argument("--mbps", type=float, default=0,
+                        help="emulate a network of this many Mbit/s (default: none, loopback)")
+    parser.add_argument("--rtt", type=float, default=40,
+                        help="with --mbps, its round trip in ms (default 40)")
     parser.add_argument("--no-frames", action="store_true",
                         help="skip the 1,000-block frame times")
     args = parser.parse_args()
@@ -248,15 +261,17 @@ async def main() -> None:
                 encodings: list[set[str]] = [set() for _ in dists]
                 for _ in range(args.runs):  # builds take turns: the machine's load hits all
                     for i, url in enumerate(urls):
-                        first, wire[i], plain[i], seen = await open_once(browser, url)
+                        first, wire[i], plain[i], seen = await open_once(
+                            browser, url, args.mbps, args.rtt if args.mbps else 0)
                         times[i].append(first)
                         encodings[i] |= seen
                 for i, dist in enumerate(dists):
                     ts = sorted(times[i])
                     p90 = ts[min(len(ts) - 1, round(0.9 * (len(ts) - 1)))]
                     print(f"build {dist}")
-                    print(f"  view link, {args.blocks} blocks, {args.runs} first visits: first "
-                          f"block median {statistics.median(ts):.0f} ms, p90 {p90:.0f} ms "
+                    net = f", {args.mbps:g} Mbit/s {args.rtt:g} ms" if args.mbps else ""
+                    print(f"  view link{net}, {args.blocks} blocks, {args.runs} first visits: "
+                          f"first block median {statistics.median(ts):.0f} ms, p90 {p90:.0f} ms "
                           f"(all: {', '.join(f'{t:.0f}' for t in ts)})")
                     print(f"  script by then: {wire[i] / 1000:.0f} KB on the wire "
                           f"({plain[i] / 1000:.0f} KB plain), encodings {sorted(encodings[i])}")
