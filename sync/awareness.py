@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -95,14 +96,24 @@ def _as_peer(raw: bytes, state: dict[str, Any]) -> bytes:
 _names: dict[bytes, str | None] = {}  # presence state -> its user.name (see user_name)
 
 
+def clean_name(raw: object, limit: int = 100) -> str | None:
+    """A name a peer published, fit to show and to store: one line, no control, format or
+    surrogate characters (a NUL in a presence name made the room's history unstorable:
+    PostgreSQL's text refuses it), at most ``limit`` characters; None if nothing is left."""
+    if not isinstance(raw, str):
+        return None
+    kept = "".join(" " if ch.isspace() else ch for ch in raw[:1000]
+                   if ch.isspace() or not unicodedata.category(ch).startswith("C"))
+    name = " ".join(kept.split())[:limit].strip()
+    return name or None
+
+
 def _name_in(raw: bytes) -> str | None:
     try:
         user = jsontext.loads(raw, max_bytes=len(raw)).get("user")
     except (InputError, AttributeError):
         return None
-    if isinstance(user, dict) and isinstance(user.get("name"), str):
-        return str(user["name"])[:100]
-    return None
+    return clean_name(user.get("name")) if isinstance(user, dict) else None
 
 
 class AwarenessRegistry:

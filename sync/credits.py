@@ -15,13 +15,12 @@ no control or format characters, at most :data:`MAX_NAME` characters, and at mos
 from __future__ import annotations
 
 import dataclasses
-import unicodedata
 from collections.abc import Iterable
 from typing import Any, Final
 
 from pycrdt import Doc, Map
 
-from . import jsontext
+from . import awareness, jsontext
 from .doc_schema import BLOCKS
 from .errors import InputError
 from .lineage import Step
@@ -41,13 +40,9 @@ class Credits:
 
 
 def clean_name(raw: object) -> str | None:
-    """A presence name fit to show and store, or None if nothing of it is left."""
-    if not isinstance(raw, str):
-        return None
-    kept = "".join(" " if ch.isspace() else ch for ch in raw[:1000]
-                   if ch.isspace() or not unicodedata.category(ch).startswith("C"))
-    name = " ".join(kept.split())[:MAX_NAME].strip()
-    return name or None
+    """A presence name fit to show and store (see :func:`sync.awareness.clean_name`), at
+    most :data:`MAX_NAME` characters, or None if nothing of it is left."""
+    return awareness.clean_name(raw, MAX_NAME)
 
 
 def presence_names(states: Iterable[bytes]) -> dict[str, str]:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 
+import httpx
 import pytest
+from pycrdt import Map
 
 from sync import protocol as p
 from tests.conftest import run_server
@@ -168,4 +170,30 @@ async def test_a_clock_near_2_53_never_makes_the_server_announce_one_past_it(ser
     for _ in range(3):
         await sees_presence_correctly(server, room, watcher)
     assert watcher.closed is None
+    assert not tracebacks(caplog)
+
+
+async def test_a_nul_in_a_presence_name_never_makes_the_canvas_unstorable(server, caplog):
+    """Attack: a peer calls itself "Eve\\u0000" in its presence, then edits. The room
+    records who changed it since its last checkpoint by their presence names, and a NUL
+    there made every checkpoint (and the store on shutdown) fail: PostgreSQL's text cannot
+    hold it. Names are cleaned when read: the edit is stored and checkpointed under
+    "Eve". [A2]"""
+    room = await new_room(server)
+    eve = await YClient.connect(url(server, room))
+    await eve.set_awareness({"user": {"id": "u1", "name": "Eve\u0000\u202e"}})
+    room_obj = server.services.rooms.rooms[room["room"]]
+    await eventually(lambda: room_obj.awareness.user_name(
+        room_obj.awareness.owner_of(eve.doc.client_id)) == "Eve")
+    eve.add_text_block("by-eve", "hello")
+    await eventually(lambda: room_obj.doc.get("blocks", type=Map).get("by-eve") is not None)
+    assert "Eve" in room_obj.authors
+    await eve.close()  # the room unloads: its checkpoint names who changed it
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        async def checkpointed() -> list[dict] | None:
+            got = (await http.get(f"/api/rooms/{room['room']}/history",
+                                  headers={"Authorization": f"Bearer {room['view_token']}"}))
+            points = got.json()["checkpoints"]
+            return points if any("Eve" in c["authors"] for c in points) else None
+        await eventually(checkpointed, timeout=20, message="a checkpoint naming Eve")
     assert not tracebacks(caplog)

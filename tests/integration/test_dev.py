@@ -41,7 +41,12 @@ async def start_dev(data_dir, port: int) -> tuple[asyncio.subprocess.Process, li
         except httpx.TransportError:
             return False
 
-    await eventually(up, timeout=90, interval=0.2, message="arbor dev to answer")
+    try:
+        await eventually(up, timeout=90, interval=0.2, message="arbor dev to answer")
+    except AssertionError as exc:  # say what it printed, and stop it
+        proc.kill()
+        await proc.wait()
+        raise AssertionError(f"{exc}; it printed:\n{''.join(lines[-40:])}") from None
     return proc, lines
 
 

@@ -44,9 +44,13 @@ async def test_expand_streams_into_a_new_block_for_everyone(job_settings):
         assert "[offline]" in text and "lighthouse" in text
         edges = watcher.doc.get("edges", type=Map).to_py()
         assert any(e["source"] == "idea" and e["target"] == out for e in edges.values())
-        job = (await http.get(f"/api/rooms/{room['room']}/jobs/{body['job_id']}",
-                              headers=auth(room["view_token"]))).json()
-        assert job["status"] == "done" and job["attempt"] == 1
+        async def job_done() -> dict | None:  # the block is written before the job row
+            got = (await http.get(f"/api/rooms/{room['room']}/jobs/{body['job_id']}",
+                                  headers=auth(room["view_token"]))).json()
+            return got if got["status"] == "done" else None
+
+        job = await eventually(job_done, timeout=10, message="the job row to say done")
+        assert job["attempt"] == 1
         await a.close()
         await watcher.close()
 
