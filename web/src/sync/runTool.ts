@@ -13,31 +13,31 @@ const overlaps = (a: Rect, b: Rect, pad = 20) =>
   a.x < b.x + b.w + pad && b.x < a.x + a.w + pad && a.y < b.y + b.h + pad && b.y < a.y + a.h + pad
 
 /**
- * Where n outputs go: a column to the right of the inputs, each moved down past any block
- * already there (`others`), so a new run never lands on an earlier one.
+ * Where n outputs go: beside the inputs, to the right, starting level with their top
+ * (never above or left of them): one column, or a 2×2 grid for four images (variations).
+ * The group moves down together past any block already there (`others`), so a new run
+ * never lands on an earlier one and keeps its shape.
  */
 export function outputPositions(inputs: readonly Rect[], n: number, kind: BlockKind,
   others: readonly Rect[] = [], gap = 80): { x: number; y: number }[] {
   const { w, h } = DEFAULT_SIZE[kind]
   const right = inputs.length ? Math.max(...inputs.map((r) => r.x + r.w)) : 0
   const top = inputs.length ? Math.min(...inputs.map((r) => r.y)) : 0
-  const bottom = inputs.length ? Math.max(...inputs.map((r) => r.y + r.h)) : h
-  const total = n * h + (n - 1) * 40
-  let y = (top + bottom) / 2 - total / 2
-  const taken = [...others]
-  const out: { x: number; y: number }[] = []
-  for (let i = 0; i < n; i++) {
-    const spot: Rect = { x: right + gap, y, w, h }
-    for (let guard = 0; guard < 500; guard++) {
-      const hit = taken.find((r) => overlaps(spot, r))
-      if (!hit) break
-      spot.y = hit.y + hit.h + 40
+  const cols = n === 4 && kind === 'image' ? 2 : 1
+  const base = Array.from({ length: n }, (_, i) => ({
+    x: right + gap + (i % cols) * (w + 40), y: top + Math.floor(i / cols) * (h + 40),
+  }))
+  let dy = 0
+  for (let guard = 0; guard < 500; guard++) {
+    let next = dy
+    for (const b of base) {
+      const hit = others.find((r) => overlaps({ x: b.x, y: b.y + dy, w, h }, r))
+      if (hit) next = Math.max(next, hit.y + hit.h + 40 - b.y)
     }
-    taken.push(spot)
-    out.push({ x: spot.x, y: spot.y })
-    y = spot.y + h + 40
+    if (next === dy) break
+    dy = next
   }
-  return out
+  return base.map((b) => ({ x: b.x, y: b.y + dy }))
 }
 
 function rectOf(b: { get: (k: string) => unknown }): Rect {
