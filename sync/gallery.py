@@ -88,6 +88,7 @@ class Person:
     display_name: str
     created_at: dt.datetime
     bio: str = ""
+    avatar_key: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -246,14 +247,14 @@ def check_handle(raw: object) -> str:
 
 def _person(row: Any) -> Person:
     return Person(row["id"], row["handle"], row["display_name"], row["created_at"],
-                  row["bio"])
+                  row["bio"], row["avatar_key"])
 
 
 def _post(row: Any) -> Post:
     lineage = row["lineage"]
     steps = json.loads(lineage) if isinstance(lineage, str) else lineage
     author = Person(row["author_id"], row["author_handle"], row["author_display_name"],
-                    row["created_at"])
+                    row["created_at"], avatar_key=row["author_avatar_key"])
     return Post(row["id"], author, row["room_id"], row["block_id"], row["title"],
                 row["description"], row["include_prompts"],
                 [Step.from_json(s) for s in steps], row["image_key"], row["image_width"],
@@ -312,6 +313,13 @@ class GalleryStore:
         async with self._conn() as c:
             row = await c.fetchrow(queries["update_profile"], person_id, display_name, bio)
         return _person(row)
+
+    async def set_avatar(self, person_id: str, key: str | None) -> tuple[Person, str | None]:
+        """Make ``key`` the person's avatar (None: none); the person as stored after, and
+        the key it replaced (for its blob to be deleted)."""
+        async with self._conn() as c:
+            row = await c.fetchrow(queries["set_avatar"], person_id, key)
+        return _person(row), row["previous_avatar_key"]
 
     async def follow_counts(self, person_id: str, viewer_id: str | None) -> FollowCounts:
         async with self._conn() as c:

@@ -61,6 +61,7 @@ from ..capabilities import Role, hash_token, new_room_id, new_token
 from .identity import (
     Refusal,
     action_buckets,
+    avatar_url,
     check_csrf,
     client_address,
     current_person,
@@ -92,8 +93,9 @@ NOT_SHARED: Final = "private, no-store"  # a hidden post's image, shown to its a
 # ------------------------------------------------------------------------ JSON shapes
 
 
-def _author(person: Person) -> dict[str, str]:
-    return {"handle": person.handle, "display_name": person.display_name}
+def _author(person: Person) -> dict[str, str | None]:
+    return {"handle": person.handle, "display_name": person.display_name,
+            "avatar_url": avatar_url(person)}
 
 
 def image_base(request: Request) -> str:

@@ -195,8 +195,15 @@ def _base(request: Request) -> str:
     return services_of(request).settings.public_url or str(request.base_url).rstrip("/")
 
 
+def avatar_url(person: Person) -> str | None:
+    """Where the person's avatar is read (its public, content-addressed route; see
+    ``server/api/avatars.py``), or None when they have none."""
+    return None if person.avatar_key is None else f"/images/{person.avatar_key}"
+
+
 def _identity_json(request: Request, person: Person, secret: str) -> dict[str, Any]:
     return {"handle": person.handle, "display_name": person.display_name, "bio": person.bio,
+            "avatar_url": avatar_url(person),
             "recovery_url": f"{_base(request)}/recover#secret={secret}"}
 
 

@@ -5,6 +5,7 @@
     posts/{post}/{sha256}[_{size}].webp  a published post's own copies (the gallery), public
     posts/{post}/card-{digest}.jpg       its link-preview card (``sync/cards.py``), never an image
     people/{person}/card-{digest}.jpg    a profile's link-preview card
+    people/{person}/avatar-{sha256}.webp a person's avatar (256 px square), public
     uploads/{room}/{upload_id}           a raw upload: never served, never read by a tool
 
 A key named in a canvas document (a block's ``image.key`` or ``thumbKey``) is written by
@@ -32,6 +33,8 @@ UPLOADS: Final = "uploads"
 _IMAGE: Final = re.compile(
     r"(?P<scope>rooms|posts)/(?P<owner>[A-Za-z0-9_-]{1,64})/(?P<digest>[0-9a-f]{64})"
     r"(?:_(?P<size>[0-9]{1,5}))?\.webp")
+_AVATAR: Final = re.compile(
+    r"people/(?P<owner>[A-Za-z0-9_-]{1,64})/avatar-(?P<digest>[0-9a-f]{64})\.webp")
 _UPLOAD: Final = re.compile(r"uploads/(?P<room>[A-Za-z0-9_-]{1,64})/(?P<id>[0-9a-f]{32})")
 
 
@@ -69,6 +72,23 @@ def room_image_key(room: str, digest: str, size: int | None = None) -> str:
 def post_image_key(post: str, digest: str, size: int | None = None) -> str:
     """``posts/{post}/{digest}.webp``, or ``..._{size}.webp`` for a thumbnail."""
     return ImageKey(Scope.POST, post, digest, size).key
+
+
+def avatar_key(person: str, digest: str) -> str:
+    """``people/{person}/avatar-{digest}.webp``: a person's avatar, named by its content."""
+    key = f"people/{person}/avatar-{digest}.webp"
+    if _AVATAR.fullmatch(key) is None:
+        raise ValueError(f"not an avatar key: {key!r}")
+    return key
+
+
+def avatar_belongs_to(person: str, key: object) -> bool:
+    """Whether ``key`` is an avatar of person ``person`` (the same rule as images: a key
+    under another person's prefix, or anything malformed, is never theirs)."""
+    if not isinstance(key, str):
+        return False
+    match = _AVATAR.fullmatch(key)  # fullmatch: ``$`` would let a trailing newline in
+    return match is not None and match["owner"] == person
 
 
 def upload_key(room: str, upload_id: str) -> str:

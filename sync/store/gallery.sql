@@ -23,6 +23,12 @@ UPDATE people SET display_name = coalesce($2, display_name), bio = coalesce($3, 
 WHERE id = $1
 RETURNING *;
 
+-- set_avatar --
+UPDATE people p SET avatar_key = $2
+FROM (SELECT avatar_key AS previous_avatar_key FROM people WHERE id = $1 FOR UPDATE) old
+WHERE p.id = $1
+RETURNING p.*, old.previous_avatar_key;
+
 -- person_follow_counts --
 SELECT (SELECT count(*) FROM follows WHERE followee_id = $1) AS followers,
        (SELECT count(*) FROM follows WHERE follower_id = $1) AS following,
@@ -45,6 +51,7 @@ RETURNING id;
 
 -- get_post --
 SELECT p.*, a.handle AS author_handle, a.display_name AS author_display_name,
+       a.avatar_key AS author_avatar_key,
        EXISTS (SELECT 1 FROM post_likes l WHERE l.post_id = p.id AND l.person_id = $2)
            AS liked_by_me
 FROM posts p JOIN people a ON a.id = p.author_id
@@ -52,6 +59,7 @@ WHERE p.id = $1;
 
 -- list_posts_new --
 SELECT p.*, a.handle AS author_handle, a.display_name AS author_display_name,
+       a.avatar_key AS author_avatar_key,
        EXISTS (SELECT 1 FROM post_likes l WHERE l.post_id = p.id AND l.person_id = $2)
            AS liked_by_me
 FROM posts p JOIN people a ON a.id = p.author_id
@@ -62,6 +70,7 @@ LIMIT $1;
 
 -- list_posts_top --
 SELECT p.*, a.handle AS author_handle, a.display_name AS author_display_name,
+       a.avatar_key AS author_avatar_key,
        EXISTS (SELECT 1 FROM post_likes l WHERE l.post_id = p.id AND l.person_id = $2)
            AS liked_by_me
 FROM posts p JOIN people a ON a.id = p.author_id
@@ -74,6 +83,7 @@ LIMIT $1;
 
 -- list_posts_by_author --
 SELECT p.*, a.handle AS author_handle, a.display_name AS author_display_name,
+       a.avatar_key AS author_avatar_key,
        EXISTS (SELECT 1 FROM post_likes l WHERE l.post_id = p.id AND l.person_id = $2)
            AS liked_by_me
 FROM posts p JOIN people a ON a.id = p.author_id
@@ -84,6 +94,7 @@ LIMIT $1;
 
 -- list_posts_following --
 SELECT p.*, a.handle AS author_handle, a.display_name AS author_display_name,
+       a.avatar_key AS author_avatar_key,
        EXISTS (SELECT 1 FROM post_likes l WHERE l.post_id = p.id AND l.person_id = $2)
            AS liked_by_me
 FROM posts p JOIN people a ON a.id = p.author_id
