@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { READABLE_ZOOM, boundsOf, fitTarget, zoomToFit } from './fitAll'
+import { READABLE_ZOOM, boundsOf, fitTarget, fitViewport, zoomToFit } from './fitAll'
 
 const pane = { width: 1400, height: 800 }
 const block = (x: number, y: number, createdAt = 0, selected = false) =>
@@ -43,5 +43,24 @@ describe('fitTarget', () => {
   it('is the newest block alone when even two blocks are too far apart to read', () => {
     const nodes = [block(0, 0, 1), block(100000, 0, 2)]
     expect(fitTarget(nodes, pane)).toEqual({ x: 100000, y: 0, width: 260, height: 150 })
+  })
+})
+
+describe('fitViewport', () => {
+  it('keeps the fitted blocks above the strip the minimap covers', () => {
+    const box = { x: 0, y: 0, width: 1200, height: 700 }
+    const vp = fitViewport(box, pane, 165)
+    expect(vp.y + (box.y + box.height) * vp.zoom).toBeLessThanOrEqual(pane.height - 165)
+    expect(vp.y + box.y * vp.zoom).toBeGreaterThanOrEqual(0)
+  })
+
+  it('starts a part of the canvas at the left edge, so no block shows cut off there', () => {
+    const phone = { width: 390, height: 796 }
+    const box = { x: 1000, y: 0, width: 900, height: 150 }
+    const vp = fitViewport(box, phone, 0, false)
+    expect(vp.zoom).toBeGreaterThanOrEqual(READABLE_ZOOM)
+    expect(vp.x + box.x * vp.zoom).toBe(16)
+    // a block ending 60 px left of the box is wholly out of view
+    expect(vp.x + (box.x - 60) * vp.zoom).toBeLessThan(0)
   })
 })

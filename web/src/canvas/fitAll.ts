@@ -59,10 +59,43 @@ export function fitTarget(nodes: readonly Fittable[], pane: { width: number; hei
   return box
 }
 
+export interface FitView { x: number; y: number; zoom: number }
+
+/**
+ * The viewport that fits `box` in a pane whose bottom `reserve` pixels are covered (the
+ * minimap, the zoom buttons): centred above them. When the fit is not the whole canvas
+ * (`whole` false) the box starts at the pane's left edge, a little in, so the blocks left
+ * of it are out of view instead of showing cut off there (a phone shows a few blocks).
+ */
+export function fitViewport(box: Box, pane: { width: number; height: number }, reserve = 0,
+  whole = true): FitView {
+  const height = Math.max(pane.height * 0.5, pane.height - reserve)
+  const vp = getViewportForBounds(box, pane.width, height, READABLE_ZOOM, MAX_FIT_ZOOM, PADDING)
+  if (whole) return vp
+  const margin = Math.min(16, Math.max(0, (pane.width - box.width * vp.zoom) / 2))
+  return { ...vp, x: margin - box.x * vp.zoom }
+}
+
+/**
+ * How many pixels at the bottom of `pane` the minimap and the zoom buttons cover (0 for
+ * those not shown): a fit or a glide keeps blocks above them, never under them.
+ */
+export function coveredBelow(pane: DOMRect): number {
+  let covered = 0
+  for (const el of document.querySelectorAll('.react-flow__minimap, .react-flow__controls')) {
+    const r = el.getBoundingClientRect()
+    if (r.width === 0 || r.height === 0) continue
+    covered = Math.max(covered, pane.bottom - r.top)
+  }
+  return Math.min(covered, pane.height * 0.5)
+}
+
 export function fitAll(flow: ReactFlowInstance<ArborNode, ArborEdge>, duration = 0): void {
   const pane = document.querySelector('.react-flow')?.getBoundingClientRect()
-  const box = pane ? fitTarget(flow.getNodes(), pane) : null
+  const nodes = flow.getNodes()
+  const box = pane ? fitTarget(nodes, pane) : null
   if (!box || !pane) return
-  const vp = getViewportForBounds(box, pane.width, pane.height, READABLE_ZOOM, MAX_FIT_ZOOM, PADDING)
-  void flow.setViewport(vp, { duration })
+  const all = boundsOf(nodes)
+  const whole = !!all && box.x <= all.x && box.x + box.width >= all.x + all.width
+  void flow.setViewport(fitViewport(box, pane, coveredBelow(pane), whole), { duration })
 }

@@ -4,16 +4,17 @@ import type * as Y from 'yjs'
 import { useArbor } from './useArbor'
 import type { ArborEdge, ArborNode } from '../sync/bindings'
 import { DEFAULT_SIZE } from '../sync/schema'
-import { boundsOf } from '../canvas/fitAll'
+import { boundsOf, coveredBelow } from '../canvas/fitAll'
 import { revealViewport } from '../canvas/reveal'
 
-/** The part of the canvas a person can see: the pane less a side panel open over it. */
+/** The part of the canvas a person can see: the pane less a side panel open over it and
+ * the strip the minimap and zoom buttons cover at its bottom. */
 function visiblePane(): { width: number; height: number } | null {
   const pane = document.querySelector('.react-flow')?.getBoundingClientRect()
   if (!pane) return null
   const side = document.querySelector('.side-panels')?.getBoundingClientRect()
   const covered = side && side.width > 0 && side.width < pane.width * 0.6 ? pane.right - side.left : 0
-  return { width: pane.width - Math.max(0, covered), height: pane.height }
+  return { width: pane.width - Math.max(0, covered), height: pane.height - coveredBelow(pane) }
 }
 
 /**
