@@ -45,7 +45,7 @@ from sync.settings import Settings
 from sync.store import PostgresStore, migrate
 
 from . import metrics
-from .api import avatars, gallery, health, history, identity, jobs, models, rooms
+from .api import avatars, gallery, health, history, identity, jobs, models, oidc, rooms
 from .api.images import get_image
 from .api.uploads import blob_problem, complete_upload, create_upload, receive_upload
 from .assets import HashedAssets
@@ -306,6 +306,9 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> Starlette
         Route("/api/identity", identity.get_identity, methods=["GET"]),
         Route("/api/identity", identity.update_identity, methods=["PATCH"]),
         Route("/api/identity/recover", identity.recover_identity, methods=["POST"]),
+        Route("/api/auth/oidc", oidc.oidc_info, methods=["GET"]),
+        Route("/api/auth/oidc/start", oidc.oidc_start, methods=["GET"]),
+        Route("/api/auth/oidc/callback", oidc.oidc_callback, methods=["GET"]),
         Route("/api/identity/avatar", avatars.put_avatar, methods=["PUT"]),
         Route("/api/identity/avatar", avatars.delete_avatar, methods=["DELETE"]),
         Route("/images/people/{person}/{name}", avatars.public_avatar, methods=["GET"]),

@@ -355,6 +355,16 @@ class Settings:
         "when set, /metrics also requires `Authorization: Bearer` with this token")
     trusted_proxies: frozenset[str] = var("ARBOR_TRUSTED_PROXIES", "", name_set,
         "comma-separated proxy addresses (or CIDR ranges) whose X-Forwarded-For is believed")
+    oidc_issuer: str = var("ARBOR_OIDC_ISSUER", "", url,
+        "OpenID Connect provider people may sign in with: its issuer URL (empty: sign-in by "
+        "handle and recovery link only)")
+    oidc_client_id: str = var("ARBOR_OIDC_CLIENT_ID", "", text,
+        "client id this deployment registered at the OpenID Connect provider")
+    oidc_client_secret: Secret = var("ARBOR_OIDC_CLIENT_SECRET", "", secret,
+        "client secret that goes with ARBOR_OIDC_CLIENT_ID")
+    oidc_name: str = var("ARBOR_OIDC_NAME", "", text,
+        "the provider's name on the sign-in button, \"Sign in with NAME\" (default: the "
+        "issuer's host)")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -239,6 +239,10 @@ async def claim_identity(request: Request) -> Response:
                                                      client_address(request))
     response = JSONResponse(_identity_json(request, person, secret), status_code=201)
     set_identity_cookie(request, response, secret)
+    # A browser back from signing in with a provider account that has no handle yet:
+    # the new handle is that account's (imported here: oidc builds on this module).
+    from . import oidc
+    await oidc.link_pending(request, response, person.id, await oidc.take_pending(request))
     return response
 
 
