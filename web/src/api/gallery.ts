@@ -7,12 +7,15 @@ export interface Identity {
   handle: string
   display_name: string
   bio: string
+  /** The public URL of their 256 px square avatar, or null for none. */
+  avatar_url: string | null
   recovery_url: string
 }
 
 export interface Author {
   handle: string
   display_name: string
+  avatar_url?: string | null
 }
 
 export interface ImageUrls {
@@ -78,6 +81,7 @@ export interface PostPage {
 export interface Profile extends PostPage {
   handle: string
   display_name: string
+  avatar_url: string | null
   bio: string
   created_at: string
   followers: number

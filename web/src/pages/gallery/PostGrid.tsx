@@ -2,6 +2,7 @@ import { useEffect, useRef } from 'react'
 import type { PostSummary } from '../../api/gallery'
 import { GalleryLink } from './GalleryLink'
 import { LikeButton } from './LikeButton'
+import { PersonAvatar } from './PersonAvatar'
 import { coverSizes, srcSet } from './imageSources'
 
 // A card's square is one column of the grid (gallery.css: columns of at least 220 px in a
@@ -26,8 +27,9 @@ function PostCard({ post, canLike, onNeedIdentity }: { post: PostSummary } & Lik
       <div className="post-card-meta">
         <span className="post-card-title">{post.title}</span>
         <span className="post-card-line">
-          <GalleryLink to={`/u/${encodeURIComponent(post.author.handle)}`} className="post-card-author">
-            {post.author.display_name || post.author.handle}
+          <GalleryLink to={`/u/${encodeURIComponent(post.author.handle)}`} className="post-card-author person-avatar-line">
+            <PersonAvatar url={post.author.avatar_url} name={post.author.display_name || post.author.handle} size={20} />
+            <span className="post-card-author-name">{post.author.display_name || post.author.handle}</span>
           </GalleryLink>
           <LikeButton post={post} canLike={!!canLike} onNeedIdentity={onNeedIdentity} />
         </span>

@@ -8,6 +8,7 @@ import { FollowButton } from './FollowButton'
 import { GalleryLink } from './GalleryLink'
 import { IdentityBar } from './IdentityBar'
 import { LineageStory } from './LineageStory'
+import { PersonAvatar } from './PersonAvatar'
 import { ShareButton } from './ShareButton'
 import { aspectRatio, srcSet } from './imageSources'
 import { creditLine } from './creditLine'
@@ -98,7 +99,9 @@ export function PostPage({ id }: { id: string }) {
       </figure>
       <h1 className="post-title">{post.title}</h1>
       <p className="muted post-byline">
-        <span>by <GalleryLink to={`/u/${encodeURIComponent(post.author.handle)}`}>{post.author.display_name} (@{post.author.handle})</GalleryLink>
+        <span>by <GalleryLink to={`/u/${encodeURIComponent(post.author.handle)}`} className="person-avatar-line">
+          <PersonAvatar url={post.author.avatar_url} name={post.author.display_name} size={24} />
+          {post.author.display_name} (@{post.author.handle})</GalleryLink>
         {' · '}{new Date(post.created_at).toLocaleDateString()}
         {post.remixed_from && (
           <> · remixed from <GalleryLink to={`/p/${encodeURIComponent(post.remixed_from.id)}`}>{post.remixed_from.title}</GalleryLink></>

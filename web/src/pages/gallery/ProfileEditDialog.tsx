@@ -1,12 +1,16 @@
 import { useEffect, useState, type FormEvent } from 'react'
 import { BIO_MAX, DISPLAY_NAME_MAX, updateProfile, type Identity } from '../../api/gallery'
 import { ApiError } from '../../api/client'
+import { AvatarField } from './AvatarField'
 import './gallery.css'
 
 /** Edit your own display name and bio (at most 280 characters, line breaks kept). */
-export function ProfileEditDialog({ name: initialName, bio: initialBio, onDone, onClose }: {
+export function ProfileEditDialog({ name: initialName, bio: initialBio, avatarUrl, onAvatar, onDone, onClose }: {
   name: string
   bio: string
+  avatarUrl: string | null
+  /** The avatar changed (it is saved at once, whether or not the form is). */
+  onAvatar: (identity: Identity) => void
   onDone: (identity: Identity) => void
   onClose: () => void
 }) {
@@ -41,6 +45,7 @@ export function ProfileEditDialog({ name: initialName, bio: initialBio, onDone, 
       <div className="modal" role="dialog" aria-modal="true" aria-labelledby="profile-edit-title">
         <form onSubmit={submit} className="stack">
           <h2 id="profile-edit-title">Edit your profile</h2>
+          <AvatarField url={avatarUrl} name={name || initialName} onChange={onAvatar} />
           <label htmlFor="profile-name">Display name</label>
           <input id="profile-name" autoFocus value={name} maxLength={DISPLAY_NAME_MAX}
             onChange={(e) => setName(e.target.value)} />

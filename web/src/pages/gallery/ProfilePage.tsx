@@ -5,6 +5,7 @@ import { ClaimHandleDialog } from './ClaimHandleDialog'
 import { ProfileEditDialog } from './ProfileEditDialog'
 import { IdentityBar } from './IdentityBar'
 import { PostGrid } from './PostGrid'
+import { PersonAvatar } from './PersonAvatar'
 import { usePostPages, type PageLoader } from './usePostPages'
 import { useDocumentTitle } from './useDocumentTitle'
 import { useIdentity } from './useIdentity'
@@ -49,7 +50,10 @@ export function ProfilePage({ handle }: { handle: string }) {
       {error && <p role="alert">{error}</p>}
       {profile && (
         <div className="profile-head">
-          <h1>{profile.display_name}</h1>
+          <div className="profile-head-top">
+            <PersonAvatar url={profile.avatar_url} name={profile.display_name} size={72} />
+            <h1>{profile.display_name}</h1>
+          </div>
           <p className="muted">@{profile.handle} · <span className="followers">{profile.followers} followers</span> · {profile.following} following</p>
           {profile.bio && <p className="profile-bio">{profile.bio}</p>}
           {profile.is_me && <button onClick={() => setEditing(true)}>Edit profile</button>}
@@ -62,7 +66,9 @@ export function ProfilePage({ handle }: { handle: string }) {
       )}
       {!error && <PostGrid {...pages} empty="No posts yet." />}
       {editing && profile && (
-        <ProfileEditDialog name={profile.display_name} bio={profile.bio} onClose={() => setEditing(false)}
+        <ProfileEditDialog name={profile.display_name} bio={profile.bio} avatarUrl={profile.avatar_url}
+          onClose={() => setEditing(false)}
+          onAvatar={(i) => { setProfile({ ...profile, avatar_url: i.avatar_url }); setIdentity(i) }}
           onDone={(i) => {
             setProfile({ ...profile, display_name: i.display_name, bio: i.bio })
             setIdentity(i)
