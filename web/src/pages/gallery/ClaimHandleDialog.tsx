@@ -1,6 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react'
 import { claimHandle, HANDLE_PATTERN, type Identity } from '../../api/gallery'
 import { ApiError } from '../../api/client'
+import { OidcSignIn } from './OidcSignIn'
 import './gallery.css'
 
 /** Pick a handle: no password; the browser keeps a secret and shows a recovery link. */
@@ -65,6 +66,7 @@ export function ClaimHandleDialog({ onDone, onClose, reason }: {
               <button type="button" onClick={onClose}>Cancel</button>
               <button type="submit" className="primary" disabled={!valid || busy}>{busy ? 'Claiming…' : 'Claim handle'}</button>
             </div>
+            <OidcSignIn />
           </form>
         )}
       </div>

@@ -8,7 +8,9 @@ export function IdentityBar({ identity, setIdentity }: {
   identity: Identity | null | undefined
   setIdentity: (i: Identity) => void
 }) {
-  const [claiming, setClaiming] = useState(false)
+  // Back from signing in with an account that has no handle yet (/gallery?claim=1): ask
+  // for one now; claiming it links that account.
+  const [claiming, setClaiming] = useState(() => new URLSearchParams(window.location.search).get('claim') === '1')
   return (
     <header className="gallery-head">
       <nav className="row">
@@ -22,7 +24,7 @@ export function IdentityBar({ identity, setIdentity }: {
           <button onClick={() => setClaiming(true)}>Pick a handle</button>
         ) : null}
       </div>
-      {claiming && (
+      {claiming && !identity && (
         <ClaimHandleDialog onClose={() => setClaiming(false)}
           onDone={(i) => { setIdentity(i); setClaiming(false) }} />
       )}
