@@ -54,6 +54,7 @@ from sync.errors import ArborError
 from sync.gallery import hash_secret, new_secret
 from sync.signin import SignInStore
 
+from ..ratelimit import Bucket, address_key
 from .identity import Handler, _secure, current_person, set_identity_cookie
 
 if TYPE_CHECKING:
@@ -195,6 +196,14 @@ async def oidc_start(request: Request) -> Response:
     person = await current_person(request)
     if link and person is None:
         raise SignInError("claim a handle (or recover yours) before linking an account", 401)
+    # Each start keeps a little state in Redis for ten minutes: bound how fast one address
+    # can add to it (the same rate as creating canvases and recoveries).
+    services = _services(request)
+    ip = address_key(services.client_ip(request))
+    refused = await services.check_limits(
+        [Bucket(f"oidc:ip:{ip}", services.rates.rooms_ip, 1, "oidc-ip")], "sign-ins")
+    if refused is not None:
+        return refused
     meta, _ = await provider(request)
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)  # 86 characters, within RFC 7636's 43..128

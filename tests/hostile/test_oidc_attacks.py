@@ -167,3 +167,24 @@ async def test_callback_refuses_a_forged_state(
     assert r.status_code == 400 and "already been used or has expired" in r.text
     assert oidc_provider.token_requests == 0
     assert await handle_of(http) is None
+
+
+async def test_start_is_rate_limited_per_address(settings: Settings,
+                                                 oidc_provider: FakeOidcProvider) -> None:
+    """A script starting sign-ins in a loop (each start keeps state in Redis for ten
+    minutes): past the per-address rate it gets 429 and no more state is kept."""
+    limited = settings.replace(rate_rooms_per_min_ip=1.0, rate_rooms_burst_ip=2)
+    async with signin_gallery(limited, oidc_provider) as g:
+        script = await g.browser()
+        for _ in range(2):
+            assert (await script.get("/api/auth/oidc/start")).status_code == 302
+        r = await script.get("/api/auth/oidc/start")
+        assert r.status_code == 429 and "Too many sign-ins" in r.text
+        assert "location" not in r.headers and "arbor_oidc_state=" not in " ".join(
+            r.headers.get_list("set-cookie"))
+        redis = g.server.services.arq
+        states = [k async for k in redis.scan_iter(
+            match=f"{g.server.settings.redis_prefix}oidc:state:*")]
+        assert len(states) == 2
+        # Another address is not held up by this one.
+        assert (await (await g.browser()).get("/api/auth/oidc/start")).status_code == 302
