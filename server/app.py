@@ -45,7 +45,7 @@ from sync.settings import Settings
 from sync.store import PostgresStore, migrate
 
 from . import metrics
-from .api import avatars, gallery, health, history, identity, jobs, models, oidc, rooms
+from .api import avatars, gallery, health, history, identity, jobs, models, oidc, own_art, rooms
 from .api.images import get_image
 from .api.uploads import blob_problem, complete_upload, create_upload, receive_upload
 from .assets import HashedAssets
@@ -314,6 +314,7 @@ def create_app(settings: Settings, *, web_dist: Path | None = None) -> Starlette
         Route("/images/people/{person}/{name}", avatars.public_avatar, methods=["GET"]),
         Route("/api/rooms/{room}/lineage/{block}", gallery.room_lineage, methods=["GET"]),
         Route("/api/rooms/{room}/publish", gallery.publish, methods=["POST"]),
+        Route("/api/rooms/{room}/own-art", own_art.post_own_art, methods=["POST"]),
         Route("/api/posts", gallery.list_posts, methods=["GET"]),
         Route("/api/posts/newer", gallery.newer_posts, methods=["GET"]),
         Route("/api/posts/{post}", gallery.get_post, methods=["GET"]),

@@ -121,6 +121,7 @@ class Post:
     liked_by_me: bool
     credit_names: tuple[str, ...] = ()  # see sync/credits.py
     credit_others: int = 0
+    model: str = ""  # the model that made an image posted from elsewhere, as written
 
     @property
     def listed(self) -> bool:
@@ -144,6 +145,7 @@ class NewPost:
     parent_post_id: str | None
     credit_names: tuple[str, ...] = ()
     credit_others: int = 0
+    model: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -261,7 +263,8 @@ def _post(row: Any) -> Post:
                 row["image_height"], row["image_mime"], row["parent_post_id"],
                 row["like_count"], row["report_count"], row["hidden"], row["deleted"],
                 row["created_at"], bool(row["liked_by_me"]),
-                tuple(row["credit_names"] or ()), int(row["credit_others"] or 0))
+                tuple(row["credit_names"] or ()), int(row["credit_others"] or 0),
+                row["model"])
 
 
 class GalleryStore:
@@ -343,7 +346,8 @@ class GalleryStore:
             await c.execute(queries["insert_post"], post.id, post.author_id, post.room_id,
                             post.block_id, post.title, post.description, post.include_prompts,
                             lineage, post.image_key, post.width, post.height, post.mime,
-                            post.parent_post_id, list(post.credit_names), post.credit_others)
+                            post.parent_post_id, list(post.credit_names), post.credit_others,
+                            post.model)
 
     async def get_post(self, post_id: str, viewer_id: str | None = None) -> Post | None:
         async with self._conn() as c:

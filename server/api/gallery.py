@@ -142,6 +142,7 @@ def post_json(post: Post, viewer: Person | None, images: str = IMAGES_PATH) -> d
         "remixed_from_id": post.parent_post_id,
         "is_author": viewer is not None and viewer.id == post.author.id,
         "credits": {"names": list(post.credit_names), "others": post.credit_others},
+        "model": post.model,
     }
 
 
@@ -264,6 +265,17 @@ async def publish(request: Request) -> Response:
     block_id, title, description, include = _publish_fields(await json_body(request))
     await limit(request, [*action_buckets(request, "publishes", person),
                           *services.room_load_buckets(request, room_id)], "posts")
+    return await publish_block(request, room_id, person, block_id, title=title,
+                               description=description, include=include)
+
+
+async def publish_block(request: Request, room_id: str, person: Person, block_id: str, *,
+                        title: str, description: str, include: bool,
+                        model: str = "") -> Response:
+    """Publish image block ``block_id`` of canvas ``room_id`` (the caller has checked the
+    edit link, the identity, CSRF and the rate limits) -> 201 the post. One path for a
+    canvas's image and for art posted from elsewhere (``server/api/own_art.py``)."""
+    services = services_of(request)
     async with services.rooms.session(room_id) as room:
         index = await index_for(room)
         steps = lineage_of(room.doc, block_id, incoming=index.incoming)
@@ -293,7 +305,7 @@ async def publish(request: Request) -> Response:
             description=description, include_prompts=include, lineage=steps,
             image_key=image["key"], width=int(image["width"]), height=int(image["height"]),
             mime=str(image["mime"]), parent_post_id=await gallery.remix_source(room_id),
-            credit_names=credits.names, credit_others=credits.others))
+            credit_names=credits.names, credit_others=credits.others, model=model))
     except BaseException:
         await asyncio.shield(_forget_blobs(services, prefix))
         raise

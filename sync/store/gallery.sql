@@ -45,8 +45,8 @@ DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2;
 -- insert_post --
 INSERT INTO posts (id, author_id, room_id, block_id, title, description, include_prompts,
                    lineage, image_key, image_width, image_height, image_mime, parent_post_id,
-                   credit_names, credit_others)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                   credit_names, credit_others, model)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 RETURNING id;
 
 -- get_post --
