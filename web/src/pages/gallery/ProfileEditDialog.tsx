@@ -2,6 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react'
 import { BIO_MAX, DISPLAY_NAME_MAX, updateProfile, type Identity } from '../../api/gallery'
 import { ApiError } from '../../api/client'
 import { AvatarField } from './AvatarField'
+import { OidcSignIn } from './OidcSignIn'
 import './gallery.css'
 
 /** Edit your own display name and bio (at most 280 characters, line breaks kept). */
@@ -60,6 +61,7 @@ export function ProfileEditDialog({ name: initialName, bio: initialBio, avatarUr
             <button type="button" onClick={onClose}>Cancel</button>
             <button type="submit" className="primary" disabled={busy || tooLong}>{busy ? 'Saving…' : 'Save'}</button>
           </div>
+          <OidcSignIn link />
         </form>
       </div>
     </div>
