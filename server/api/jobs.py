@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 
 from sync import budgets
 from sync import doc_schema as schema
-from sync.canvas_index import CanvasIndex, index_for, rect_of
+from sync.canvas_index import CanvasIndex, Rect, index_for, rect_of
 from sync.errors import ArborError
 from sync.jobs import ACTIVE, enqueue
 from sync.tools import (
@@ -150,6 +150,7 @@ def prepare_outputs(doc: Doc[Any], index: CanvasIndex, spec: ToolSpec, job_id: s
     wanted = outputs or [_new_id() for _ in range(spec.outputs)]
     size = (BLOCK_W, BLOCK_H if spec.output == "text" else BLOCK_W)
     places = index.place(_layout(spec, len(wanted), (x, y, w)), size, exclude=set(wanted))
+    _clear_fresh_outputs(blocks, index, wanted)
     now = float(int(time.time() * 1000))
     for block_id, (bx, by) in zip(wanted, places, strict=True):
         block = blocks.get(block_id)
@@ -174,6 +175,27 @@ def prepare_outputs(doc: Doc[Any], index: CanvasIndex, spec: ToolSpec, job_id: s
                 edges[_new_id()] = Map({"source": source, "target": block_id,
                                         "tool": spec.name})
     return wanted
+
+
+def _clear_fresh_outputs(blocks: Map[Any], index: CanvasIndex, wanted: list[str]) -> None:
+    """Move the output blocks a browser made for this run (not yet any job's) down together,
+    clear of every other block. Why: each browser places its outputs from the blocks it has
+    seen, so two people running tools on the same input at the same moment put theirs on the
+    same spot; runs are prepared here one at a time, each seeing the blocks of those before,
+    so the later one moves (a block run again in place is left where it is)."""
+    fresh: list[tuple[str, Map[Any], Rect]] = []
+    for block_id in wanted:
+        block = blocks.get(block_id)
+        rect = rect_of(block)
+        if isinstance(block, Map) and rect is not None and block.get("jobId") is None:
+            fresh.append((block_id, block, rect))
+    if not fresh:
+        return
+    size = (max(r[2] for _, _, r in fresh), max(r[3] for _, _, r in fresh))
+    moved = index.place([(r[0], r[1]) for _, _, r in fresh], size, exclude=set(wanted))
+    for (_, block, rect), (bx, by) in zip(fresh, moved, strict=True):
+        if (bx, by) != (rect[0], rect[1]):
+            block["x"], block["y"] = bx, by
 
 
 def _has_image(block: Map[Any]) -> bool:

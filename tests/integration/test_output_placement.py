@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pycrdt import Map
 
 from sync.canvas_index import DEFAULT_H, DEFAULT_W
 from tests.conftest import run_server, run_worker
@@ -111,3 +112,38 @@ async def test_two_runs_started_at_the_same_moment_never_overlap(job_settings):
         for out in outs:
             assert rect(blocks[out])[0] >= DEFAULT_W and rect(blocks[out])[1] >= 0
         await a.close()
+
+
+async def test_two_browsers_placing_outputs_on_the_same_spot_end_up_apart(job_settings):
+    """Two people run a tool on the same input at the same moment from their browsers:
+    each browser places its output block from what it has seen, so both land on the same
+    spot. The server prepares the runs one at a time and moves the later run's fresh
+    output clear of the earlier one; a block run again in place is not moved."""
+    async with run_server(job_settings) as srv, \
+            httpx.AsyncClient(base_url=srv.base_url) as http:
+        room = (await http.post("/api/rooms", json={"title": "same spot"})).json()
+        ws = f"{srv.ws_url}/sync/{room['room']}?token={room['edit_token']}"
+        ada, ben = await YClient.connect(ws), await YClient.connect(ws)
+        ada.add_text_block("idea", "a red fox", x=0, y=0)
+        await eventually(lambda: "idea" in ben.blocks(), message="Ben sees the idea")
+        for client, out in ((ada, "out_ada"), (ben, "out_ben")):
+            client.add_text_block(out, "", x=340, y=0)
+            blocks = client.doc.get("blocks", type=Map)
+            blocks[out]["status"] = "queued"
+        await eventually(lambda: {"out_ada", "out_ben"} <= set(ada.blocks()),
+                         message="both outputs everywhere")
+
+        async def run(out: str) -> None:
+            r = await http.post(f"/api/rooms/{room['room']}/jobs",
+                                headers=auth(room["edit_token"]),
+                                json={"tool": "expand", "inputs": ["idea"], "outputs": [out]})
+            assert r.status_code == 202, r.text
+
+        await asyncio.gather(run("out_ada"), run("out_ben"))
+        await eventually(lambda: not overlapping(ada.blocks()), timeout=10,
+                         message="the two outputs apart")
+        blocks = ada.blocks()
+        assert {rect(blocks[o])[0] for o in ("out_ada", "out_ben")} == {340.0}
+        assert min(rect(blocks[o])[1] for o in ("out_ada", "out_ben")) == 0.0
+        await ada.close()
+        await ben.close()
