@@ -124,8 +124,9 @@ async def post_own_art(request: Request) -> Response:
         image = await _image_map(request, room_id, body.get("image_key"))
     except BlobError as exc:
         return blob_problem(exc)
+    # The edge reads as the canvas tools write it: the prompt made the image ("image").
     steps = [Step("prompt", "text", None, prompt, None, ()),
-             Step("image", "image", None, "", image, ("prompt",))]
+             Step("image", "image", "image", "", image, ("prompt",))]
     async with services.rooms.session(room_id) as room:
         ids = room.transact(lambda doc: add_lineage(doc, steps))
     return await publish_block(request, room_id, person, ids["image"], title=title,

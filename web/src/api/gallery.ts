@@ -65,6 +65,8 @@ export interface PostSummary {
   is_author: boolean
   /** Who grew it: names at publishing time (the image's author first), others counted. */
   credits?: { names: string[]; others: number }
+  /** The model that made an image posted from elsewhere, as its author wrote it ('' if none). */
+  model?: string
 }
 
 export interface Post extends PostSummary {

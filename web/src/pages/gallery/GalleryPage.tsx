@@ -5,6 +5,7 @@ import { GalleryTabs, type Tab } from './GalleryTabs'
 import { searchOf, viewFromSearch } from './galleryView'
 import { IdentityBar } from './IdentityBar'
 import { NewPostsNotice } from './NewPostsNotice'
+import { OwnArtDialog } from './OwnArtDialog'
 import { PostGrid } from './PostGrid'
 import { usePostPages, type PageLoader } from './usePostPages'
 import { useDocumentTitle } from './useDocumentTitle'
@@ -18,6 +19,8 @@ export function GalleryPage() {
   const [period, setPeriod] = useState<Period>(() => viewFromSearch(window.location.search).period)
   const [refresh, setRefresh] = useState(0)
   const [claimFor, setClaimFor] = useState<null | (() => void)>(null)
+  // null: the handle being claimed is for posting art (the form opens once it is).
+  const [posting, setPosting] = useState<boolean | null>(false)
   const load: PageLoader = useCallback((cursor, signal) =>
     tab === 'following' ? followingFeed(cursor, 24, signal) : listPosts(tab, cursor, 24, signal, period), [tab, period])
   // Who is looking matters to Following only: a handle claimed here (to like a card) has
@@ -41,7 +44,12 @@ export function GalleryPage() {
   return (
     <main className="page gallery">
       <IdentityBar identity={identity} setIdentity={setIdentity} />
-      <h1>Gallery</h1>
+      <div className="gallery-title-row">
+        <h1>Gallery</h1>
+        <button className="primary" onClick={() => identity ? setPosting(true) : (setPosting(null), setClaimFor(() => () => setPosting(true)))}>
+          Post your art
+        </button>
+      </div>
       <GalleryTabs tab={tab} setTab={setTab} period={period} setPeriod={setPeriod} />
       {tab !== 'top' && <NewPostsNotice found={found} onShow={showNew} />}
       {needsHandle ? (
@@ -50,9 +58,11 @@ export function GalleryPage() {
         <PostGrid {...pages} empty={tab === 'following' ? 'Nobody you follow has posted yet.' : 'Nothing published yet.'}
           canLike={!!identity} onNeedIdentity={(retry) => setClaimFor(() => retry)} />
       )}
+      {posting && <OwnArtDialog onClose={() => setPosting(false)} />}
       {claimFor && (
-        <ClaimHandleDialog reason="Pick a handle to like posts. No password: this browser keeps it."
-          onClose={() => setClaimFor(null)}
+        <ClaimHandleDialog reason={posting === null ? 'Pick a handle to post your art. No password: this browser keeps it.'
+          : 'Pick a handle to like posts. No password: this browser keeps it.'}
+          onClose={() => { setClaimFor(null); if (posting === null) setPosting(false) }}
           onDone={(i) => { setIdentity(i); const next = claimFor; setClaimFor(null); next() }} />
       )}
     </main>

@@ -15,6 +15,7 @@ import { creditLine } from './creditLine'
 import { useDocumentTitle } from './useDocumentTitle'
 import { useIdentity } from './useIdentity'
 import './gallery.css'
+import './own-art.css'
 
 // The post's image is drawn at most 820 px wide (gallery.css .post-page), less on a phone.
 const POST_SIZES = '(max-width: 860px) calc(100vw - 40px), 820px'
@@ -110,6 +111,7 @@ export function PostPage({ id }: { id: string }) {
           onNeedIdentity={(retry) => setClaimFor(() => retry)} />}
       </p>
       {creditLine(post.credits) && <p className="post-credits">{creditLine(post.credits)}</p>}
+      {post.model && <p className="post-model">Made with {post.model}</p>}
       {post.hidden && <p className="error">This post is hidden from the gallery while reports are reviewed.</p>}
       {post.description && <p className="post-description">{post.description}</p>}
       <div className="row post-actions">
