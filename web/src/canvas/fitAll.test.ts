@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { READABLE_ZOOM, boundsOf, fitTarget, fitViewport, zoomToFit } from './fitAll'
+import { PHONE_READABLE_ZOOM, READABLE_ZOOM, boundsOf, fitTarget, fitViewport, zoomToFit } from './fitAll'
 
 const pane = { width: 1400, height: 800 }
 const block = (x: number, y: number, createdAt = 0, selected = false) =>
@@ -56,11 +56,22 @@ describe('fitViewport', () => {
 
   it('starts a part of the canvas at the left edge, so no block shows cut off there', () => {
     const phone = { width: 390, height: 796 }
-    const box = { x: 1000, y: 0, width: 900, height: 150 }
+    const box = { x: 1000, y: 0, width: 400, height: 150 }
     const vp = fitViewport(box, phone, 0, false)
     expect(vp.zoom).toBeGreaterThanOrEqual(READABLE_ZOOM)
     expect(vp.x + box.x * vp.zoom).toBe(16)
     // a block ending 60 px left of the box is wholly out of view
     expect(vp.x + (box.x - 60) * vp.zoom).toBeLessThan(0)
+  })
+})
+
+describe('a phone', () => {
+  it('fits the newest blocks at a zoom its text can be read at', () => {
+    const phone = { width: 390, height: 796 }
+    const nodes = [0, 1, 2, 3].map((c) => block(c * 340, 0, c))
+    const box = fitTarget(nodes, phone)!
+    expect(zoomToFit(box, phone)).toBeGreaterThanOrEqual(PHONE_READABLE_ZOOM)
+    expect(box.x).toBe(3 * 340)
+    expect(fitViewport(box, phone, 0, false).zoom).toBeGreaterThanOrEqual(PHONE_READABLE_ZOOM)
   })
 })

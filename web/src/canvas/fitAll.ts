@@ -10,6 +10,13 @@ interface Fittable extends Sized { selected?: boolean; data?: { createdAt?: numb
 
 /** Below this zoom a block's text cannot be read: "Fit view" goes no further out. */
 export const READABLE_ZOOM = 0.35
+/** On a phone-narrow pane the text must be larger to be read: a fit goes no further out. */
+export const PHONE_READABLE_ZOOM = 0.7
+
+/** The least zoom a fit uses in a pane this wide. */
+export function readableZoom(pane: { width: number }): number {
+  return pane.width < 600 ? PHONE_READABLE_ZOOM : READABLE_ZOOM
+}
 export const MAX_FIT_ZOOM = 1.2
 const PADDING = 0.15
 
@@ -48,12 +55,13 @@ export function fitTarget(nodes: readonly Fittable[], pane: { width: number; hei
   const selected = nodes.filter((n) => n.selected)
   if (selected.length) return boundsOf(selected)
   const all = boundsOf(nodes)
-  if (!all || zoomToFit(all, pane) >= READABLE_ZOOM) return all
+  const readable = readableZoom(pane)
+  if (!all || zoomToFit(all, pane) >= readable) return all
   const newest = [...nodes].sort((a, b) => (b.data?.createdAt ?? 0) - (a.data?.createdAt ?? 0))
   let box = boundsOf(newest.slice(0, 1)) as Box
   for (const n of newest.slice(1)) {
     const next = grow(box, n)
-    if (zoomToFit(next, pane) < READABLE_ZOOM) continue
+    if (zoomToFit(next, pane) < readable) continue
     box = next
   }
   return box
@@ -70,7 +78,8 @@ export interface FitView { x: number; y: number; zoom: number }
 export function fitViewport(box: Box, pane: { width: number; height: number }, reserve = 0,
   whole = true): FitView {
   const height = Math.max(pane.height * 0.5, pane.height - reserve)
-  const vp = getViewportForBounds(box, pane.width, height, READABLE_ZOOM, MAX_FIT_ZOOM, PADDING)
+  const vp = getViewportForBounds(box, pane.width, height, readableZoom(pane), MAX_FIT_ZOOM,
+    PADDING)
   if (whole) return vp
   const margin = Math.min(16, Math.max(0, (pane.width - box.width * vp.zoom) / 2))
   return { ...vp, x: margin - box.x * vp.zoom }
