@@ -41,12 +41,17 @@ async def start_dev(data_dir, port: int) -> tuple[asyncio.subprocess.Process, li
         except httpx.TransportError:
             return False
 
-    try:
-        await eventually(up, timeout=90, interval=0.2, message="arbor dev to answer")
-    except AssertionError as exc:  # say what it printed, and stop it
-        proc.kill()
+    async def up_or_ended() -> bool:
+        return proc.returncode is not None or await up()
+
+    await eventually(up_or_ended, timeout=90, interval=0.2, message="arbor dev to answer")
+    if proc.returncode is not None or not await up():  # say what it printed, and stop it
+        if proc.returncode is None:
+            proc.kill()
         await proc.wait()
-        raise AssertionError(f"{exc}; it printed:\n{''.join(lines[-40:])}") from None
+        await asyncio.sleep(0.2)  # the reader's last lines
+        raise AssertionError(f"arbor dev did not start (exit {proc.returncode}); it printed:"
+                             f"\n{''.join(lines[-60:])}")
     return proc, lines
 
 

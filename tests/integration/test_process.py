@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import sys
@@ -17,9 +18,34 @@ from tests.yclient import YClient, eventually
 
 
 def free_port() -> int:
-    with socket.socket() as s:
+    """A port free now for a server process started next, outside the kernel's ephemeral
+    range: a port the kernel handed out for port 0 is also what it hands out as the local
+    port of new outgoing connections (to PostgreSQL, Redis), so one of those made while the
+    process starts (seconds, for `arbor dev`) could take it before the process binds it."""
+    low, high = _ephemeral_range()
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 32000) if low >= 32000 else rng.randrange(10000, low)
+        if low <= port <= high:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # no luck: any port the kernel offers
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 async def start_serve(settings, **env_extra: str) -> tuple[asyncio.subprocess.Process, str]:
