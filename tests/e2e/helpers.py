@@ -21,7 +21,7 @@ async def node_ids(page: Page) -> list[str]:
 async def add_text_block(page: Page, text: str, at: tuple[int, int] | None = None) -> str:
     """Double-click empty canvas (a new text block there), type text, finish with Escape."""
     before = set(await node_ids(page))
-    x, y = at or (200, 200)
+    x, y = await free_pane_point(page, at or (200, 200))
     await page.locator(".react-flow__pane").dblclick(position={"x": x, "y": y})
     await expect(page.locator(".react-flow__node")).to_have_count(len(before) + 1)
     (bid,) = [i for i in await node_ids(page) if i not in before]
@@ -31,6 +31,26 @@ async def add_text_block(page: Page, text: str, at: tuple[int, int] | None = Non
     await page.keyboard.press("Escape")
     await expect(node(page, bid).locator(".text-view")).to_contain_text(text)
     return bid
+
+
+async def free_pane_point(page: Page, near: tuple[int, int]) -> tuple[int, int]:
+    """``near`` if the pane itself is there (no block, toolbar or panel over it), else the
+    nearest such point of the pane: where a fit puts the blocks depends on the pane's size
+    and what covers it, so a fixed point may fall on a block."""
+    spot: list[int] = await page.evaluate("""([nx, ny]) => {
+        const pane = document.querySelector('.react-flow__pane')
+        const r = pane.getBoundingClientRect()
+        const free = (x, y) => document.elementFromPoint(r.left + x, r.top + y) === pane
+        if (free(nx, ny)) return [nx, ny]
+        let best = null, bestD = Infinity
+        for (let y = 40; y < r.height - 40; y += 20)
+          for (let x = 40; x < r.width - 40; x += 20) {
+            const d = (x - nx) ** 2 + (y - ny) ** 2
+            if (d < bestD && free(x, y)) { best = [x, y]; bestD = d }
+          }
+        return best || [nx, ny]
+    }""", list(near))
+    return spot[0], spot[1]
 
 
 async def select_block(page: Page, block_id: str) -> None:
