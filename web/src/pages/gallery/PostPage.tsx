@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react'
+import { useEffect, useRef, useState } from 'react'
 import { deletePost, getPost, likePost, remixPost, reportPost, type Post } from '../../api/gallery'
 import { ApiError } from '../../api/client'
 import { rememberCanvas } from '../../lib/recent'
@@ -27,13 +27,20 @@ export function PostPage({ id }: { id: string }) {
   const [message, setMessage] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
   const [claimFor, setClaimFor] = useState<null | (() => void)>(null)
+  // Counts likes made here: a reload of the post (a new handle was just claimed) that
+  // started before one keeps the like's own count, not the older one it read.
+  const liked = useRef(0)
   useDocumentTitle(post ? `${post.title} · Arbor` : null)
 
   useEffect(() => {
     const ctrl = new AbortController()
     setPost(null)
     setError(null)
-    getPost(id, ctrl.signal).then(setPost, (e: unknown) => {
+    const at = liked.current
+    getPost(id, ctrl.signal).then((p) => {
+      setPost((cur) => liked.current !== at && cur && cur.id === p.id
+        ? { ...p, like_count: cur.like_count, liked_by_me: cur.liked_by_me } : p)
+    }, (e: unknown) => {
       if (ctrl.signal.aborted) return
       setError(e instanceof ApiError && e.status === 404 ? 'This post does not exist or was unpublished.'
         : e instanceof ApiError ? e.friendly : 'Could not load this post.')
@@ -69,7 +76,8 @@ export function PostPage({ id }: { id: string }) {
 
   const toggleLike = () => run(async () => {
     const r = await likePost(post.id, !post.liked_by_me)
-    setPost({ ...post, like_count: r.like_count, liked_by_me: r.liked_by_me })
+    liked.current += 1
+    setPost((cur) => ({ ...(cur ?? post), like_count: r.like_count, liked_by_me: r.liked_by_me }))
   })
   const remix = () => run(async () => {
     const r = await remixPost(post.id)
